@@ -1,0 +1,25 @@
+"""Entry point: ``frontdesk serve | apps | users | meetings | keys | join | demo | loadtest``."""
+
+from __future__ import annotations
+
+import typer
+
+from frontdesk.cli.admin import apps, keys, meetings, users
+from frontdesk.cli.serve import serve
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Frontdesk: self-hosted business-to-consumer meetings.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve)
+app.add_typer(apps, name="apps")
+app.add_typer(users, name="users")
+app.add_typer(meetings, name="meetings")
+app.add_typer(keys, name="keys")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,92 @@
+"""``frontdesk serve``: run one node."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+import uvicorn
+
+from frontdesk.config import Settings
+
+__all__ = ["serve"]
+
+
+def serve(
+    host: str | None = typer.Option(
+        None, "--host", envvar="FRONTDESK_HOST", help="Interface (127.0.0.1)."
+    ),
+    port: int | None = typer.Option(None, "--port", envvar="FRONTDESK_PORT", help="Port (8080)."),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        envvar="FRONTDESK_PUBLIC_URL",
+        help="Base of join URLs and discovery URIs.",
+    ),
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        envvar="FRONTDESK_DATABASE_URL",
+        help="SQLAlchemy URL (default: SQLite under ./var/).",
+    ),
+    redis_url: str | None = typer.Option(
+        None,
+        "--redis-url",
+        envvar="FRONTDESK_REDIS_URL",
+        help="Redis for the bus (unset: in-process).",
+    ),
+    node_id: str | None = typer.Option(None, "--node-id", envvar="FRONTDESK_NODE_ID"),
+    ice_servers: str | None = typer.Option(
+        None,
+        "--ice-servers",
+        envvar="FRONTDESK_ICE_SERVERS",
+        help="JSON list or comma-separated STUN/TURN URLs.",
+    ),
+    turn_secret: str | None = typer.Option(
+        None,
+        "--turn-secret",
+        envvar="FRONTDESK_TURN_SECRET",
+        help="coturn use-auth-secret shared secret.",
+    ),
+    allowed_origins: str | None = typer.Option(
+        None,
+        "--allowed-origins",
+        envvar="FRONTDESK_ALLOWED_ORIGINS",
+        help="Comma-separated web origins for CORS.",
+    ),
+    log_level: str = typer.Option("info", "--log-level", envvar="FRONTDESK_LOG_LEVEL"),
+) -> None:
+    """Run a Frontdesk node (the database is migrated at start-up)."""
+    from frontdesk.config import _ice, _list
+    from frontdesk.server.app import create_app
+
+    settings = Settings.from_env(
+        host=host,
+        port=port,
+        public_url=public_url,
+        database_url=database_url,
+        redis_url=redis_url,
+        node_id=node_id,
+        ice_servers=_ice(ice_servers) if ice_servers else None,
+        turn_secret=turn_secret,
+        allowed_origins=_list(allowed_origins) if allowed_origins else None,
+        log_level=log_level,
+    )
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    base = settings.base_url
+    typer.echo(f"Frontdesk node {settings.node_id}")
+    typer.echo(f"  service API   {base}/v1   (OpenAPI: {base}/docs)")
+    typer.echo(f"  agent console {base}/console")
+    typer.echo(f"  health        {base}/healthz  metrics {base}/metrics")
+    typer.echo(f"  database      {settings.database_url}")
+    typer.echo(f"  bus           {'redis' if settings.redis_url else 'in-process'}")
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level.lower(),
+        ws="websockets-sansio",
+    )

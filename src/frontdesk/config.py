@@ -1,0 +1,114 @@
+"""Configuration: every setting is a ``FRONTDESK_*`` environment variable with a
+matching ``frontdesk serve`` flag (``--public-url`` for ``FRONTDESK_PUBLIC_URL``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from frontdesk.errors import ValidationFailed
+
+__all__ = ["Settings", "default_database_url"]
+
+
+def default_database_url() -> str:
+    path = Path("var") / "frontdesk.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _bool(v: str) -> bool:
+    return v.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _list(v: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in v.split(",") if x.strip())
+
+
+def _ice(v: str) -> tuple[dict[str, Any], ...]:
+    """``FRONTDESK_ICE_SERVERS``: JSON list of RTCIceServer dicts, or comma-separated URLs."""
+    v = v.strip()
+    if not v:
+        return ()
+    if v.startswith("["):
+        data = json.loads(v)
+        if not isinstance(data, list) or not all(isinstance(x, dict) and "urls" in x for x in data):
+            raise ValidationFailed("FRONTDESK_ICE_SERVERS must be a JSON list of {urls: ...}")
+        return tuple(data)
+    return tuple({"urls": [u]} for u in _list(v))
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # base of join URLs and discovery URIs; default http://host:port
+    database_url: str = field(default_factory=default_database_url)
+    redis_url: str | None = None
+    node_id: str = "node-1"
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    turn_secret: str | None = None
+    turn_ttl_s: int = 3600
+    allowed_origins: tuple[str, ...] = ()
+    guest_token_ttl_s: int = 600  # default lifetime of a guest token
+    guest_token_max_ttl_s: int = 3600  # cap on a requested lifetime
+    access_token_ttl_s: int = 3600  # service API bearer tokens
+    session_ttl_s: int = 12 * 3600  # user API sessions
+    key_rotation_overlap_s: int = 24 * 3600  # how long a rotated key keeps verifying
+    clock_leeway_s: int = 30
+    lobby_timeout_s: int = 15 * 60
+    reconnect_grace_s: int = 30
+    idle_timeout_s: int = 8 * 3600
+    heartbeat_s: float = 15.0
+    rate_limit_per_min: int = 600  # service API requests per client per minute
+    ws_messages_per_s: float = 20.0
+    ice_loopback_only: bool = False  # offer only 127.0.0.1 host candidates (tests)
+    log_level: str = "info"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``FRONTDESK_*`` variables; keyword overrides (CLI flags) win."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name.startswith("_"):
+                continue
+            raw = env.get("FRONTDESK_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, f.type, raw)
+        for k, v in overrides.items():
+            if v is not None:
+                values[k] = v
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(name: str, typ: Any, raw: str) -> Any:
+    t = str(typ)
+    try:
+        if name == "ice_servers":
+            return _ice(raw)
+        if name == "allowed_origins":
+            return _list(raw)
+        if t == "bool":
+            return _bool(raw)
+        if t == "int":
+            return int(raw)
+        if t == "float":
+            return float(raw)
+        return raw
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ValidationFailed(f"FRONTDESK_{name.upper()}: {exc}") from exc

@@ -1,0 +1,159 @@
+"""What the transports ask a meeting's state machine to do.
+
+Commands are values: the transport builds one from a client message (or a
+service API call, or a timer) and passes it to :meth:`Room.handle` with the
+current time. ``actor`` is always the participant id of the session that sent
+it; the transport authenticates, the room decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from frontdesk.domain.model import AccessPolicy, LobbyBypass, Role
+from frontdesk.domain.participants import JoinMethod, LeaveReason
+
+__all__ = [
+    "Admit",
+    "Command",
+    "Deny",
+    "Disconnect",
+    "EndBySystem",
+    "EndMeeting",
+    "Join",
+    "Leave",
+    "MuteParticipant",
+    "Reconnect",
+    "Remove",
+    "SendChat",
+    "SetMedia",
+    "SetPolicy",
+    "Tick",
+    "Typing",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """A new session joins; ``participant_id`` is chosen (unique) by the caller."""
+
+    participant_id: str
+    display_name: str
+    role: Role
+    method: JoinMethod
+    username: str | None = None  # the signed-in user (method USER)
+
+
+@dataclass(frozen=True, slots=True)
+class Admit:
+    actor: str
+    participant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deny:
+    actor: str
+    participant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """The session ends on purpose (``reason`` LEFT), or the transport ends it
+    for ``TOKEN_EXPIRED`` / ``CONNECTION_LOST`` without waiting for the grace."""
+
+    actor: str
+    reason: LeaveReason = LeaveReason.LEFT
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """The connection dropped: the session waits ``reconnect_grace_s`` for a Reconnect."""
+
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendChat:
+    actor: str
+    client_msg_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    actor: str
+    typing: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SetMedia:
+    """Change one's own media state; ``None`` leaves a field as it is."""
+
+    actor: str
+    audio_muted: bool | None = None
+    video_muted: bool | None = None
+    hand_raised: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MuteParticipant:
+    """A moderator mutes someone's audio (nobody can unmute another)."""
+
+    actor: str
+    participant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Remove:
+    actor: str
+    participant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndMeeting:
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetPolicy:
+    """The service API changed the meeting's policy (affects later joins)."""
+
+    access_policy: AccessPolicy | None = None
+    lobby_bypass: LobbyBypass | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndBySystem:
+    """The meeting ends without a moderator (service API DELETE, operator)."""
+
+    reason: str = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed: lobby timeouts, reconnect-grace expiry, idle expiry."""
+
+
+Command: TypeAlias = (
+    Join
+    | Admit
+    | Deny
+    | Leave
+    | Disconnect
+    | Reconnect
+    | SendChat
+    | Typing
+    | SetMedia
+    | MuteParticipant
+    | Remove
+    | EndMeeting
+    | SetPolicy
+    | EndBySystem
+    | Tick
+)

@@ -1,0 +1,195 @@
+"""Entities that outlive a connection: applications, users and meetings.
+
+Values are frozen dataclasses validated in ``__post_init__``; changes return
+new values (``dataclasses.replace``) so the store and the core never share
+mutable state by accident.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from frontdesk.errors import IllegalState, MeetingEnded, ValidationFailed
+
+__all__ = [
+    "MAX_DISPLAY_NAME",
+    "MAX_SUBJECT",
+    "AccessPolicy",
+    "App",
+    "LobbyBypass",
+    "Meeting",
+    "MeetingState",
+    "Role",
+    "User",
+    "check_display_name",
+    "new_join_code",
+    "new_meeting_id",
+]
+
+MAX_SUBJECT = 200
+MAX_DISPLAY_NAME = 80
+MAX_USERNAME = 64
+
+
+class AccessPolicy(StrEnum):
+    """What a guest holding only the join URL gets."""
+
+    DIRECT = "direct"  # straight into the meeting
+    LOBBY = "lobby"  # waits until an organizer or presenter admits (default)
+    DENY = "deny"  # the URL alone is not enough: a guest token is needed
+
+
+class LobbyBypass(StrEnum):
+    """Who skips the lobby even when the policy is ``lobby``."""
+
+    NONE = "none"  # every guest waits (token holders included)
+    TOKEN_HOLDERS = "token_holders"  # guests the back end vouched for go straight in
+
+
+class Role(StrEnum):
+    ORGANIZER = "organizer"
+    PRESENTER = "presenter"
+    ATTENDEE = "attendee"
+    GUEST = "guest"
+
+    @property
+    def moderates(self) -> bool:
+        """Organizers and presenters admit, mute, remove and end."""
+        return self in (Role.ORGANIZER, Role.PRESENTER)
+
+
+class MeetingState(StrEnum):
+    SCHEDULED = "scheduled"  # created with a start time in the future; joinable
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+def new_meeting_id() -> str:
+    """A public meeting id (not a secret: access needs a token or the join code)."""
+    return "m_" + secrets.token_urlsafe(12)
+
+
+def new_join_code() -> str:
+    """The secret part of a join URL: 192 bits from the OS CSPRNG."""
+    return secrets.token_urlsafe(24)
+
+
+def _clean_text(value: str, field: str, max_len: int, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{field} must be a string")
+    value = value.strip()
+    if not value and not allow_empty:
+        raise ValidationFailed(f"{field} must not be empty")
+    if len(value) > max_len:
+        raise ValidationFailed(f"{field} is longer than {max_len} characters")
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise ValidationFailed(f"{field} must not contain control characters")
+    return value
+
+
+def check_display_name(value: str) -> str:
+    """Validate and normalise a display name (trimmed, 1..80 chars, no controls)."""
+    return _clean_text(value, "display_name", MAX_DISPLAY_NAME)
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """A trusted application (a business back end) with client credentials."""
+
+    client_id: str
+    name: str
+    secret_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _clean_text(self.name, "name", MAX_SUBJECT)
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An organizer or agent who signs in to the user API and the console."""
+
+    username: str
+    display_name: str
+    password_hash: str
+    created_at: datetime
+    disabled: bool = False
+
+    def __post_init__(self) -> None:
+        name = _clean_text(self.username, "username", MAX_USERNAME)
+        if not all(c.isalnum() or c in "._-@" for c in name):
+            raise ValidationFailed("username may hold letters, digits and . _ - @ only")
+        check_display_name(self.display_name)
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    """A meeting as stored: identity, schedule and policy (not live state)."""
+
+    id: str
+    join_code: str
+    subject: str
+    organizer: str
+    created_at: datetime
+    access_policy: AccessPolicy = AccessPolicy.LOBBY
+    lobby_bypass: LobbyBypass = LobbyBypass.NONE
+    start: datetime | None = None
+    end: datetime | None = None
+    state: MeetingState = MeetingState.ACTIVE
+    created_by_app: str | None = None
+    ended_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _clean_text(self.subject, "subject", MAX_SUBJECT, allow_empty=True)
+        if self.start and self.end and self.end <= self.start:
+            raise ValidationFailed("end must be after start")
+        for f in ("start", "end", "created_at", "ended_at"):
+            v = getattr(self, f)
+            if v is not None and v.tzinfo is None:
+                raise ValidationFailed(f"{f} must carry a time zone")
+
+    @property
+    def ended(self) -> bool:
+        return self.state is MeetingState.ENDED
+
+    def ensure_open(self) -> None:
+        if self.ended:
+            raise MeetingEnded(f"meeting {self.id} has ended")
+
+    def updated(
+        self,
+        *,
+        subject: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        access_policy: AccessPolicy | None = None,
+        lobby_bypass: LobbyBypass | None = None,
+    ) -> Meeting:
+        """A copy with the given fields changed; an ended meeting cannot change."""
+        self.ensure_open()
+        changes: dict[str, object] = {}
+        if subject is not None:
+            changes["subject"] = subject.strip()
+        if start is not None:
+            changes["start"] = start
+        if end is not None:
+            changes["end"] = end
+        if access_policy is not None:
+            changes["access_policy"] = access_policy
+        if lobby_bypass is not None:
+            changes["lobby_bypass"] = lobby_bypass
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def ended_copy(self, now: datetime) -> Meeting:
+        if self.ended:
+            raise IllegalState("meeting already ended")
+        return dataclasses.replace(self, state=MeetingState.ENDED, ended_at=now)

@@ -1,0 +1,448 @@
+"""One live meeting as a sans-I/O state machine: ``handle(command, now) -> events``.
+
+Every rule of a live meeting is decided here, once: who joins directly and who
+waits in the lobby, who may admit, mute, remove or end, what chat is accepted.
+``handle`` first checks everything and raises a :mod:`frontdesk.errors` error
+without touching the state; only then does it create the events, each folded
+into the state by :meth:`LiveState.apply` as it is created. The transport
+stores and delivers the events; :meth:`Room.restore` folds stored events back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from frontdesk.domain.commands import (
+    Admit,
+    Command,
+    Deny,
+    Disconnect,
+    EndBySystem,
+    EndMeeting,
+    Join,
+    Leave,
+    MuteParticipant,
+    Reconnect,
+    Remove,
+    SendChat,
+    SetMedia,
+    SetPolicy,
+    Tick,
+    Typing,
+)
+from frontdesk.domain.events import Event, EventType
+from frontdesk.domain.live import Limits, LiveState
+from frontdesk.domain.model import AccessPolicy, LobbyBypass, Meeting, Role, check_display_name
+from frontdesk.domain.participants import (
+    ChatMessage,
+    JoinMethod,
+    LeaveReason,
+    Participant,
+    SessionState,
+    format_time,
+)
+from frontdesk.errors import (
+    IllegalState,
+    LimitExceeded,
+    MeetingEnded,
+    PermissionDenied,
+    ValidationFailed,
+)
+
+__all__ = ["MAX_CLIENT_MSG_ID", "MAX_PARTICIPANT_ID", "Room"]
+
+MAX_PARTICIPANT_ID = 128
+MAX_CLIENT_MSG_ID = 64
+_E = TypeVar("_E", bound=StrEnum)
+_SELF_LEAVE_REASONS = (LeaveReason.LEFT, LeaveReason.TOKEN_EXPIRED, LeaveReason.CONNECTION_LOST)
+_MEDIA_FIELDS = ("audio_muted", "video_muted", "hand_raised")
+
+
+class _Batch:
+    """The events of one ``handle`` call; each is applied as it is created."""
+
+    def __init__(self, state: LiveState, now: datetime) -> None:
+        self.state = state
+        self.now = now
+        self.events: list[Event] = []
+
+    def emit(self, type: EventType, data: dict[str, Any], to: Iterable[str]) -> None:
+        event = Event(self.state.last_seq + 1, type, self.now, data, frozenset(to))
+        self.state.apply(event)
+        self.events.append(event)
+
+    def signal(self, type: EventType, data: dict[str, Any], to: Iterable[str]) -> None:
+        self.events.append(Event(None, type, self.now, data, frozenset(to)))
+
+
+class Room:
+    """One live meeting. Not thread-safe: one task owns it and calls ``handle``."""
+
+    def __init__(self, meeting: Meeting, limits: Limits = Limits(), *, last_seq: int = 0) -> None:
+        self._s = LiveState(meeting, limits, last_seq)
+
+    @classmethod
+    def restore(cls, meeting: Meeting, events: Iterable[Event], limits: Limits = Limits()) -> Room:
+        """Rebuild a room from its stored events (the meeting as it was created)."""
+        room = cls(meeting, limits)
+        for event in sorted((e for e in events if e.seq is not None), key=_seq):
+            room._s.apply(event)
+        return room
+
+    # --- reading -------------------------------------------------------------
+    @property
+    def last_seq(self) -> int:
+        return self._s.last_seq
+
+    @property
+    def ended(self) -> bool:
+        return self._s.ended
+
+    @property
+    def meeting(self) -> Meeting:
+        return self._s.meeting
+
+    @property
+    def limits(self) -> Limits:
+        return self._s.limits
+
+    @property
+    def participants(self) -> Mapping[str, Participant]:
+        return MappingProxyType(self._s.participants)
+
+    @property
+    def chat(self) -> Sequence[ChatMessage]:
+        return self._s.chat
+
+    def participant(self, participant_id: str) -> Participant:
+        return self._s.get(participant_id)
+
+    def roster(self) -> list[Participant]:
+        """Joined and reconnecting participants, in joining order."""
+        return self._s.roster()
+
+    def lobby(self) -> list[Participant]:
+        return self._s.lobby()
+
+    def find_chat(self, participant_id: str, client_msg_id: str) -> ChatMessage | None:
+        return self._s.chat_index.get((participant_id, client_msg_id))
+
+    def snapshot_for(self, participant_id: str) -> dict[str, Any]:
+        return self._s.snapshot_for(participant_id)
+
+    def next_deadline(self) -> datetime | None:
+        return self._s.next_deadline()
+
+    def can_signal(self, sender: str, target: str) -> bool:
+        s, t = self._s.participants.get(sender), self._s.participants.get(target)
+        return (
+            s is not None
+            and t is not None
+            and s.state is SessionState.JOINED
+            and t.state is SessionState.JOINED
+        )
+
+    # --- deciding ------------------------------------------------------------
+    def handle(self, command: Command, now: datetime) -> list[Event]:
+        """Decide on ``command``: the events it causes, or a typed error and no change."""
+        if now.tzinfo is None:
+            raise ValidationFailed("now must carry a time zone")
+        if self._s.ended:
+            if isinstance(command, Tick):
+                return []
+            raise MeetingEnded(f"meeting {self._s.meeting.id} has ended")
+        handler = _HANDLERS.get(type(command))
+        if handler is None:
+            raise ValidationFailed(f"unknown command {type(command).__name__}")
+        before = self._s.lobby_view()
+        batch = _Batch(self._s, now)
+        handler(self, command, batch)
+        if batch.events and not self._s.ended:
+            self._announce_lobby_positions(before, batch)
+        return batch.events
+
+    def _announce_lobby_positions(self, before: dict[str, tuple[int, bool]], b: _Batch) -> None:
+        after = self._s.lobby_view()
+        for pid, (position, present) in after.items():
+            if before.get(pid) == (position, present):
+                continue
+            timeout_at = self._s.lobby_timeout_at(self._s.participants[pid])
+            data = {
+                "participant_id": pid,
+                "position": position,
+                "organizer_present": present,
+                "timeout_at": format_time(timeout_at),
+            }
+            b.emit(EventType.LOBBY_POSITION, data, {pid})
+
+    # Checks shared by several commands (they raise; they never change state).
+    def _actor(self, actor: str) -> Participant:
+        p = self._s.get(actor)
+        if p.state is SessionState.LEFT:
+            raise IllegalState(f"participant {actor!r} has left", reason=_reason(p))
+        return p
+
+    def _joined(self, actor: str) -> Participant:
+        p = self._actor(actor)
+        if p.state is not SessionState.JOINED:
+            raise IllegalState(f"participant {actor!r} is {p.state.value}, not joined")
+        return p
+
+    def _moderator(self, actor: str) -> Participant:
+        p = self._actor(actor)
+        if not p.role.moderates:
+            raise PermissionDenied(f"a {p.role.value} may not moderate")
+        if p.state is not SessionState.JOINED:
+            raise IllegalState(f"moderator {actor!r} is {p.state.value}, not joined")
+        return p
+
+    def _check_room_for_one_more(self) -> None:
+        if len(self._s.roster()) >= self._s.limits.max_participants:
+            raise LimitExceeded(f"at most {self._s.limits.max_participants} participants")
+
+    def _left_audience(self, p: Participant) -> set[str]:
+        """Who learns that ``p`` left: the roster, or moderators and ``p`` from the lobby."""
+        if p.in_roster:
+            return self._s.roster_ids()
+        return self._s.moderator_ids() | {p.id}
+
+    # --- one method per command ------------------------------------------------
+    def _join(self, c: Join, b: _Batch) -> None:
+        s = self._s
+        pid = c.participant_id
+        if not isinstance(pid, str) or not 0 < len(pid) <= MAX_PARTICIPANT_ID:
+            raise ValidationFailed(f"participant_id must be 1..{MAX_PARTICIPANT_ID} characters")
+        if pid in s.participants:
+            raise IllegalState(f"participant id {pid!r} was used already; join with a new id")
+        name = check_display_name(c.display_name)
+        method, role, meeting = _enum(JoinMethod, c.method), _enum(Role, c.role), s.meeting
+        if method is JoinMethod.USER:
+            if role is Role.GUEST:
+                raise ValidationFailed("a signed-in user joins as organizer, presenter or attendee")
+            if not c.username:
+                raise ValidationFailed("a user join needs the username")
+            if role is Role.ORGANIZER and c.username != meeting.organizer:
+                raise PermissionDenied("only the meeting's organizer joins as organizer")
+            state = SessionState.JOINED
+        elif method is JoinMethod.TOKEN:
+            if role is Role.ORGANIZER:
+                raise PermissionDenied("a guest token never grants the organizer role")
+            direct = (
+                meeting.access_policy is AccessPolicy.DIRECT
+                or meeting.lobby_bypass is LobbyBypass.TOKEN_HOLDERS
+            )
+            state = SessionState.JOINED if direct else SessionState.LOBBY
+        else:
+            if role is not Role.GUEST:
+                raise PermissionDenied("joining with the URL alone gives the guest role")
+            if meeting.access_policy is AccessPolicy.DENY:
+                raise PermissionDenied("this meeting needs a guest token to join")
+            direct = meeting.access_policy is AccessPolicy.DIRECT
+            state = SessionState.JOINED if direct else SessionState.LOBBY
+        if state is SessionState.JOINED:
+            self._check_room_for_one_more()
+        elif len(s.lobby()) >= s.limits.max_lobby:
+            raise LimitExceeded(f"at most {s.limits.max_lobby} guests may wait in the lobby")
+        p = Participant(
+            id=pid,
+            display_name=name,
+            role=role,
+            method=method,
+            state=state,
+            username=c.username if method is JoinMethod.USER else None,
+            vouched=method is not JoinMethod.URL,
+            lobby_since=b.now if state is SessionState.LOBBY else None,
+            joined_at=b.now if state is SessionState.JOINED else None,
+        )
+        if state is SessionState.LOBBY:
+            b.emit(EventType.PARTICIPANT_WAITING, {"participant": p.public()}, s.moderator_ids())
+        else:
+            to = s.roster_ids() | {pid}
+            b.emit(EventType.PARTICIPANT_JOINED, {"participant": p.public()}, to)
+
+    def _admit(self, c: Admit, b: _Batch) -> None:
+        actor = self._moderator(c.actor)
+        target = self._s.get(c.participant_id)
+        if not target.in_lobby:
+            raise IllegalState(f"participant {target.id!r} is not waiting in the lobby")
+        self._check_room_for_one_more()
+        data = {"participant_id": target.id, "by": actor.id}
+        b.emit(EventType.PARTICIPANT_ADMITTED, data, self._s.moderator_ids() | {target.id})
+        joined = {"participant": target.public()}
+        b.emit(EventType.PARTICIPANT_JOINED, joined, self._s.roster_ids())
+
+    def _deny(self, c: Deny, b: _Batch) -> None:
+        actor = self._moderator(c.actor)
+        target = self._s.get(c.participant_id)
+        if not target.in_lobby:
+            raise IllegalState(f"participant {target.id!r} is not waiting in the lobby")
+        to = self._s.moderator_ids() | {target.id}
+        b.emit(EventType.PARTICIPANT_DENIED, {"participant_id": target.id, "by": actor.id}, to)
+        self._emit_left(b, target, LeaveReason.DENIED, by=actor.id)
+
+    def _emit_left(
+        self, b: _Batch, p: Participant, reason: LeaveReason, by: str | None = None
+    ) -> None:
+        data = {
+            "participant_id": p.id,
+            "display_name": p.display_name,
+            "reason": reason.value,
+            "by": by,
+        }
+        b.emit(EventType.PARTICIPANT_LEFT, data, self._left_audience(p))
+
+    def _leave(self, c: Leave, b: _Batch) -> None:
+        p = self._actor(c.actor)
+        reason = _enum(LeaveReason, c.reason)
+        if reason not in _SELF_LEAVE_REASONS:
+            raise ValidationFailed(f"a participant does not leave with reason {reason.value}")
+        self._emit_left(b, p, reason)
+
+    def _disconnect(self, c: Disconnect, b: _Batch) -> None:
+        p = self._s.get(c.actor)
+        if p.state in (SessionState.RECONNECTING, SessionState.LEFT):
+            return  # nothing to wait for (again)
+        to = self._s.roster_ids() - {p.id} if p.in_roster else self._s.moderator_ids()
+        b.emit(EventType.PARTICIPANT_RECONNECTING, {"participant_id": p.id}, to)
+
+    def _reconnect(self, c: Reconnect, b: _Batch) -> None:
+        p = self._actor(c.actor)
+        if p.state is not SessionState.RECONNECTING:
+            return  # the connection was back before we noticed it dropped
+        to = self._s.roster_ids() if p.in_roster else self._s.moderator_ids() | {p.id}
+        b.emit(EventType.PARTICIPANT_RECONNECTED, {"participant_id": p.id}, to)
+
+    def _send_chat(self, c: SendChat, b: _Batch) -> None:
+        s = self._s
+        p = s.get(c.actor)
+        cmid = c.client_msg_id
+        if not isinstance(cmid, str) or not 0 < len(cmid) <= MAX_CLIENT_MSG_ID:
+            raise ValidationFailed(f"client_msg_id must be 1..{MAX_CLIENT_MSG_ID} characters")
+        if (p.id, cmid) in s.chat_index:
+            return  # a retried send: stored once, find_chat() gives the original
+        self._joined(c.actor)
+        if not isinstance(c.text, str) or not c.text.strip():
+            raise ValidationFailed("a chat message needs some text")
+        if len(c.text) > s.limits.max_chat_chars:
+            raise LimitExceeded(f"a chat message holds at most {s.limits.max_chat_chars} chars")
+        if len(s.chat) >= s.limits.max_chat_messages:
+            raise LimitExceeded(f"this meeting's chat is full ({s.limits.max_chat_messages})")
+        data = {
+            "participant_id": p.id,
+            "display_name": p.display_name,
+            "text": c.text,
+            "client_msg_id": cmid,
+        }
+        b.emit(EventType.CHAT_MESSAGE, data, s.roster_ids())
+
+    def _typing(self, c: Typing, b: _Batch) -> None:
+        p = self._joined(c.actor)
+        data = {"participant_id": p.id, "typing": bool(c.typing)}
+        b.signal(EventType.TYPING, data, self._s.joined_ids() - {p.id})
+
+    def _emit_media(self, b: _Batch, p: Participant, by: str, **changes: bool) -> None:
+        current = {f: getattr(p, f) for f in _MEDIA_FIELDS}
+        new = {**current, **changes}
+        if new == current:
+            return
+        data: dict[str, Any] = {"participant_id": p.id, "by": by, **new}
+        b.emit(EventType.MEDIA_CHANGED, data, self._s.roster_ids())
+
+    def _set_media(self, c: SetMedia, b: _Batch) -> None:
+        p = self._joined(c.actor)
+        changes = {f: bool(v) for f in _MEDIA_FIELDS if (v := getattr(c, f)) is not None}
+        self._emit_media(b, p, p.id, **changes)
+
+    def _mute(self, c: MuteParticipant, b: _Batch) -> None:
+        actor = self._moderator(c.actor)
+        target = self._s.get(c.participant_id)
+        if not target.in_roster:
+            raise IllegalState(f"participant {target.id!r} is not in the meeting")
+        self._emit_media(b, target, actor.id, audio_muted=True)
+
+    def _remove(self, c: Remove, b: _Batch) -> None:
+        actor = self._moderator(c.actor)
+        target = self._s.get(c.participant_id)
+        if target.id == actor.id:
+            raise IllegalState("leave instead of removing yourself")
+        if target.role is Role.ORGANIZER and actor.role is not Role.ORGANIZER:
+            raise PermissionDenied("only an organizer may remove an organizer")
+        if not target.active:
+            raise IllegalState(f"participant {target.id!r} has left already")
+        self._emit_left(b, target, LeaveReason.REMOVED, by=actor.id)
+
+    def _end_meeting(self, c: EndMeeting, b: _Batch) -> None:
+        actor = self._moderator(c.actor)
+        self._emit_end(b, "ended_by_moderator", actor.id)
+
+    def _end_by_system(self, c: EndBySystem, b: _Batch) -> None:
+        if not isinstance(c.reason, str) or not c.reason.strip():
+            raise ValidationFailed("an end reason is needed")
+        self._emit_end(b, c.reason.strip(), None)
+
+    def _emit_end(self, b: _Batch, reason: str, by: str | None) -> None:
+        b.emit(EventType.MEETING_ENDED, {"reason": reason, "by": by}, self._s.active_ids())
+
+    def _set_policy(self, c: SetPolicy, b: _Batch) -> None:
+        m = self._s.meeting
+        policy = (
+            m.access_policy if c.access_policy is None else _enum(AccessPolicy, c.access_policy)
+        )
+        bypass = m.lobby_bypass if c.lobby_bypass is None else _enum(LobbyBypass, c.lobby_bypass)
+        if (policy, bypass) == (m.access_policy, m.lobby_bypass):
+            return
+        data = {"access_policy": policy.value, "lobby_bypass": bypass.value}
+        b.emit(EventType.POLICY_CHANGED, data, self._s.roster_ids())
+
+    def _tick(self, c: Tick, b: _Batch) -> None:
+        s, now = self._s, b.now
+        for p in s.lobby():
+            timeout_at = s.lobby_timeout_at(p)
+            if timeout_at is not None and now >= timeout_at:
+                self._emit_left(b, p, LeaveReason.LOBBY_TIMEOUT)
+        grace = timedelta(seconds=s.limits.reconnect_grace_s)
+        for p in list(s.participants.values()):
+            since = p.reconnecting_since
+            if p.state is SessionState.RECONNECTING and since is not None and now >= since + grace:
+                self._emit_left(b, p, LeaveReason.CONNECTION_LOST)
+        idle = s.idle_deadline()
+        if idle is not None and now >= idle:
+            self._emit_end(b, "idle", None)
+
+
+def _seq(event: Event) -> int:
+    return event.seq or 0
+
+
+def _enum(cls: type[_E], value: str) -> _E:
+    try:
+        return cls(value)
+    except ValueError:
+        raise ValidationFailed(f"{value!r} is not a valid {cls.__name__}") from None
+
+
+def _reason(p: Participant) -> str | None:
+    return None if p.left_reason is None else p.left_reason.value
+
+
+_HANDLERS: dict[type[Any], Callable[[Room, Any, _Batch], None]] = {
+    Join: Room._join,
+    Admit: Room._admit,
+    Deny: Room._deny,
+    Leave: Room._leave,
+    Disconnect: Room._disconnect,
+    Reconnect: Room._reconnect,
+    SendChat: Room._send_chat,
+    Typing: Room._typing,
+    SetMedia: Room._set_media,
+    MuteParticipant: Room._mute,
+    Remove: Room._remove,
+    EndMeeting: Room._end_meeting,
+    EndBySystem: Room._end_by_system,
+    SetPolicy: Room._set_policy,
+    Tick: Room._tick,
+}

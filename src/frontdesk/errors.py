@@ -1,0 +1,240 @@
+"""The one exception hierarchy of Frontdesk, with stable string codes.
+
+The same ``code`` is used by the HTTP problem+json answers, the WebSocket
+``error`` messages and the SDKs, so a user can branch on it everywhere::
+
+    FrontdeskError                      code              HTTP
+    ├── ValidationFailed                validation_failed 422
+    ├── AuthError                                         401
+    │   ├── InvalidClient               invalid_client
+    │   ├── InvalidCredentials          invalid_credentials
+    │   ├── Unauthenticated             unauthenticated
+    │   ├── TokenInvalid                token_invalid
+    │   ├── TokenExpired                token_expired
+    │   ├── TokenWrongMeeting           token_wrong_meeting   (403)
+    │   └── TokenUsed                   token_used            (403)
+    ├── PermissionDenied                forbidden         403
+    ├── NotFound                        not_found         404
+    │   ├── MeetingNotFound             meeting_not_found
+    │   ├── UserNotFound                user_not_found
+    │   ├── AppNotFound                 app_not_found
+    │   └── ParticipantNotFound         participant_not_found
+    ├── Conflict                        conflict          409
+    │   ├── AlreadyExists               already_exists
+    │   └── MeetingEnded                meeting_ended     (410)
+    ├── IllegalState                    illegal_state     409
+    ├── LimitExceeded                   limit_exceeded    413
+    ├── RateLimited                     rate_limited      429
+    ├── Unavailable                     unavailable       503
+    └── ProtocolError                   protocol_error    400
+        └── UnsupportedVersion          unsupported_version
+
+``str(err)`` is the human detail; ``err.code`` is what programs compare.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AlreadyExists",
+    "AppNotFound",
+    "AuthError",
+    "Conflict",
+    "FrontdeskError",
+    "IllegalState",
+    "InvalidClient",
+    "InvalidCredentials",
+    "LimitExceeded",
+    "MeetingEnded",
+    "MeetingNotFound",
+    "NotFound",
+    "ParticipantNotFound",
+    "PermissionDenied",
+    "ProtocolError",
+    "RateLimited",
+    "TokenExpired",
+    "TokenInvalid",
+    "TokenUsed",
+    "TokenWrongMeeting",
+    "Unauthenticated",
+    "Unavailable",
+    "UnsupportedVersion",
+    "UserNotFound",
+    "ValidationFailed",
+    "error_for_code",
+]
+
+
+class FrontdeskError(Exception):
+    """Base of every error Frontdesk raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.detail = detail or self.title
+        self.extra: dict[str, Any] = extra
+        super().__init__(self.detail)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The problem+json body (RFC 9457) for this error."""
+        body: dict[str, Any] = {
+            "type": f"https://frontdesk.dev/problems/{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        body.update(self.extra)
+        return body
+
+
+class ValidationFailed(FrontdeskError):
+    code = "validation_failed"
+    status = 422
+    title = "The request is not valid"
+
+
+class AuthError(FrontdeskError):
+    code = "unauthenticated"
+    status = 401
+    title = "Authentication required"
+
+
+class Unauthenticated(AuthError):
+    code = "unauthenticated"
+
+
+class InvalidClient(AuthError):
+    code = "invalid_client"
+    title = "Unknown client or wrong secret"
+
+
+class InvalidCredentials(AuthError):
+    code = "invalid_credentials"
+    title = "Unknown user or wrong password"
+
+
+class TokenInvalid(AuthError):
+    code = "token_invalid"
+    title = "The token is not valid"
+
+
+class TokenExpired(AuthError):
+    code = "token_expired"
+    title = "The token has expired"
+
+
+class TokenWrongMeeting(AuthError):
+    code = "token_wrong_meeting"
+    status = 403
+    title = "The token is for another meeting"
+
+
+class TokenUsed(AuthError):
+    code = "token_used"
+    status = 403
+    title = "The single-use token was already used"
+
+
+class PermissionDenied(FrontdeskError):
+    code = "forbidden"
+    status = 403
+    title = "Not allowed"
+
+
+class NotFound(FrontdeskError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class MeetingNotFound(NotFound):
+    code = "meeting_not_found"
+    title = "No such meeting"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    title = "No such user"
+
+
+class AppNotFound(NotFound):
+    code = "app_not_found"
+    title = "No such application"
+
+
+class ParticipantNotFound(NotFound):
+    code = "participant_not_found"
+    title = "No such participant"
+
+
+class Conflict(FrontdeskError):
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+    title = "It exists already"
+
+
+class MeetingEnded(Conflict):
+    code = "meeting_ended"
+    status = 410
+    title = "The meeting has ended"
+
+
+class IllegalState(FrontdeskError):
+    code = "illegal_state"
+    status = 409
+    title = "Not possible in the current state"
+
+
+class LimitExceeded(FrontdeskError):
+    code = "limit_exceeded"
+    status = 413
+    title = "A size limit was exceeded"
+
+
+class RateLimited(FrontdeskError):
+    code = "rate_limited"
+    status = 429
+    title = "Too many requests"
+
+
+class Unavailable(FrontdeskError):
+    code = "unavailable"
+    status = 503
+    title = "Temporarily unavailable"
+
+
+class ProtocolError(FrontdeskError):
+    code = "protocol_error"
+    status = 400
+    title = "Malformed message"
+
+
+class UnsupportedVersion(ProtocolError):
+    code = "unsupported_version"
+    title = "Unsupported protocol version"
+
+
+def _all_subclasses(cls: type[FrontdeskError]) -> list[type[FrontdeskError]]:
+    out: list[type[FrontdeskError]] = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+def error_for_code(code: str, detail: str | None = None, **extra: Any) -> FrontdeskError:
+    """Rebuild the typed error for a stable ``code`` (used by the SDKs)."""
+    for cls in _all_subclasses(FrontdeskError):
+        if cls.code == code:
+            return cls(detail, **extra)
+    unknown: type[FrontdeskError] = type("UnknownFrontdeskError", (FrontdeskError,), {"code": code})
+    return unknown(detail, **extra)

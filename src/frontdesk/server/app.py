@@ -1,0 +1,105 @@
+"""The ASGI application of one Frontdesk node."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Match
+
+from frontdesk import __version__
+from frontdesk.config import Settings
+from frontdesk.errors import LimitExceeded
+from frontdesk.server.metrics import Metrics
+from frontdesk.server.operations import Operations
+from frontdesk.server.problems import install_problem_handlers, problem_response
+from frontdesk.server.ratelimit import RateLimiter
+from frontdesk.store import Store, open_store
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _route_name(request: Request) -> str:
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return getattr(route, "path", "?")
+    return "unmatched"
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    """Build the app. The store is opened (and migrated) at start-up unless given."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store = store is None
+        st = store if store is not None else await open_store(settings.database_url)
+        ops = Operations(settings, st)
+        await ops.start()
+        app.state.ops = ops
+        extra = getattr(app.state, "startup_hooks", [])
+        for hook in extra:
+            await hook(app)
+        log.info("frontdesk node %s ready at %s", settings.node_id, settings.base_url)
+        try:
+            yield
+        finally:
+            for hook in reversed(getattr(app.state, "shutdown_hooks", [])):
+                await hook(app)
+            if own_store:
+                await st.close()
+
+    app = FastAPI(
+        title="Frontdesk",
+        version=__version__,
+        summary="Business-to-consumer meetings: service API, user API, discovery and RTC.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.service_limiter = RateLimiter(settings.rate_limit_per_min)
+    app.state.auth_limiter = RateLimiter(120, burst=30)
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return problem_response(LimitExceeded(f"request body above {MAX_BODY_BYTES} bytes"))
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - t0
+        route = _route_name(request)
+        m: Metrics = request.app.state.metrics
+        m.http_requests.labels(request.method, route, str(response.status_code)).inc()
+        m.http_latency.labels(route).observe(elapsed)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,
+            max_age=600,
+        )
+
+    from frontdesk.server import routes_public, routes_service
+
+    app.include_router(routes_service.router)
+    app.include_router(routes_public.router)
+    return app

@@ -1,0 +1,38 @@
+"""iCalendar (RFC 5545) invitations carrying a meeting's join URL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from icalendar import Calendar, Event, vCalAddress, vText
+
+from frontdesk.domain.model import Meeting
+
+__all__ = ["invite_ics"]
+
+
+def invite_ics(
+    meeting: Meeting, *, join_url: str, organizer_name: str, domain: str, now: datetime
+) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", "-//Frontdesk//Frontdesk meetings//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    ev = Event()
+    ev.add("uid", f"{meeting.id}@{domain}")
+    ev.add("dtstamp", now)
+    start = meeting.start or meeting.created_at
+    ev.add("dtstart", start)
+    ev.add("dtend", meeting.end or start + timedelta(hours=1))
+    ev.add("summary", meeting.subject or "Frontdesk meeting")
+    ev.add("url", join_url)
+    ev.add("location", join_url)
+    ev.add("description", f"Join the meeting: {join_url}")
+    organizer = vCalAddress(f"mailto:{meeting.organizer}@{domain}")
+    organizer.params["cn"] = vText(organizer_name)
+    ev["organizer"] = organizer
+    ev.add("status", "CANCELLED" if meeting.ended else "CONFIRMED")
+    ev.add("x-frontdesk-meeting-id", meeting.id)
+    cal.add_component(ev)
+    data: bytes = cal.to_ical()
+    return data

@@ -1,0 +1,104 @@
+"""The node's signing keys: loaded from the store, created on first start,
+reloaded when another node (or ``frontdesk keys rotate``) changed them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from frontdesk.errors import AlreadyExists
+from frontdesk.store.base import SigningKeyRecord, Store
+from frontdesk.tokens import KeyMaterial, KeyRing, generate_key
+
+__all__ = ["KeyManager", "rotate_keys"]
+
+log = logging.getLogger(__name__)
+
+
+def _material(rec: SigningKeyRecord) -> KeyMaterial:
+    return KeyMaterial(
+        kid=rec.kid,
+        private_pem=rec.private_pem,
+        created_at=rec.created_at,
+        retired_at=rec.retired_at,
+        expires_at=rec.expires_at,
+    )
+
+
+def _record(key: KeyMaterial) -> SigningKeyRecord:
+    return SigningKeyRecord(
+        kid=key.kid,
+        private_pem=key.private_pem,
+        created_at=key.created_at,
+        retired_at=key.retired_at,
+        expires_at=key.expires_at,
+    )
+
+
+async def rotate_keys(store: Store, now: datetime, *, overlap_s: int) -> str:
+    """Make a new signing key active; older keys keep verifying for ``overlap_s``."""
+    key = generate_key(now)
+    await store.add_signing_key(_record(key))
+    await store.retire_signing_keys(
+        except_kid=key.kid, now=now, expires_at=now + timedelta(seconds=overlap_s)
+    )
+    await store.delete_expired_signing_keys(now)
+    return key.kid
+
+
+class KeyManager:
+    """Holds the current :class:`KeyRing`; refreshes it from the store."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime], *, refresh_s: float = 30.0):
+        self._store = store
+        self._clock = clock
+        self._refresh_s = refresh_s
+        self._ring: KeyRing | None = None
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def ring(self) -> KeyRing:
+        if self._ring is None:
+            raise RuntimeError("KeyManager.load() was not awaited")
+        return self._ring
+
+    async def load(self) -> KeyRing:
+        """Load keys; create the first one when the store has none usable."""
+        async with self._lock:
+            now = self._clock()
+            records = [r for r in await self._store.list_signing_keys() if not _expired(r, now)]
+            if not any(r.retired_at is None for r in records):
+                key = generate_key(now)
+                # Another node may have created one at the same moment: both are kept.
+                with contextlib.suppress(AlreadyExists):
+                    await self._store.add_signing_key(_record(key))
+                records = [r for r in await self._store.list_signing_keys() if not _expired(r, now)]
+                log.info("created signing key %s", key.kid)
+            self._ring = KeyRing([_material(r) for r in records])
+            self._loaded_at = asyncio.get_running_loop().time()
+            return self._ring
+
+    async def refresh_if_stale(self) -> KeyRing:
+        if (
+            self._ring is None
+            or asyncio.get_running_loop().time() - self._loaded_at > self._refresh_s
+        ):
+            return await self.load()
+        return self._ring
+
+    async def ring_for(self, token: str) -> KeyRing:
+        """The ring to verify ``token`` with: reloads once when its kid is unknown."""
+        ring = await self.refresh_if_stale()
+        if ring.has_kid(token):
+            return ring
+        if asyncio.get_running_loop().time() - self._loaded_at > 1.0:
+            return await self.load()
+        return ring
+
+
+def _expired(rec: SigningKeyRecord, now: datetime) -> bool:
+    return rec.expires_at is not None and rec.expires_at <= now

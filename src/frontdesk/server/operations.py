@@ -1,0 +1,397 @@
+"""What a Frontdesk node can be asked to do, independent of transport.
+
+The HTTP routes, the CLI's admin commands and the RTC endpoint all call these
+operations, so a rule (a revoked app's tokens stop working, a guest token's
+lifetime is capped, an ended meeting mints no tokens) is written once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from frontdesk.config import Settings
+from frontdesk.domain.model import (
+    AccessPolicy,
+    App,
+    LobbyBypass,
+    Meeting,
+    MeetingState,
+    Role,
+    User,
+    check_display_name,
+    new_join_code,
+    new_meeting_id,
+)
+from frontdesk.errors import (
+    AppNotFound,
+    InvalidClient,
+    InvalidCredentials,
+    MeetingNotFound,
+    TokenInvalid,
+    TokenUsed,
+    UserNotFound,
+    ValidationFailed,
+)
+from frontdesk.server.keyring import KeyManager, rotate_keys
+from frontdesk.store.base import Store, WebhookRecord
+from frontdesk.tokens import (
+    AccessClaims,
+    GuestClaims,
+    SessionClaims,
+    hash_secret,
+    ice_servers_with_turn,
+    issue_access_token,
+    issue_guest_token,
+    issue_session_token,
+    needs_rehash,
+    new_client_id,
+    new_client_secret,
+    verify_access_token,
+    verify_guest_token,
+    verify_secret,
+    verify_session_token,
+)
+
+__all__ = ["AppCredentials", "GuestGrant", "Operations", "utcnow"]
+
+log = logging.getLogger(__name__)
+
+# A constant hash to verify against when the client id is unknown, so that the
+# answer takes as long as for a wrong secret (no user enumeration by timing).
+_DUMMY_HASH = hash_secret("frontdesk-dummy-secret")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AppCredentials:
+    client_id: str
+    client_secret: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class GuestGrant:
+    token: str
+    discovery_uri: str
+    expires_at: datetime
+    meeting_id: str
+    claims: GuestClaims
+
+
+class Operations:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.keys = KeyManager(store, clock)
+
+    async def start(self) -> None:
+        await self.keys.load()
+
+    @property
+    def issuer(self) -> str:
+        return self.settings.base_url
+
+    # --- applications -------------------------------------------------------------
+    async def create_app(self, name: str) -> AppCredentials:
+        secret = new_client_secret()
+        app = App(
+            client_id=new_client_id(),
+            name=name.strip(),
+            secret_hash=hash_secret(secret),
+            created_at=self.clock(),
+        )
+        await self.store.create_app(app)
+        return AppCredentials(app.client_id, secret, app.name)
+
+    async def authenticate_client(self, client_id: str, client_secret: str) -> App:
+        try:
+            app = await self.store.get_app(client_id)
+        except AppNotFound:
+            verify_secret(_DUMMY_HASH, client_secret)
+            raise InvalidClient() from None
+        if not verify_secret(app.secret_hash, client_secret) or not app.active:
+            raise InvalidClient()
+        return app
+
+    async def issue_access_token(self, app: App) -> tuple[str, AccessClaims]:
+        ring = await self.keys.refresh_if_stale()
+        return issue_access_token(
+            ring,
+            issuer=self.issuer,
+            client_id=app.client_id,
+            ttl_s=self.settings.access_token_ttl_s,
+            now=self.clock(),
+        )
+
+    async def app_for_access_token(self, token: str) -> App:
+        ring = await self.keys.ring_for(token)
+        claims = verify_access_token(
+            ring, token, issuer=self.issuer, now=self.clock(), leeway_s=self.settings.clock_leeway_s
+        )
+        try:
+            app = await self.store.get_app(claims.client_id)
+        except AppNotFound:
+            raise TokenInvalid("the application no longer exists") from None
+        if not app.active:
+            raise TokenInvalid("the application was revoked")
+        return app
+
+    # --- users ---------------------------------------------------------------------
+    async def create_user(self, username: str, display_name: str, password: str) -> User:
+        if len(password) < 8:
+            raise ValidationFailed("password must have at least 8 characters")
+        user = User(
+            username=username.strip(),
+            display_name=check_display_name(display_name),
+            password_hash=hash_secret(password),
+            created_at=self.clock(),
+        )
+        await self.store.create_user(user)
+        return user
+
+    async def login(self, username: str, password: str) -> tuple[str, SessionClaims, User]:
+        try:
+            user = await self.store.get_user(username)
+        except (UserNotFound, ValidationFailed):
+            verify_secret(_DUMMY_HASH, password)
+            raise InvalidCredentials() from None
+        if user.disabled or not verify_secret(user.password_hash, password):
+            raise InvalidCredentials()
+        if needs_rehash(user.password_hash):
+            from dataclasses import replace
+
+            await self.store.update_user(replace(user, password_hash=hash_secret(password)))
+        ring = await self.keys.refresh_if_stale()
+        token, claims = issue_session_token(
+            ring,
+            issuer=self.issuer,
+            username=user.username,
+            ttl_s=self.settings.session_ttl_s,
+            now=self.clock(),
+        )
+        return token, claims, user
+
+    async def user_for_session(self, token: str) -> User:
+        ring = await self.keys.ring_for(token)
+        claims = verify_session_token(
+            ring, token, issuer=self.issuer, now=self.clock(), leeway_s=self.settings.clock_leeway_s
+        )
+        try:
+            user = await self.store.get_user(claims.username)
+        except UserNotFound:
+            raise TokenInvalid("the user no longer exists") from None
+        if user.disabled:
+            raise TokenInvalid("the user is disabled")
+        return user
+
+    # --- meetings ------------------------------------------------------------------
+    async def create_meeting(
+        self,
+        *,
+        subject: str,
+        organizer: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        access_policy: AccessPolicy = AccessPolicy.LOBBY,
+        lobby_bypass: LobbyBypass = LobbyBypass.NONE,
+        app_id: str | None = None,
+    ) -> Meeting:
+        try:
+            await self.store.get_user(organizer)
+        except UserNotFound:
+            raise ValidationFailed(f"organizer {organizer!r} is not a Frontdesk user") from None
+        now = self.clock()
+        scheduled = start is not None and start > now
+        meeting = Meeting(
+            id=new_meeting_id(),
+            join_code=new_join_code(),
+            subject=subject,
+            organizer=organizer,
+            created_at=now,
+            access_policy=access_policy,
+            lobby_bypass=lobby_bypass,
+            start=start,
+            end=end,
+            state=MeetingState.SCHEDULED if scheduled else MeetingState.ACTIVE,
+            created_by_app=app_id,
+        )
+        await self.store.create_meeting(meeting)
+        return meeting
+
+    async def get_meeting(self, meeting_id: str) -> Meeting:
+        return await self.store.get_meeting(meeting_id)
+
+    async def list_meetings(
+        self,
+        *,
+        organizer: str | None = None,
+        state: MeetingState | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Sequence[Meeting]:
+        return await self.store.list_meetings(
+            organizer=organizer, state=state, limit=limit, offset=offset
+        )
+
+    async def update_meeting(
+        self,
+        meeting_id: str,
+        *,
+        subject: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        access_policy: AccessPolicy | None = None,
+        lobby_bypass: LobbyBypass | None = None,
+    ) -> Meeting:
+        meeting = await self.store.get_meeting(meeting_id)
+        updated = meeting.updated(
+            subject=subject,
+            start=start,
+            end=end,
+            access_policy=access_policy,
+            lobby_bypass=lobby_bypass,
+        )
+        # Re-validate the combination (e.g. end after start).
+        updated = Meeting(**{f: getattr(updated, f) for f in Meeting.__dataclass_fields__})
+        await self.store.update_meeting(updated)
+        return updated
+
+    async def end_meeting(self, meeting_id: str) -> Meeting:
+        meeting = await self.store.get_meeting(meeting_id)
+        if meeting.ended:
+            return meeting
+        ended = meeting.ended_copy(self.clock())
+        await self.store.update_meeting(ended)
+        return ended
+
+    async def meeting_for_join_code(self, join_code: str) -> Meeting:
+        if not join_code or len(join_code) > 64:
+            raise MeetingNotFound()
+        return await self.store.get_meeting_by_join_code(join_code)
+
+    def join_url(self, meeting: Meeting) -> str:
+        return f"{self.settings.base_url}/j/{meeting.join_code}"
+
+    def discovery_uri(self, meeting_id: str) -> str:
+        return f"{self.settings.base_url}/v1/discovery/{meeting_id}"
+
+    def rtc_url(self) -> str:
+        base = self.settings.base_url
+        if base.startswith("https://"):
+            return "wss://" + base[len("https://") :] + "/v1/rtc"
+        return "ws://" + base.removeprefix("http://") + "/v1/rtc"
+
+    # --- guest tokens ------------------------------------------------------------------
+    async def mint_guest_token(
+        self,
+        meeting_id: str,
+        *,
+        display_name: str,
+        role: Role = Role.GUEST,
+        ttl_s: int | None = None,
+        single_use: bool = False,
+        origins: Sequence[str] = (),
+        app_id: str | None = None,
+    ) -> GuestGrant:
+        meeting = await self.store.get_meeting(meeting_id)
+        meeting.ensure_open()
+        if role is Role.ORGANIZER:
+            raise ValidationFailed("a guest token cannot carry the organizer role")
+        ttl = ttl_s if ttl_s is not None else self.settings.guest_token_ttl_s
+        if ttl <= 0:
+            raise ValidationFailed("ttl_s must be positive")
+        ttl = min(ttl, self.settings.guest_token_max_ttl_s)
+        ring = await self.keys.refresh_if_stale()
+        token, claims = issue_guest_token(
+            ring,
+            issuer=self.issuer,
+            meeting_id=meeting.id,
+            display_name=display_name,
+            role=role,
+            ttl_s=ttl,
+            single_use=single_use,
+            now=self.clock(),
+            app_id=app_id,
+            origins=[o.rstrip("/") for o in origins],
+        )
+        return GuestGrant(
+            token=token,
+            discovery_uri=self.discovery_uri(meeting.id),
+            expires_at=claims.expires_at,
+            meeting_id=meeting.id,
+            claims=claims,
+        )
+
+    async def check_guest_token(
+        self, token: str, meeting_id: str, *, consume: bool = False
+    ) -> tuple[GuestClaims, Meeting]:
+        """Verify a guest token for ``meeting_id``; single-use tokens are consumed
+        (``consume=True``, at join) or checked not yet used (discovery)."""
+        ring = await self.keys.ring_for(token)
+        claims = verify_guest_token(
+            ring,
+            token,
+            issuer=self.issuer,
+            meeting_id=meeting_id,
+            now=self.clock(),
+            leeway_s=self.settings.clock_leeway_s,
+        )
+        meeting = await self.store.get_meeting(claims.meeting_id)
+        meeting.ensure_open()
+        if claims.single_use:
+            if consume:
+                first = await self.store.consume_token(
+                    claims.jti, claims.meeting_id, claims.expires_at
+                )
+                if not first:
+                    raise TokenUsed()
+            elif await self.store.is_token_used(claims.jti):
+                raise TokenUsed()
+        return claims, meeting
+
+    def ice_servers(self, user: str) -> list[dict[str, object]]:
+        return ice_servers_with_turn(
+            self.settings.ice_servers,
+            secret=self.settings.turn_secret,
+            user=user,
+            ttl_s=self.settings.turn_ttl_s,
+            now=self.clock(),
+        )
+
+    # --- keys --------------------------------------------------------------------------
+    async def rotate_keys(self) -> str:
+        kid = await rotate_keys(
+            self.store, self.clock(), overlap_s=self.settings.key_rotation_overlap_s
+        )
+        await self.keys.load()
+        return kid
+
+    # --- webhooks ------------------------------------------------------------------------
+    async def create_webhook(self, app_id: str, url: str, events: Sequence[str]) -> WebhookRecord:
+        hook = WebhookRecord(
+            id="wh_" + secrets.token_urlsafe(12),
+            app_id=app_id,
+            url=url,
+            secret="whsec_" + secrets.token_urlsafe(32),
+            events=tuple(dict.fromkeys(events)),
+            created_at=self.clock(),
+        )
+        await self.store.create_webhook(hook)
+        return hook
+
+    def access_token_expiry(self) -> timedelta:
+        return timedelta(seconds=self.settings.access_token_ttl_s)

@@ -1,0 +1,82 @@
+"""Discovery, health, keys and metrics: the node's public endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from frontdesk.errors import Unavailable
+from frontdesk.server.deps import OpsDep, bearer_token, client_address
+from frontdesk.server.schemas import DiscoveryOut, Problem
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get(
+    "/v1/discovery/{meeting_id}",
+    response_model=DiscoveryOut,
+    tags=["discovery"],
+    responses={
+        401: {"model": Problem},
+        403: {"model": Problem},
+        404: {"model": Problem},
+        410: {"model": Problem},
+    },
+    summary="Find the RTC endpoint hosting a meeting (guest token as bearer)",
+)
+async def discovery(
+    meeting_id: str,
+    request: Request,
+    ops: OpsDep,
+    token: Annotated[str, Depends(bearer_token)],
+) -> JSONResponse:
+    request.app.state.auth_limiter.check("ip:" + client_address(request))
+    claims, meeting = await ops.check_guest_token(token, meeting_id, consume=False)
+    placement = getattr(request.app.state, "placement", None)
+    rtc_url = ops.rtc_url()
+    node_id = ops.settings.node_id
+    if placement is not None:
+        rtc_url, node_id = await placement.rtc_url_for(meeting.id)
+    out = DiscoveryOut(
+        rtc_url=rtc_url,
+        meeting_id=meeting.id,
+        ice_servers=ops.ice_servers(claims.subject),
+        node_id=node_id,
+    )
+    return JSONResponse(out.model_dump(), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/.well-known/jwks.json", tags=["keys"])
+async def jwks(ops: OpsDep) -> JSONResponse:
+    ring = await ops.keys.refresh_if_stale()
+    return JSONResponse(ring.jwks(ops.clock()), headers={"Cache-Control": "max-age=60"})
+
+
+@router.get("/healthz", tags=["operations"])
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["operations"], responses={503: {"model": Problem}})
+async def readyz(ops: OpsDep, request: Request) -> dict[str, object]:
+    try:
+        await ops.store.ping()
+    except Unavailable:
+        raise
+    except Exception as exc:
+        raise Unavailable(f"database: {type(exc).__name__}") from None
+    bus = getattr(request.app.state, "bus", None)
+    if bus is not None:
+        await bus.ping()
+    return {"status": "ready", "node_id": ops.settings.node_id}
+
+
+@router.get("/metrics", tags=["operations"], response_class=Response)
+async def metrics(request: Request) -> Response:
+    data = generate_latest(request.app.state.metrics.registry)
+    return Response(data, media_type=CONTENT_TYPE_LATEST)

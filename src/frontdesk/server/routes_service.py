@@ -1,0 +1,248 @@
+"""The service API for trusted applications (business back ends)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from frontdesk.domain.model import MeetingState
+from frontdesk.errors import InvalidClient, ValidationFailed
+from frontdesk.server.deps import AppDep, OpsDep, client_address
+from frontdesk.server.ics import invite_ics
+from frontdesk.server.schemas import (
+    GuestTokenIn,
+    GuestTokenOut,
+    MeetingIn,
+    MeetingList,
+    MeetingOut,
+    MeetingPatch,
+    ParticipantOut,
+    Problem,
+    TokenOut,
+    WebhookIn,
+    WebhookOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["service API"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem, "description": "missing, invalid or expired access token"},
+    422: {"model": Problem, "description": "invalid input"},
+    429: {"model": Problem, "description": "rate limited"},
+}
+_NOT_FOUND: dict[int | str, dict[str, object]] = {
+    **_ERRORS,
+    404: {"model": Problem, "description": "no such meeting"},
+}
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("basic "):
+        return None
+    try:
+        raw = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidClient("malformed Basic credentials") from None
+    cid, sep, secret = raw.partition(":")
+    if not sep:
+        raise InvalidClient("malformed Basic credentials")
+    # RFC 6749 2.3.1: both parts are form-urlencoded before Basic encoding.
+    return unquote(cid), unquote(secret)
+
+
+@router.post(
+    "/oauth/token",
+    response_model=TokenOut,
+    responses={400: {"model": Problem}, 401: {"model": Problem}, 429: {"model": Problem}},
+    summary="Client-credentials grant (RFC 6749 4.4)",
+)
+async def oauth_token(
+    request: Request,
+    ops: OpsDep,
+    grant_type: Annotated[str, Form(max_length=64)],
+    client_id: Annotated[str | None, Form(max_length=128)] = None,
+    client_secret: Annotated[str | None, Form(max_length=256)] = None,
+    scope: Annotated[str | None, Form(max_length=256)] = None,
+) -> JSONResponse:
+    request.app.state.auth_limiter.check("ip:" + client_address(request))
+    if grant_type != "client_credentials":
+        raise ValidationFailed(
+            "grant_type must be client_credentials", error="unsupported_grant_type"
+        )
+    creds = _basic_credentials(request)
+    if creds is None:
+        if not client_id or not client_secret:
+            raise InvalidClient("send client_id and client_secret (HTTP Basic or form body)")
+        creds = (client_id, client_secret)
+    app = await ops.authenticate_client(*creds)
+    token, _claims = await ops.issue_access_token(app)
+    request.app.state.metrics.tokens_issued.labels("access").inc()
+    body = TokenOut(access_token=token, expires_in=ops.settings.access_token_ttl_s)
+    return JSONResponse(
+        body.model_dump(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
+    )
+
+
+@router.post("/meetings", status_code=201, response_model=MeetingOut, responses=_ERRORS)
+async def create_meeting(body: MeetingIn, ops: OpsDep, app: AppDep) -> MeetingOut:
+    m = await ops.create_meeting(
+        subject=body.subject,
+        organizer=body.organizer,
+        start=body.start,
+        end=body.end,
+        access_policy=body.access_policy,
+        lobby_bypass=body.lobby_bypass,
+        app_id=app.client_id,
+    )
+    return MeetingOut.of(m, ops.settings.base_url)
+
+
+@router.get("/meetings", response_model=MeetingList, responses=_ERRORS)
+async def list_meetings(
+    ops: OpsDep,
+    app: AppDep,
+    organizer: Annotated[str | None, Query(max_length=64)] = None,
+    state: MeetingState | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> MeetingList:
+    items = await ops.list_meetings(organizer=organizer, state=state, limit=limit, offset=offset)
+    base = ops.settings.base_url
+    return MeetingList(items=[MeetingOut.of(m, base) for m in items], limit=limit, offset=offset)
+
+
+@router.get("/meetings/{meeting_id}", response_model=MeetingOut, responses=_NOT_FOUND)
+async def get_meeting(meeting_id: str, ops: OpsDep, app: AppDep) -> MeetingOut:
+    return MeetingOut.of(await ops.get_meeting(meeting_id), ops.settings.base_url)
+
+
+@router.patch("/meetings/{meeting_id}", response_model=MeetingOut, responses=_NOT_FOUND)
+async def patch_meeting(
+    meeting_id: str, body: MeetingPatch, request: Request, ops: OpsDep, app: AppDep
+) -> MeetingOut:
+    m = await ops.update_meeting(
+        meeting_id,
+        subject=body.subject,
+        start=body.start,
+        end=body.end,
+        access_policy=body.access_policy,
+        lobby_bypass=body.lobby_bypass,
+    )
+    live = getattr(request.app.state, "live", None)
+    if live is not None:
+        await live.policy_changed(m)
+    return MeetingOut.of(m, ops.settings.base_url)
+
+
+@router.delete("/meetings/{meeting_id}", response_model=MeetingOut, responses=_NOT_FOUND)
+async def delete_meeting(meeting_id: str, request: Request, ops: OpsDep, app: AppDep) -> MeetingOut:
+    live = getattr(request.app.state, "live", None)
+    if live is not None:
+        await live.end_meeting(meeting_id, reason="ended_by_api")
+    m = await ops.end_meeting(meeting_id)
+    return MeetingOut.of(m, ops.settings.base_url)
+
+
+@router.get(
+    "/meetings/{meeting_id}/participants",
+    response_model=dict[str, list[ParticipantOut]],
+    responses=_NOT_FOUND,
+)
+async def participants(
+    meeting_id: str, request: Request, ops: OpsDep, app: AppDep
+) -> dict[str, list[ParticipantOut]]:
+    await ops.get_meeting(meeting_id)
+    live = getattr(request.app.state, "live", None)
+    rows = await live.participants(meeting_id) if live is not None else []
+    return {"items": [ParticipantOut(**r) for r in rows]}
+
+
+@router.get(
+    "/meetings/{meeting_id}/invite.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}, **_NOT_FOUND},
+)
+async def invite(meeting_id: str, ops: OpsDep, app: AppDep) -> Response:
+    m = await ops.get_meeting(meeting_id)
+    try:
+        organizer_name = (await ops.store.get_user(m.organizer)).display_name
+    except Exception:
+        organizer_name = m.organizer
+    host = ops.settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    body = invite_ics(
+        m, join_url=ops.join_url(m), organizer_name=organizer_name, domain=host, now=ops.clock()
+    )
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{m.id}.ics"'},
+    )
+
+
+@router.post(
+    "/meetings/{meeting_id}/guest-tokens",
+    status_code=201,
+    response_model=GuestTokenOut,
+    responses={**_NOT_FOUND, 410: {"model": Problem, "description": "meeting ended"}},
+)
+async def guest_token(
+    meeting_id: str, body: GuestTokenIn, request: Request, ops: OpsDep, app: AppDep
+) -> JSONResponse:
+    grant = await ops.mint_guest_token(
+        meeting_id,
+        display_name=body.display_name,
+        role=body.role_enum,
+        ttl_s=body.ttl_s,
+        single_use=body.single_use,
+        origins=[str(o) for o in body.origins],
+        app_id=app.client_id,
+    )
+    request.app.state.metrics.tokens_issued.labels("guest").inc()
+    out = GuestTokenOut(
+        token=grant.token,
+        discovery_uri=grant.discovery_uri,
+        expires_at=grant.expires_at,
+        meeting_id=grant.meeting_id,
+    )
+    return JSONResponse(
+        out.model_dump(mode="json"), status_code=201, headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.post("/webhooks", status_code=201, response_model=WebhookOut, responses=_ERRORS)
+async def create_webhook(body: WebhookIn, ops: OpsDep, app: AppDep) -> WebhookOut:
+    hook = await ops.create_webhook(app.client_id, str(body.url), body.events)
+    return WebhookOut(
+        id=hook.id,
+        url=hook.url,
+        events=list(hook.events),
+        secret=hook.secret,
+        created_at=hook.created_at,
+    )
+
+
+@router.get("/webhooks", response_model=dict[str, list[WebhookOut]], responses=_ERRORS)
+async def list_webhooks(ops: OpsDep, app: AppDep) -> dict[str, list[WebhookOut]]:
+    hooks = await ops.store.list_webhooks(app.client_id)
+    return {
+        "items": [
+            WebhookOut(
+                id=h.id, url=h.url, events=list(h.events), secret=None, created_at=h.created_at
+            )
+            for h in hooks
+        ]
+    }
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204, responses=_NOT_FOUND)
+async def delete_webhook(webhook_id: str, ops: OpsDep, app: AppDep) -> Response:
+    await ops.store.delete_webhook(webhook_id, app.client_id)
+    return Response(status_code=204)

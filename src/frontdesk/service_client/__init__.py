@@ -1,0 +1,39 @@
+"""Python client of the Frontdesk service API, for business back ends.
+
+::
+
+    async with ServiceClient("http://127.0.0.1:8080", client_id, client_secret) as svc:
+        meeting = await svc.create_meeting(subject="Mortgage advice", organizer="alice")
+        grant = await svc.create_guest_token(meeting.id, display_name="Ann Visitor")
+
+Every failure is a :mod:`frontdesk.errors` exception. Webhook receivers check
+deliveries with :func:`verify_webhook`.
+"""
+
+from __future__ import annotations
+
+from frontdesk.service_client._client import ServiceClient, discover, join_url_of_ics
+from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
+from frontdesk.service_client._webhooks import (
+    ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign_webhook,
+    verify_webhook,
+)
+
+__all__ = [
+    "ID_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "Discovery",
+    "GuestToken",
+    "Meeting",
+    "Participant",
+    "ServiceClient",
+    "Webhook",
+    "discover",
+    "join_url_of_ics",
+    "sign_webhook",
+    "verify_webhook",
+]

@@ -1,0 +1,362 @@
+"""The async client of the service API, and guest-side discovery.
+
+:class:`ServiceClient` authenticates as a trusted application with the OAuth2
+client-credentials grant, keeps its access token fresh by itself, and turns every
+answer into a typed value or a :mod:`frontdesk.errors` exception: problem+json
+bodies by their stable ``code``, network failures and timeouts as
+:class:`~frontdesk.errors.Unavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+import icalendar
+
+from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState
+from frontdesk.errors import ProtocolError, ValidationFailed
+from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
+from frontdesk.service_client._transport import expect_json, raise_for_problem, send
+
+__all__ = ["ServiceClient", "discover", "join_url_of_ics"]
+
+
+#: problem codes on a 401 after which a fresh access token is worth one retry
+_REFRESH_CODES = frozenset({"token_expired", "token_invalid", "unauthenticated"})
+_REFRESH_MARGIN_S = 30.0
+_REFRESH_FRACTION = 0.1
+
+
+def _setting(value: str | None, env: str, what: str) -> str:
+    resolved = value if value is not None else os.environ.get(env)
+    if not resolved:
+        raise ValidationFailed(f"no {what}: pass it to ServiceClient or set {env}")
+    return resolved
+
+
+def _segment(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationFailed(f"{what} must be a non-empty string")
+    return quote(value, safe="")
+
+
+def _aware(value: datetime | None, what: str) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationFailed(f"{what} must be timezone-aware")
+    return value.isoformat()
+
+
+def _enum_value(
+    kind: type[AccessPolicy | LobbyBypass | MeetingState], value: str, what: str
+) -> str:
+    try:
+        return str(kind(value).value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise ValidationFailed(f"{what} must be one of {allowed}, not {value!r}") from None
+
+
+class ServiceClient:
+    """Client of the Frontdesk service API for a business back end.
+
+    ``base_url``, ``client_id`` and ``client_secret`` fall back to
+    ``FRONTDESK_URL``, ``FRONTDESK_CLIENT_ID`` and ``FRONTDESK_CLIENT_SECRET``.
+    An injected ``http_client`` is used as is and left open by :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self._base_url = _setting(base_url, "FRONTDESK_URL", "base URL").rstrip("/")
+        if urlsplit(self._base_url).scheme not in ("http", "https"):
+            raise ValidationFailed("the base URL must start with http:// or https://")
+        self._client_id = _setting(client_id, "FRONTDESK_CLIENT_ID", "client id")
+        self._client_secret = _setting(client_secret, "FRONTDESK_CLIENT_SECRET", "client secret")
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+        self._token: str | None = None
+        self._token_refresh_at = 0.0  # on self._clock
+        self._token_lock = asyncio.Lock()
+        self._clock: Callable[[], float] = time.monotonic
+
+    def __repr__(self) -> str:
+        return f"ServiceClient(base_url={self._base_url!r}, client_id={self._client_id!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    async def __aenter__(self) -> ServiceClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this object created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- access token -------------------------------------------------------
+
+    async def _access_token(self, *, rejected: str | None = None) -> str:
+        """A usable access token; ``rejected`` is one the server just refused.
+
+        Concurrent callers share one refresh: whoever holds the lock fetches, the
+        others find the new token when they get the lock.
+        """
+        token = self._token
+        if token is not None and token != rejected and self._clock() < self._token_refresh_at:
+            return token
+        async with self._token_lock:
+            token = self._token
+            if token is not None and token != rejected and self._clock() < self._token_refresh_at:
+                return token
+            return await self._fetch_token()
+
+    async def _fetch_token(self) -> str:
+        started = self._clock()
+        response = await send(
+            self._http,
+            "POST",
+            f"{self._base_url}/v1/oauth/token",
+            data={"grant_type": "client_credentials"},
+            # RFC 6749 §2.3.1: each part is form-urlencoded before the Basic encoding
+            auth=httpx.BasicAuth(
+                quote(self._client_id, safe=""), quote(self._client_secret, safe="")
+            ),
+        )
+        raise_for_problem(response)
+        body = expect_json(response)
+        token = body.get("access_token")
+        expires_in = body.get("expires_in")
+        if not isinstance(token, str) or not token:
+            raise ProtocolError("the token endpoint answered without an access_token")
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+            raise ProtocolError("the token endpoint answered without expires_in")
+        lifetime = max(float(expires_in), 0.0)
+        # refresh when less than 30 s, or 10 % of a short lifetime, is left
+        margin = min(_REFRESH_MARGIN_S, lifetime * _REFRESH_FRACTION)
+        self._token = token
+        self._token_refresh_at = started + lifetime - margin
+        return token
+
+    # -- requests -----------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> httpx.Response:
+        url = f"{self._base_url}{path}"
+        token = await self._access_token()
+        response = await send(self._http, method, url, json=json, params=params, bearer=token)
+        if response.status_code == 401 and _problem_code(response) in _REFRESH_CODES:
+            token = await self._access_token(rejected=token)
+            response = await send(self._http, method, url, json=json, params=params, bearer=token)
+        raise_for_problem(response)
+        return response
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return expect_json(await self._request(method, path, **kwargs))
+
+    # -- meetings -----------------------------------------------------------
+
+    async def create_meeting(
+        self,
+        *,
+        subject: str = "",
+        organizer: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        access_policy: AccessPolicy | str = AccessPolicy.LOBBY,
+        lobby_bypass: LobbyBypass | str = LobbyBypass.NONE,
+    ) -> Meeting:
+        """Create an ad hoc meeting, or a scheduled one when ``start`` is given."""
+        body: dict[str, Any] = {
+            "subject": subject,
+            "organizer": organizer,
+            "access_policy": _enum_value(AccessPolicy, access_policy, "access_policy"),
+            "lobby_bypass": _enum_value(LobbyBypass, lobby_bypass, "lobby_bypass"),
+        }
+        if start is not None:
+            body["start"] = _aware(start, "start")
+        if end is not None:
+            body["end"] = _aware(end, "end")
+        return Meeting.from_json(await self._json("POST", "/v1/meetings", json=body))
+
+    async def get_meeting(self, meeting_id: str) -> Meeting:
+        path = f"/v1/meetings/{_segment(meeting_id, 'meeting_id')}"
+        return Meeting.from_json(await self._json("GET", path))
+
+    async def list_meetings(
+        self,
+        *,
+        organizer: str | None = None,
+        state: MeetingState | str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Meeting]:
+        """One page of meetings, newest first, optionally filtered."""
+        params: dict[str, str | int] = {"limit": limit, "offset": offset}
+        if organizer is not None:
+            params["organizer"] = organizer
+        if state is not None:
+            params["state"] = _enum_value(MeetingState, state, "state")
+        body = await self._json("GET", "/v1/meetings", params=params)
+        return [Meeting.from_json(item) for item in _items(body)]
+
+    async def update_meeting(
+        self,
+        meeting_id: str,
+        *,
+        subject: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        access_policy: AccessPolicy | str | None = None,
+        lobby_bypass: LobbyBypass | str | None = None,
+    ) -> Meeting:
+        """Change the given fields only (``None`` leaves a field as it is)."""
+        body: dict[str, Any] = {}
+        if subject is not None:
+            body["subject"] = subject
+        if start is not None:
+            body["start"] = _aware(start, "start")
+        if end is not None:
+            body["end"] = _aware(end, "end")
+        if access_policy is not None:
+            body["access_policy"] = _enum_value(AccessPolicy, access_policy, "access_policy")
+        if lobby_bypass is not None:
+            body["lobby_bypass"] = _enum_value(LobbyBypass, lobby_bypass, "lobby_bypass")
+        path = f"/v1/meetings/{_segment(meeting_id, 'meeting_id')}"
+        return Meeting.from_json(await self._json("PATCH", path, json=body))
+
+    async def end_meeting(self, meeting_id: str) -> Meeting:
+        """End the meeting for everyone; its guest tokens stop working."""
+        path = f"/v1/meetings/{_segment(meeting_id, 'meeting_id')}"
+        return Meeting.from_json(await self._json("DELETE", path))
+
+    async def participants(self, meeting_id: str) -> list[Participant]:
+        path = f"/v1/meetings/{_segment(meeting_id, 'meeting_id')}/participants"
+        return [Participant.from_json(item) for item in _items(await self._json("GET", path))]
+
+    async def invite_ics(self, meeting_id: str) -> str:
+        """The meeting's iCalendar invite (``text/calendar``)."""
+        path = f"/v1/meetings/{_segment(meeting_id, 'meeting_id')}/invite.ics"
+        return (await self._request("GET", path)).text
+
+    async def join_url_from_invite(self, meeting_id: str) -> str:
+        """The join URL as published in the invite's VEVENT (``URL``, else ``LOCATION``)."""
+        return join_url_of_ics(await self.invite_ics(meeting_id))
+
+    # -- guest tokens -------------------------------------------------------
+
+    async def create_guest_token(
+        self,
+        meeting_id: str,
+        *,
+        display_name: str,
+        role: str = "guest",
+        ttl_s: int | None = None,
+        single_use: bool = False,
+        origins: Sequence[str] = (),
+    ) -> GuestToken:
+        """Vouch for one visitor: a short-lived token bound to this meeting."""
+        body: dict[str, Any] = {
+            "display_name": display_name,
+            "role": role,
+            "single_use": single_use,
+        }
+        if ttl_s is not None:
+            body["ttl_s"] = ttl_s
+        if origins:
+            body["origins"] = list(origins)
+        path = f"/v1/meetings/{_segment(meeting_id, 'meeting_id')}/guest-tokens"
+        return GuestToken.from_json(await self._json("POST", path, json=body))
+
+    # -- webhooks -----------------------------------------------------------
+
+    async def create_webhook(self, url: str, *, events: Sequence[str] | None = None) -> Webhook:
+        """Register a callback; the returned value carries the signing secret, once."""
+        body: dict[str, Any] = {"url": url}
+        if events is not None:
+            body["events"] = list(events)
+        return Webhook.from_json(await self._json("POST", "/v1/webhooks", json=body))
+
+    async def list_webhooks(self) -> list[Webhook]:
+        return [Webhook.from_json(item) for item in _items(await self._json("GET", "/v1/webhooks"))]
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._request("DELETE", f"/v1/webhooks/{_segment(webhook_id, 'webhook_id')}")
+
+
+def _items(body: Mapping[str, Any]) -> list[Any]:
+    items = body.get("items")
+    if not isinstance(items, list):
+        raise ProtocolError("expected a JSON object with an 'items' list")
+    return items
+
+
+def _problem_code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
+
+
+def join_url_of_ics(text: str) -> str:
+    """The join URL of the first VEVENT of an iCalendar text (``URL``, else ``LOCATION``)."""
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except ValueError as exc:
+        raise ProtocolError("the invite is not valid iCalendar") from exc
+    for event in calendar.walk("VEVENT"):
+        for prop in ("URL", "LOCATION"):
+            value = event.get(prop)
+            if value is not None and str(value).strip():
+                return str(value).strip()
+    raise ProtocolError("the invite carries no join URL")
+
+
+async def discover(
+    discovery_uri: str, token: str, *, http_client: httpx.AsyncClient | None = None
+) -> Discovery:
+    """Resolve a discovery URI with a guest token: where to open the rtc WebSocket."""
+    if urlsplit(discovery_uri).scheme not in ("http", "https"):
+        raise ValidationFailed("the discovery URI must start with http:// or https://")
+    if not token:
+        raise ValidationFailed("the guest token must not be empty")
+    http = http_client if http_client is not None else httpx.AsyncClient(timeout=10.0)
+    try:
+        response = await send(http, "GET", discovery_uri, bearer=token)
+    finally:
+        if http_client is None:
+            await http.aclose()
+    raise_for_problem(response)
+    return Discovery.from_json(expect_json(response))

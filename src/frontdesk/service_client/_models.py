@@ -1,0 +1,221 @@
+"""Values the service API returns, as frozen dataclasses.
+
+Each model has a ``from_json`` constructor that checks the shape of a decoded
+JSON body; an answer that does not fit raises :class:`frontdesk.errors.ProtocolError`
+(the server and this client disagree), never ``KeyError`` or ``ValueError``.
+Secrets (guest tokens, webhook signing secrets, join URLs) are left out of
+``repr`` so a value can be logged safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState, Role
+from frontdesk.errors import ProtocolError
+
+__all__ = ["Discovery", "GuestToken", "Meeting", "Participant", "Webhook", "parse_datetime"]
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def parse_datetime(value: str) -> datetime:
+    """An RFC 3339 timestamp as a tz-aware ``datetime`` (naive values are taken as UTC)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"not an RFC 3339 timestamp: {value!r}") from exc
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+class _Reader:
+    """Typed access to one JSON object, naming the model in every complaint."""
+
+    def __init__(self, data: object, model: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ProtocolError(f"{model}: expected a JSON object, got {type(data).__name__}")
+        self._data: Mapping[str, Any] = data
+        self._model = model
+
+    def _get(self, key: str, kind: type, *, optional: bool = False) -> Any:
+        if key not in self._data:
+            if optional:
+                return None
+            raise ProtocolError(f"{self._model}: missing field {key!r}")
+        value = self._data[key]
+        if value is None and optional:
+            return None
+        if not isinstance(value, kind):
+            raise ProtocolError(f"{self._model}: field {key!r} has the wrong type")
+        return value
+
+    def text(self, key: str) -> str:
+        value: str = self._get(key, str)
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        value: str | None = self._get(key, str, optional=True)
+        return value
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value: bool | None = self._get(key, bool, optional=True)
+        return default if value is None else value
+
+    def dt(self, key: str) -> datetime:
+        return parse_datetime(self.text(key))
+
+    def opt_dt(self, key: str) -> datetime | None:
+        raw = self.opt_text(key)
+        return None if raw is None else parse_datetime(raw)
+
+    def items(self, key: str) -> list[Any]:
+        value: list[Any] = self._get(key, list)
+        return value
+
+    def enum(self, key: str, kind: type[_E]) -> _E:
+        raw = self.text(key)
+        try:
+            return kind(raw)
+        except ValueError as exc:
+            raise ProtocolError(f"{self._model}: unknown {key} {raw!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    """A meeting as the service API describes it."""
+
+    id: str
+    subject: str
+    organizer: str
+    state: MeetingState
+    access_policy: AccessPolicy
+    lobby_bypass: LobbyBypass
+    start: datetime | None
+    end: datetime | None
+    created_at: datetime
+    ended_at: datetime | None
+    join_url: str = field(repr=False)  # a capability: whoever holds it may knock
+    invite_url: str
+
+    @classmethod
+    def from_json(cls, data: object) -> Meeting:
+        r = _Reader(data, "Meeting")
+        return cls(
+            id=r.text("id"),
+            subject=r.text("subject"),
+            organizer=r.text("organizer"),
+            state=r.enum("state", MeetingState),
+            access_policy=r.enum("access_policy", AccessPolicy),
+            lobby_bypass=r.enum("lobby_bypass", LobbyBypass),
+            start=r.opt_dt("start"),
+            end=r.opt_dt("end"),
+            created_at=r.dt("created_at"),
+            ended_at=r.opt_dt("ended_at"),
+            join_url=r.text("join_url"),
+            invite_url=r.text("invite_url"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """One person in (or waiting to enter) a meeting."""
+
+    id: str
+    display_name: str
+    role: Role
+    state: str
+    vouched: bool
+    method: str
+    audio_muted: bool = False
+    video_muted: bool = False
+    hand_raised: bool = False
+
+    @classmethod
+    def from_json(cls, data: object) -> Participant:
+        r = _Reader(data, "Participant")
+        return cls(
+            id=r.text("id"),
+            display_name=r.text("display_name"),
+            role=r.enum("role", Role),
+            state=r.text("state"),
+            vouched=r.flag("vouched"),
+            method=r.text("method"),
+            audio_muted=r.flag("audio_muted"),
+            video_muted=r.flag("video_muted"),
+            hand_raised=r.flag("hand_raised"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GuestToken:
+    """Join material for one visitor: hand ``token`` and ``discovery_uri`` to the app.
+
+    ``repr`` leaves the token out, so logging a grant does not leak it.
+    """
+
+    token: str = field(repr=False)
+    discovery_uri: str
+    expires_at: datetime
+    meeting_id: str
+
+    @classmethod
+    def from_json(cls, data: object) -> GuestToken:
+        r = _Reader(data, "GuestToken")
+        return cls(
+            token=r.text("token"),
+            discovery_uri=r.text("discovery_uri"),
+            expires_at=r.dt("expires_at"),
+            meeting_id=r.text("meeting_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A registered callback; ``secret`` is set only on the value ``create_webhook`` returns."""
+
+    id: str
+    url: str
+    events: tuple[str, ...]
+    secret: str | None = field(repr=False)
+    created_at: datetime
+
+    @classmethod
+    def from_json(cls, data: object) -> Webhook:
+        r = _Reader(data, "Webhook")
+        events = r.items("events")
+        if not all(isinstance(e, str) for e in events):
+            raise ProtocolError("Webhook: events must be strings")
+        return cls(
+            id=r.text("id"),
+            url=r.text("url"),
+            events=tuple(events),
+            secret=r.opt_text("secret"),
+            created_at=r.dt("created_at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """Where to connect for a meeting: the rtc WebSocket URL and ICE servers."""
+
+    rtc_url: str
+    meeting_id: str
+    ice_servers: tuple[dict[str, Any], ...] = field(repr=False)  # may hold TURN credentials
+    node_id: str
+
+    @classmethod
+    def from_json(cls, data: object) -> Discovery:
+        r = _Reader(data, "Discovery")
+        servers = r.items("ice_servers")
+        if not all(isinstance(s, dict) for s in servers):
+            raise ProtocolError("Discovery: ice_servers must be objects")
+        return cls(
+            rtc_url=r.text("rtc_url"),
+            meeting_id=r.text("meeting_id"),
+            ice_servers=tuple(servers),
+            node_id=r.text("node_id"),
+        )

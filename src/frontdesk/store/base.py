@@ -1,0 +1,174 @@
+"""The persistence interface every store implements.
+
+The server and the CLI talk to a :class:`Store`; ``frontdesk.store.sql`` is the
+SQLAlchemy implementation for SQLite and PostgreSQL. Methods raise only
+``frontdesk.errors`` exceptions (``AlreadyExists``, ``*NotFound``).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from frontdesk.domain.model import App, Meeting, MeetingState, User
+
+__all__ = ["EventRecord", "SigningKeyRecord", "Store", "WebhookRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKeyRecord:
+    """An Ed25519 signing key. ``private_pem`` is PKCS#8 PEM."""
+
+    kid: str
+    private_pem: str
+    created_at: datetime
+    # While set and in the past, the key no longer signs; it verifies until
+    # ``expires_at`` (then it is dropped from the JWKS).
+    retired_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One sequenced meeting event as persisted (the meeting's log)."""
+
+    meeting_id: str
+    seq: int
+    type: str
+    data: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    id: str
+    app_id: str
+    url: str
+    secret: str  # needed in clear to sign deliveries (HMAC-SHA256)
+    events: tuple[str, ...]
+    created_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Store(abc.ABC):
+    """Async persistence. Create with ``await open_store(url)``; close with ``close()``."""
+
+    # --- lifecycle -----------------------------------------------------------
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise ``Unavailable`` when the database cannot be reached."""
+
+    # --- trusted applications -------------------------------------------------
+    @abc.abstractmethod
+    async def create_app(self, app: App) -> None: ...
+
+    @abc.abstractmethod
+    async def get_app(self, client_id: str) -> App: ...
+
+    @abc.abstractmethod
+    async def list_apps(self) -> Sequence[App]: ...
+
+    @abc.abstractmethod
+    async def revoke_app(self, client_id: str, now: datetime) -> App: ...
+
+    # --- users -----------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_user(self, user: User) -> None: ...
+
+    @abc.abstractmethod
+    async def get_user(self, username: str) -> User: ...
+
+    @abc.abstractmethod
+    async def list_users(self) -> Sequence[User]: ...
+
+    @abc.abstractmethod
+    async def update_user(self, user: User) -> None: ...
+
+    # --- meetings --------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_meeting(self, meeting: Meeting) -> None: ...
+
+    @abc.abstractmethod
+    async def get_meeting(self, meeting_id: str) -> Meeting: ...
+
+    @abc.abstractmethod
+    async def get_meeting_by_join_code(self, join_code: str) -> Meeting: ...
+
+    @abc.abstractmethod
+    async def list_meetings(
+        self,
+        *,
+        organizer: str | None = None,
+        state: MeetingState | None = None,
+        app_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Sequence[Meeting]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    async def update_meeting(self, meeting: Meeting) -> None: ...
+
+    # --- single-use guest tokens --------------------------------------------------
+    @abc.abstractmethod
+    async def consume_token(self, jti: str, meeting_id: str, expires_at: datetime) -> bool:
+        """Record a token id as used. True the first time, False ever after."""
+
+    @abc.abstractmethod
+    async def is_token_used(self, jti: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def purge_used_tokens(self, before: datetime) -> int:
+        """Forget used-token records that expired before ``before``."""
+
+    # --- signing keys ------------------------------------------------------------
+    @abc.abstractmethod
+    async def list_signing_keys(self) -> Sequence[SigningKeyRecord]:
+        """Oldest first."""
+
+    @abc.abstractmethod
+    async def add_signing_key(self, key: SigningKeyRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def retire_signing_keys(
+        self, *, except_kid: str, now: datetime, expires_at: datetime
+    ) -> None:
+        """Retire every key but ``except_kid`` that is not retired yet."""
+
+    @abc.abstractmethod
+    async def delete_expired_signing_keys(self, now: datetime) -> int: ...
+
+    # --- meeting event log (live meetings) ----------------------------------------
+    @abc.abstractmethod
+    async def append_events(self, events: Sequence[EventRecord]) -> None:
+        """Store a batch of events atomically (one transaction: group commit).
+
+        ``(meeting_id, seq)`` is unique; a duplicate raises ``AlreadyExists`` and
+        stores nothing of the batch.
+        """
+
+    @abc.abstractmethod
+    async def events_since(
+        self, meeting_id: str, after_seq: int, limit: int | None = None
+    ) -> Sequence[EventRecord]:
+        """Events with ``seq > after_seq`` in order."""
+
+    @abc.abstractmethod
+    async def last_seq(self, meeting_id: str) -> int:
+        """Highest stored seq of the meeting, 0 when none."""
+
+    # --- webhooks ----------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_webhook(self, hook: WebhookRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def list_webhooks(self, app_id: str | None = None) -> Sequence[WebhookRecord]: ...
+
+    @abc.abstractmethod
+    async def delete_webhook(self, hook_id: str, app_id: str) -> None: ...

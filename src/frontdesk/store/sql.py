@@ -1,0 +1,435 @@
+"""The SQLAlchemy (async Core) implementation of :class:`~frontdesk.store.base.Store`.
+
+One class for SQLite and PostgreSQL; the differences live in
+:mod:`frontdesk.store.engine`. Every public method raises only
+``frontdesk.errors``: a duplicate key is ``AlreadyExists``, a missing row the
+matching ``*NotFound``, a lost database ``Unavailable``.
+
+Writes on SQLite are serialised inside the process by an ``asyncio.Lock``
+(SQLite has a single writer; waiting on the lock is cheaper than waiting on
+``busy_timeout`` in a driver thread) while reads run concurrently (WAL).
+Other processes are kept in order by ``BEGIN IMMEDIATE`` and ``busy_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from frontdesk.domain.model import (
+    AccessPolicy,
+    App,
+    LobbyBypass,
+    Meeting,
+    MeetingState,
+    User,
+)
+from frontdesk.errors import (
+    AlreadyExists,
+    AppNotFound,
+    MeetingNotFound,
+    NotFound,
+    UserNotFound,
+    ValidationFailed,
+)
+from frontdesk.store import tables as t
+from frontdesk.store.base import EventRecord, SigningKeyRecord, Store, WebhookRecord
+from frontdesk.store.engine import WRITE_OPTIONS, make_engine, translate_db_error
+from frontdesk.store.migrate import upgrade_engine
+
+__all__ = ["SqlStore"]
+
+log = logging.getLogger(__name__)
+
+_DB_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+
+
+def _is_foreign_key_violation(exc: IntegrityError) -> bool:
+    if getattr(exc.orig, "sqlstate", None) == "23503":  # PostgreSQL foreign_key_violation
+        return True
+    return "FOREIGN KEY constraint failed" in str(exc.orig)
+
+
+class SqlStore(Store):
+    """A :class:`Store` on SQLite (``sqlite+aiosqlite:///file``) or PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._writer = engine.execution_options(**WRITE_OPTIONS)
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self._sqlite else None
+
+    @classmethod
+    async def open(
+        cls, url: str, *, migrate: bool = True, schema: str | None = None
+    ) -> SqlStore:
+        """Connect to ``url`` and, unless ``migrate=False``, upgrade the schema to head.
+
+        ``schema`` (PostgreSQL only) sets the ``search_path`` of every connection.
+        """
+        engine = make_engine(url, schema=schema)
+        try:
+            if migrate:
+                await upgrade_engine(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    # --- plumbing ------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._engine.connect() as conn:
+                yield conn
+        except _DB_ERRORS as exc:
+            raise translate_db_error(exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def _write(
+        self, what: str, missing: type[NotFound] = NotFound
+    ) -> AsyncIterator[AsyncConnection]:
+        """One transaction; a duplicate key becomes ``AlreadyExists``, a dangling
+        foreign key ``missing``."""
+        lock = self._write_lock if self._write_lock is not None else contextlib.nullcontext()
+        async with lock:
+            try:
+                async with self._writer.begin() as conn:
+                    yield conn
+            except IntegrityError as exc:
+                if _is_foreign_key_violation(exc):
+                    raise missing(f"{what} refers to a missing row") from None
+                raise AlreadyExists(f"{what} already exists") from None
+            except _DB_ERRORS as exc:
+                raise translate_db_error(exc) from exc
+
+    async def _one(self, stmt: sa.Select[Any]) -> sa.Row[Any] | None:
+        async with self._read() as conn:
+            return (await conn.execute(stmt)).first()
+
+    async def _all(self, stmt: sa.Select[Any]) -> Sequence[sa.Row[Any]]:
+        async with self._read() as conn:
+            return (await conn.execute(stmt)).all()
+
+    # --- lifecycle -------------------------------------------------------------------
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def ping(self) -> None:
+        async with self._read() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    # --- trusted applications -----------------------------------------------------------
+    async def create_app(self, app: App) -> None:
+        async with self._write(f"app {app.client_id!r}") as conn:
+            await conn.execute(sa.insert(t.apps).values(**_app_row(app)))
+
+    async def get_app(self, client_id: str) -> App:
+        row = await self._one(sa.select(t.apps).where(t.apps.c.client_id == client_id))
+        if row is None:
+            raise AppNotFound(f"no app {client_id!r}")
+        return _app(row._mapping)
+
+    async def list_apps(self) -> Sequence[App]:
+        rows = await self._all(sa.select(t.apps).order_by(t.apps.c.created_at, t.apps.c.client_id))
+        return [_app(r._mapping) for r in rows]
+
+    async def revoke_app(self, client_id: str, now: datetime) -> App:
+        c = t.apps.c
+        async with self._write(f"app {client_id!r}") as conn:
+            await conn.execute(
+                sa.update(t.apps)
+                .where(c.client_id == client_id, c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            row = (await conn.execute(sa.select(t.apps).where(c.client_id == client_id))).first()
+        if row is None:
+            raise AppNotFound(f"no app {client_id!r}")
+        return _app(row._mapping)
+
+    # --- users -----------------------------------------------------------------------------
+    async def create_user(self, user: User) -> None:
+        async with self._write(f"user {user.username!r}") as conn:
+            await conn.execute(sa.insert(t.users).values(**_user_row(user)))
+
+    async def get_user(self, username: str) -> User:
+        row = await self._one(sa.select(t.users).where(t.users.c.username == username))
+        if row is None:
+            raise UserNotFound(f"no user {username!r}")
+        return _user(row._mapping)
+
+    async def list_users(self) -> Sequence[User]:
+        rows = await self._all(sa.select(t.users).order_by(t.users.c.username))
+        return [_user(r._mapping) for r in rows]
+
+    async def update_user(self, user: User) -> None:
+        values = _user_row(user)
+        del values["username"]
+        async with self._write(f"user {user.username!r}") as conn:
+            result = await conn.execute(
+                sa.update(t.users).where(t.users.c.username == user.username).values(**values)
+            )
+            if result.rowcount == 0:
+                raise UserNotFound(f"no user {user.username!r}")
+
+    # --- meetings --------------------------------------------------------------------------
+    async def create_meeting(self, meeting: Meeting) -> None:
+        async with self._write(f"meeting {meeting.id!r} or its join code") as conn:
+            await conn.execute(sa.insert(t.meetings).values(**_meeting_row(meeting)))
+
+    async def get_meeting(self, meeting_id: str) -> Meeting:
+        row = await self._one(sa.select(t.meetings).where(t.meetings.c.id == meeting_id))
+        if row is None:
+            raise MeetingNotFound(f"no meeting {meeting_id!r}")
+        return _meeting(row._mapping)
+
+    async def get_meeting_by_join_code(self, join_code: str) -> Meeting:
+        row = await self._one(sa.select(t.meetings).where(t.meetings.c.join_code == join_code))
+        if row is None:
+            raise MeetingNotFound("no meeting with this join code")
+        return _meeting(row._mapping)
+
+    async def list_meetings(
+        self,
+        *,
+        organizer: str | None = None,
+        state: MeetingState | None = None,
+        app_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Sequence[Meeting]:
+        if limit < 0 or offset < 0:
+            raise ValidationFailed("limit and offset must not be negative")
+        c = t.meetings.c
+        stmt = sa.select(t.meetings).order_by(c.created_at.desc(), c.id.desc())
+        if organizer is not None:
+            stmt = stmt.where(c.organizer == organizer)
+        if state is not None:
+            stmt = stmt.where(c.state == MeetingState(state).value)
+        if app_id is not None:
+            stmt = stmt.where(c.created_by_app == app_id)
+        rows = await self._all(stmt.limit(limit).offset(offset))
+        return [_meeting(r._mapping) for r in rows]
+
+    async def update_meeting(self, meeting: Meeting) -> None:
+        values = _meeting_row(meeting)
+        del values["id"]
+        async with self._write(f"join code of meeting {meeting.id!r}") as conn:
+            result = await conn.execute(
+                sa.update(t.meetings).where(t.meetings.c.id == meeting.id).values(**values)
+            )
+            if result.rowcount == 0:
+                raise MeetingNotFound(f"no meeting {meeting.id!r}")
+
+    # --- single-use guest tokens ---------------------------------------------------------
+    async def consume_token(self, jti: str, meeting_id: str, expires_at: datetime) -> bool:
+        dialect_insert = postgresql.insert if not self._sqlite else sqlite.insert
+        stmt = (
+            dialect_insert(t.used_tokens)
+            .values(jti=jti, meeting_id=meeting_id, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=[t.used_tokens.c.jti])
+        )
+        async with self._write("token") as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount == 1
+
+    async def is_token_used(self, jti: str) -> bool:
+        row = await self._one(sa.select(t.used_tokens.c.jti).where(t.used_tokens.c.jti == jti))
+        return row is not None
+
+    async def purge_used_tokens(self, before: datetime) -> int:
+        async with self._write("token") as conn:
+            result = await conn.execute(
+                sa.delete(t.used_tokens).where(t.used_tokens.c.expires_at < before)
+            )
+        return result.rowcount
+
+    # --- signing keys ------------------------------------------------------------------
+    async def list_signing_keys(self) -> Sequence[SigningKeyRecord]:
+        c = t.signing_keys.c
+        rows = await self._all(sa.select(t.signing_keys).order_by(c.created_at, c.kid))
+        return [SigningKeyRecord(**r._mapping) for r in rows]
+
+    async def add_signing_key(self, key: SigningKeyRecord) -> None:
+        async with self._write(f"signing key {key.kid!r}") as conn:
+            await conn.execute(
+                sa.insert(t.signing_keys).values(
+                    kid=key.kid,
+                    private_pem=key.private_pem,
+                    created_at=key.created_at,
+                    retired_at=key.retired_at,
+                    expires_at=key.expires_at,
+                )
+            )
+
+    async def retire_signing_keys(
+        self, *, except_kid: str, now: datetime, expires_at: datetime
+    ) -> None:
+        c = t.signing_keys.c
+        async with self._write("signing key") as conn:
+            await conn.execute(
+                sa.update(t.signing_keys)
+                .where(c.kid != except_kid, c.retired_at.is_(None))
+                .values(retired_at=now, expires_at=expires_at)
+            )
+
+    async def delete_expired_signing_keys(self, now: datetime) -> int:
+        c = t.signing_keys.c
+        async with self._write("signing key") as conn:
+            result = await conn.execute(
+                sa.delete(t.signing_keys).where(c.expires_at.is_not(None), c.expires_at <= now)
+            )
+        return result.rowcount
+
+    # --- meeting event log -----------------------------------------------------------------
+    async def append_events(self, events: Sequence[EventRecord]) -> None:
+        if not events:
+            return
+        rows = [
+            {"meeting_id": e.meeting_id, "seq": e.seq, "type": e.type, "data": e.data, "at": e.at}
+            for e in events
+        ]
+        async with self._write("event (meeting_id, seq)", MeetingNotFound) as conn:
+            await conn.execute(sa.insert(t.events), rows)
+
+    async def events_since(
+        self, meeting_id: str, after_seq: int, limit: int | None = None
+    ) -> Sequence[EventRecord]:
+        c = t.events.c
+        stmt = (
+            sa.select(t.events)
+            .where(c.meeting_id == meeting_id, c.seq > after_seq)
+            .order_by(c.seq)
+        )
+        if limit is not None:
+            if limit < 0:
+                raise ValidationFailed("limit must not be negative")
+            stmt = stmt.limit(limit)
+        rows = await self._all(stmt)
+        return [EventRecord(**r._mapping) for r in rows]
+
+    async def last_seq(self, meeting_id: str) -> int:
+        stmt = sa.select(sa.func.coalesce(sa.func.max(t.events.c.seq), 0)).where(
+            t.events.c.meeting_id == meeting_id
+        )
+        async with self._read() as conn:
+            return int((await conn.execute(stmt)).scalar_one())
+
+    # --- webhooks ---------------------------------------------------------------------------
+    async def create_webhook(self, hook: WebhookRecord) -> None:
+        async with self._write(f"webhook {hook.id!r}", AppNotFound) as conn:
+            await conn.execute(
+                sa.insert(t.webhooks).values(
+                    id=hook.id,
+                    app_id=hook.app_id,
+                    url=hook.url,
+                    secret=hook.secret,
+                    events=list(hook.events),
+                    created_at=hook.created_at,
+                    extra=dict(hook.extra),
+                )
+            )
+
+    async def list_webhooks(self, app_id: str | None = None) -> Sequence[WebhookRecord]:
+        c = t.webhooks.c
+        stmt = sa.select(t.webhooks).order_by(c.created_at, c.id)
+        if app_id is not None:
+            stmt = stmt.where(c.app_id == app_id)
+        return [_webhook(r._mapping) for r in await self._all(stmt)]
+
+    async def delete_webhook(self, hook_id: str, app_id: str) -> None:
+        c = t.webhooks.c
+        async with self._write(f"webhook {hook_id!r}") as conn:
+            result = await conn.execute(
+                sa.delete(t.webhooks).where(c.id == hook_id, c.app_id == app_id)
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"no webhook {hook_id!r} for this app")
+
+
+# --- rows <-> values -------------------------------------------------------------------------
+def _app_row(app: App) -> dict[str, Any]:
+    return {
+        "client_id": app.client_id,
+        "name": app.name,
+        "secret_hash": app.secret_hash,
+        "created_at": app.created_at,
+        "revoked_at": app.revoked_at,
+    }
+
+
+def _app(m: Mapping[str, Any]) -> App:
+    return App(**m)
+
+
+def _user_row(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "password_hash": user.password_hash,
+        "created_at": user.created_at,
+        "disabled": user.disabled,
+    }
+
+
+def _user(m: Mapping[str, Any]) -> User:
+    return User(**m)
+
+
+def _meeting_row(meeting: Meeting) -> dict[str, Any]:
+    return {
+        "id": meeting.id,
+        "join_code": meeting.join_code,
+        "subject": meeting.subject,
+        "organizer": meeting.organizer,
+        "created_at": meeting.created_at,
+        "access_policy": AccessPolicy(meeting.access_policy).value,
+        "lobby_bypass": LobbyBypass(meeting.lobby_bypass).value,
+        "starts_at": meeting.start,
+        "ends_at": meeting.end,
+        "state": MeetingState(meeting.state).value,
+        "created_by_app": meeting.created_by_app,
+        "ended_at": meeting.ended_at,
+    }
+
+
+def _meeting(m: Mapping[str, Any]) -> Meeting:
+    return Meeting(
+        id=m["id"],
+        join_code=m["join_code"],
+        subject=m["subject"],
+        organizer=m["organizer"],
+        created_at=m["created_at"],
+        access_policy=AccessPolicy(m["access_policy"]),
+        lobby_bypass=LobbyBypass(m["lobby_bypass"]),
+        start=m["starts_at"],
+        end=m["ends_at"],
+        state=MeetingState(m["state"]),
+        created_by_app=m["created_by_app"],
+        ended_at=m["ended_at"],
+    )
+
+
+def _webhook(m: Mapping[str, Any]) -> WebhookRecord:
+    return WebhookRecord(
+        id=m["id"],
+        app_id=m["app_id"],
+        url=m["url"],
+        secret=m["secret"],
+        events=tuple(m["events"]),
+        created_at=m["created_at"],
+        extra=dict(m["extra"] or {}),
+    )

@@ -1,0 +1,167 @@
+"""SQLAlchemy Core tables of the store: the schema the migrations create.
+
+Constraint and index names follow :data:`NAMING_CONVENTION` so that a later
+migration can refer to them by a name that is the same on SQLite and
+PostgreSQL. Keep this module and ``migrations/versions`` in step: the test
+suite compares the migrated database with this metadata.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from frontdesk.errors import ValidationFailed
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "UTCDateTime",
+    "apps",
+    "events",
+    "meetings",
+    "metadata",
+    "signing_keys",
+    "used_tokens",
+    "users",
+    "webhooks",
+]
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp that goes in and comes out as a timezone-aware UTC ``datetime``.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no time zones: the value is
+    stored as naive UTC text (which sorts correctly) and UTC is re-attached on
+    the way out. A naive ``datetime`` is refused rather than guessed at.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise ValidationFailed(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValidationFailed("datetimes must carry a time zone")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):  # pragma: no cover - driver returned text
+            value = datetime.fromisoformat(str(value))
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# String without a length is VARCHAR on PostgreSQL (unbounded) and TEXT affinity
+# on SQLite; lengths are the domain's business, not the database's.
+_str = sa.String
+
+apps = sa.Table(
+    "apps",
+    metadata,
+    sa.Column("client_id", _str(), primary_key=True),
+    sa.Column("name", _str(), nullable=False),
+    sa.Column("secret_hash", _str(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("username", _str(), primary_key=True),
+    sa.Column("display_name", _str(), nullable=False),
+    sa.Column("password_hash", _str(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("disabled", sa.Boolean(), nullable=False),
+)
+
+meetings = sa.Table(
+    "meetings",
+    metadata,
+    sa.Column("id", _str(), primary_key=True),
+    sa.Column("join_code", _str(), nullable=False, unique=True),
+    sa.Column("subject", _str(), nullable=False),
+    sa.Column("organizer", _str(), nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("access_policy", _str(), nullable=False),
+    sa.Column("lobby_bypass", _str(), nullable=False),
+    sa.Column("starts_at", UTCDateTime(), nullable=True),
+    sa.Column("ends_at", UTCDateTime(), nullable=True),
+    sa.Column("state", _str(), nullable=False, index=True),
+    sa.Column("created_by_app", _str(), nullable=True, index=True),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "created_at", "id"),
+)
+
+used_tokens = sa.Table(
+    "used_tokens",
+    metadata,
+    sa.Column("jti", _str(), primary_key=True),
+    sa.Column("meeting_id", _str(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", _str(), primary_key=True),
+    sa.Column("private_pem", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("retired_at", UTCDateTime(), nullable=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column(
+        "meeting_id",
+        _str(),
+        sa.ForeignKey("meetings.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("seq", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("type", _str(), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", _str(), primary_key=True),
+    sa.Column(
+        "app_id",
+        _str(),
+        sa.ForeignKey("apps.client_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("url", sa.Text(), nullable=False),
+    sa.Column("secret", _str(), nullable=False),
+    sa.Column("events", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("extra", sa.JSON(), nullable=False),
+)

@@ -1,0 +1,64 @@
+"""Run a real Frontdesk node on 127.0.0.1 port 0 inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from frontdesk.config import Settings
+from frontdesk.server.app import create_app
+
+__all__ = ["LiveServer", "free_port", "live_server"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    app: FastAPI
+    server: uvicorn.Server
+    base_url: str
+    settings: Settings
+
+    @property
+    def ops(self):  # type: ignore[no-untyped-def]
+        return self.app.state.ops
+
+
+@contextlib.asynccontextmanager
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """Start ``uvicorn`` on a socket bound to port 0; the public URL follows the port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    settings = settings.with_(host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, log_level="warning", ws="websockets-sansio", lifespan="on", timeout_graceful_shutdown=2
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(500):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if task.done():
+        task.result()
+    try:
+        yield LiveServer(app, server, settings.base_url, settings)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        sock.close()
