@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from room_support import T0, at, attendee, make_room, organizer, state_key, url_guest
 
 from frontdesk.domain import (
     AccessPolicy,
@@ -16,7 +17,6 @@ from frontdesk.domain import (
     Typing,
 )
 from frontdesk.errors import IllegalState, LimitExceeded, ValidationFailed
-from room_support import T0, at, attendee, make_room, organizer, state_key, url_guest
 
 
 def joined_room(limits: Limits = Limits()) -> Room:

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from room_support import (
+    T0,
+    make_meeting,
+    make_room,
+    organizer,
+    state_key,
+    token_guest,
+    types,
+    url_guest,
+)
 
 from frontdesk.domain import (
     AccessPolicy,
@@ -23,16 +33,6 @@ from frontdesk.errors import (
     MeetingEnded,
     PermissionDenied,
     ValidationFailed,
-)
-from room_support import (
-    T0,
-    make_meeting,
-    make_room,
-    organizer,
-    state_key,
-    token_guest,
-    types,
-    url_guest,
 )
 
 LOBBY, JOINED = SessionState.LOBBY, SessionState.JOINED

@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from room_support import (
+    T0,
+    at,
+    attendee,
+    make_room,
+    of_type,
+    organizer,
+    presenter,
+    state_key,
+    token_guest,
+    url_guest,
+)
 
 from frontdesk.domain import (
     AccessPolicy,
@@ -12,8 +24,8 @@ from frontdesk.domain import (
     EventType,
     Join,
     JoinMethod,
-    LeaveReason,
     Leave,
+    LeaveReason,
     Limits,
     Role,
     SendChat,
@@ -27,18 +39,6 @@ from frontdesk.errors import (
     LimitExceeded,
     ParticipantNotFound,
     PermissionDenied,
-)
-from room_support import (
-    T0,
-    at,
-    attendee,
-    make_room,
-    of_type,
-    organizer,
-    presenter,
-    state_key,
-    token_guest,
-    url_guest,
 )
 
 

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from room_support import (
+    T0,
+    at,
+    attendee,
+    make_room,
+    organizer,
+    presenter,
+    state_key,
+    token_guest,
+    url_guest,
+)
 
 from frontdesk.domain import (
     AccessPolicy,
@@ -24,17 +35,6 @@ from frontdesk.domain import (
     Tick,
 )
 from frontdesk.errors import IllegalState, MeetingEnded, PermissionDenied
-from room_support import (
-    T0,
-    at,
-    attendee,
-    make_room,
-    organizer,
-    presenter,
-    state_key,
-    token_guest,
-    url_guest,
-)
 
 
 def full_room() -> Room:

@@ -147,7 +147,8 @@ def _ics(**props: str) -> str:
     for name, value in props.items():
         event.add(name, value)
     cal.add_component(event)
-    return cal.to_ical().decode()
+    text: str = cal.to_ical().decode()
+    return text
 
 
 async def test_join_url_from_invite(fake: FakeService, svc: ServiceClient) -> None:
@@ -226,7 +227,7 @@ async def test_webhooks(fake: FakeService, svc: ServiceClient) -> None:
     assert _body(fake.api_requests[-1]) == {"url": "https://bank.example/hooks"}
     (listed,) = await svc.list_webhooks()
     assert listed.secret is None
-    assert await svc.delete_webhook("wh_1") is None
+    await svc.delete_webhook("wh_1")
     assert fake.api_requests[-1].method == "DELETE"
 
 

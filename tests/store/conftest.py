@@ -11,6 +11,7 @@ import pytest
 from frontdesk.store.sql import SqlStore
 from tests.support.databases import postgres_url_or_skip, sqlite_url, temp_schema
 
+
 @dataclass
 class Target:
     """Where a test's database lives, so a test can open more stores on it."""
@@ -22,7 +23,7 @@ class Target:
         return await SqlStore.open(self.url, migrate=migrate, schema=self.schema)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
     if request.param == "sqlite":
         yield Target(sqlite_url(tmp_path / "db" / "frontdesk.db"))

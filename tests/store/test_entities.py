@@ -186,7 +186,7 @@ async def test_list_meetings_newest_first_with_filters(store: SqlStore) -> None:
 
 
 async def test_naive_datetime_is_refused_not_leaked(store: SqlStore) -> None:
-    naive = datetime(2024, 1, 1, 12, 0)  # noqa: DTZ001
+    naive = datetime(2024, 1, 1, 12, 0)
     with pytest.raises(ValidationFailed):
         await store.create_app(s.app(created_at=naive))
     with pytest.raises(ValidationFailed):

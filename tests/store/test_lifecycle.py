@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 from pathlib import Path
 
@@ -208,6 +209,7 @@ async def test_bad_urls_are_refused(url: str) -> None:
         await SqlStore.open(url)
 
 
+@pytest.mark.postgres
 async def test_schema_in_url() -> None:
     url = await postgres_url_or_skip()
     async with temp_schema(url) as schema:
@@ -221,3 +223,20 @@ async def test_schema_in_url() -> None:
             assert (await explicit.get_user("alice")).username == "alice"
         finally:
             await explicit.close()
+
+
+def test_alembic_env_on_its_own(tmp_path: Path) -> None:
+    """env.py without a given connection (the ``alembic`` command line path)."""
+    url = sqlite_url(tmp_path / "cli.db")
+    command.upgrade(alembic_config(url), "head")
+    out = io.StringIO()
+    cfg = alembic_config(url)
+    cfg.stdout = out
+    command.current(cfg)
+    assert "0001 (head)" in out.getvalue()
+
+    offline = alembic_config("postgresql+asyncpg://u@127.0.0.1/db")
+    offline.output_buffer = io.StringIO()
+    command.upgrade(offline, "head", sql=True)
+    sql = offline.output_buffer.getvalue()
+    assert "CREATE TABLE meetings" in sql and "TIMESTAMP WITH TIME ZONE" in sql

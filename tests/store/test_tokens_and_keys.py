@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from frontdesk.errors import AlreadyExists
 from frontdesk.store.sql import SqlStore
 from tests.store import samples as s
 from tests.store.conftest import Target
@@ -65,15 +68,9 @@ async def test_signing_keys_round_trip_oldest_first(store: SqlStore) -> None:
 
 
 async def test_duplicate_signing_key(store: SqlStore) -> None:
-    from frontdesk.errors import AlreadyExists
-
     await store.add_signing_key(s.key("k1", 10))
-    try:
+    with pytest.raises(AlreadyExists):
         await store.add_signing_key(s.key("k1", 11))
-    except AlreadyExists:
-        pass
-    else:
-        raise AssertionError("duplicate kid was accepted")
     assert [k.created_at for k in await store.list_signing_keys()] == [at(10)]
 
 

@@ -86,8 +86,10 @@ async def temp_schema(url: str) -> AsyncIterator[str]:
 
 def schema_url(url: str, schema: str) -> str:
     """``url`` with ``search_path=schema``, for places that take only a URL."""
-    return make_url(url).update_query_dict({"search_path": schema}).render_as_string(
-        hide_password=False
+    return (
+        make_url(url)
+        .update_query_dict({"search_path": schema})
+        .render_as_string(hide_password=False)
     )
 
 

@@ -140,7 +140,8 @@ class Room:
     def can_signal(self, sender: str, target: str) -> bool:
         s, t = self._s.participants.get(sender), self._s.participants.get(target)
         return (
-            s is not None
+            sender != target
+            and s is not None
             and t is not None
             and s.state is SessionState.JOINED
             and t.state is SessionState.JOINED
@@ -195,7 +196,7 @@ class Room:
     def _moderator(self, actor: str) -> Participant:
         p = self._actor(actor)
         if not p.role.moderates:
-            raise PermissionDenied(f"a {p.role.value} may not moderate")
+            raise PermissionDenied(f"the {p.role.value} role may not moderate")
         if p.state is not SessionState.JOINED:
             raise IllegalState(f"moderator {actor!r} is {p.state.value}, not joined")
         return p

@@ -192,14 +192,7 @@ def _default_events() -> list[WebhookEvent]:
 
 class WebhookIn(_In):
     url: AnyHttpUrl
-    events: list[WebhookEvent] = Field(
-        default_factory=lambda: [
-            "participant.joined",
-            "participant.left",
-            "lobby.waiting",
-            "meeting.ended",
-        ]
-    )
+    events: list[WebhookEvent] = Field(default_factory=_default_events)
 
 
 class WebhookOut(BaseModel):

@@ -66,7 +66,8 @@ def normalize_url(url: str | URL, schema: str | None = None) -> tuple[URL, str |
     driver = _DRIVERS.get(parsed.drivername)
     if driver is None:
         raise ValidationFailed(
-            f"unsupported database {parsed.drivername!r}: use sqlite+aiosqlite or postgresql+asyncpg"
+            f"unsupported database {parsed.drivername!r}: "
+            "use sqlite+aiosqlite or postgresql+asyncpg"
         )
     parsed = parsed.set(drivername=driver)
     if driver.startswith("sqlite"):

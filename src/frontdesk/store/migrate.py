@@ -15,7 +15,10 @@ Alembic through ``AsyncConnection.run_sync`` as in Alembic's asyncio cookbook.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 SCRIPT_LOCATION = str(Path(__file__).resolve().with_name("migrations"))
 # Key of the PostgreSQL advisory lock held while migrating ("frontdsk" in ASCII).
 _ADVISORY_LOCK_KEY = int.from_bytes(b"frontdsk", "big") & 0x7FFF_FFFF_FFFF_FFFF
+_ALEMBIC_LOCK = threading.Lock()
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -71,25 +75,44 @@ def lock_for_migration(connection: sa.Connection) -> None:
     when it was begun with ``BEGIN IMMEDIATE`` (:data:`WRITE_OPTIONS`).
     """
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
+        )
 
 
 def _upgrade_on(connection: sa.Connection, revision: str) -> None:
-    pass  # lock_for_migration(connection)
+    lock_for_migration(connection)
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)
 
 
+@contextlib.asynccontextmanager
+async def _alembic_turn() -> AsyncIterator[None]:
+    """One Alembic command at a time in this process.
+
+    Alembic's ``context`` and ``op`` are module-global proxies, so two
+    commands interleaved on one event loop (or in two threads) would trample
+    each other. Polling keeps the wait cancellable and never blocks the loop.
+    """
+    while not _ALEMBIC_LOCK.acquire(blocking=False):  # noqa: ASYNC110 (a thread lock)
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        _ALEMBIC_LOCK.release()
+
+
 async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
     """Upgrade the database behind ``engine`` to ``revision`` (atomic, locked)."""
-    try:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(**WRITE_OPTIONS)
-            async with conn.begin():
-                await conn.run_sync(_upgrade_on, revision)
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
-        raise translate_db_error(exc, "database migration") from exc
+    async with _alembic_turn():
+        try:
+            async with engine.connect() as conn:
+                conn = await conn.execution_options(**WRITE_OPTIONS)
+                async with conn.begin():
+                    await conn.run_sync(_upgrade_on, revision)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise translate_db_error(exc, "database migration") from exc
     log.info("database schema at %s", revision)
 
 

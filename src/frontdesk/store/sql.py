@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -69,9 +70,7 @@ class SqlStore(Store):
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self._sqlite else None
 
     @classmethod
-    async def open(
-        cls, url: str, *, migrate: bool = True, schema: str | None = None
-    ) -> SqlStore:
+    async def open(cls, url: str, *, migrate: bool = True, schema: str | None = None) -> SqlStore:
         """Connect to ``url`` and, unless ``migrate=False``, upgrade the schema to head.
 
         ``schema`` (PostgreSQL only) sets the ``search_path`` of every connection.
@@ -116,13 +115,15 @@ class SqlStore(Store):
             except _DB_ERRORS as exc:
                 raise translate_db_error(exc) from exc
 
-    async def _one(self, stmt: sa.Select[Any]) -> sa.Row[Any] | None:
+    async def _one(self, stmt: sa.Select[Any]) -> RowMapping | None:
         async with self._read() as conn:
-            return (await conn.execute(stmt)).first()
+            row: RowMapping | None = (await conn.execute(stmt)).mappings().first()
+            return row
 
-    async def _all(self, stmt: sa.Select[Any]) -> Sequence[sa.Row[Any]]:
+    async def _all(self, stmt: sa.Select[Any]) -> Sequence[RowMapping]:
         async with self._read() as conn:
-            return (await conn.execute(stmt)).all()
+            rows: Sequence[RowMapping] = (await conn.execute(stmt)).mappings().all()
+            return rows
 
     # --- lifecycle -------------------------------------------------------------------
     async def close(self) -> None:
@@ -141,11 +142,11 @@ class SqlStore(Store):
         row = await self._one(sa.select(t.apps).where(t.apps.c.client_id == client_id))
         if row is None:
             raise AppNotFound(f"no app {client_id!r}")
-        return _app(row._mapping)
+        return _app(row)
 
     async def list_apps(self) -> Sequence[App]:
         rows = await self._all(sa.select(t.apps).order_by(t.apps.c.created_at, t.apps.c.client_id))
-        return [_app(r._mapping) for r in rows]
+        return [_app(r) for r in rows]
 
     async def revoke_app(self, client_id: str, now: datetime) -> App:
         c = t.apps.c
@@ -155,10 +156,11 @@ class SqlStore(Store):
                 .where(c.client_id == client_id, c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
-            row = (await conn.execute(sa.select(t.apps).where(c.client_id == client_id))).first()
+            query = sa.select(t.apps).where(c.client_id == client_id)
+            row = (await conn.execute(query)).mappings().first()
         if row is None:
             raise AppNotFound(f"no app {client_id!r}")
-        return _app(row._mapping)
+        return _app(row)
 
     # --- users -----------------------------------------------------------------------------
     async def create_user(self, user: User) -> None:
@@ -169,11 +171,11 @@ class SqlStore(Store):
         row = await self._one(sa.select(t.users).where(t.users.c.username == username))
         if row is None:
             raise UserNotFound(f"no user {username!r}")
-        return _user(row._mapping)
+        return _user(row)
 
     async def list_users(self) -> Sequence[User]:
         rows = await self._all(sa.select(t.users).order_by(t.users.c.username))
-        return [_user(r._mapping) for r in rows]
+        return [_user(r) for r in rows]
 
     async def update_user(self, user: User) -> None:
         values = _user_row(user)
@@ -194,13 +196,13 @@ class SqlStore(Store):
         row = await self._one(sa.select(t.meetings).where(t.meetings.c.id == meeting_id))
         if row is None:
             raise MeetingNotFound(f"no meeting {meeting_id!r}")
-        return _meeting(row._mapping)
+        return _meeting(row)
 
     async def get_meeting_by_join_code(self, join_code: str) -> Meeting:
         row = await self._one(sa.select(t.meetings).where(t.meetings.c.join_code == join_code))
         if row is None:
             raise MeetingNotFound("no meeting with this join code")
-        return _meeting(row._mapping)
+        return _meeting(row)
 
     async def list_meetings(
         self,
@@ -222,7 +224,7 @@ class SqlStore(Store):
         if app_id is not None:
             stmt = stmt.where(c.created_by_app == app_id)
         rows = await self._all(stmt.limit(limit).offset(offset))
-        return [_meeting(r._mapping) for r in rows]
+        return [_meeting(r) for r in rows]
 
     async def update_meeting(self, meeting: Meeting) -> None:
         values = _meeting_row(meeting)
@@ -261,7 +263,7 @@ class SqlStore(Store):
     async def list_signing_keys(self) -> Sequence[SigningKeyRecord]:
         c = t.signing_keys.c
         rows = await self._all(sa.select(t.signing_keys).order_by(c.created_at, c.kid))
-        return [SigningKeyRecord(**r._mapping) for r in rows]
+        return [SigningKeyRecord(**r) for r in rows]
 
     async def add_signing_key(self, key: SigningKeyRecord) -> None:
         async with self._write(f"signing key {key.kid!r}") as conn:
@@ -310,16 +312,14 @@ class SqlStore(Store):
     ) -> Sequence[EventRecord]:
         c = t.events.c
         stmt = (
-            sa.select(t.events)
-            .where(c.meeting_id == meeting_id, c.seq > after_seq)
-            .order_by(c.seq)
+            sa.select(t.events).where(c.meeting_id == meeting_id, c.seq > after_seq).order_by(c.seq)
         )
         if limit is not None:
             if limit < 0:
                 raise ValidationFailed("limit must not be negative")
             stmt = stmt.limit(limit)
         rows = await self._all(stmt)
-        return [EventRecord(**r._mapping) for r in rows]
+        return [EventRecord(**r) for r in rows]
 
     async def last_seq(self, meeting_id: str) -> int:
         stmt = sa.select(sa.func.coalesce(sa.func.max(t.events.c.seq), 0)).where(
@@ -348,7 +348,7 @@ class SqlStore(Store):
         stmt = sa.select(t.webhooks).order_by(c.created_at, c.id)
         if app_id is not None:
             stmt = stmt.where(c.app_id == app_id)
-        return [_webhook(r._mapping) for r in await self._all(stmt)]
+        return [_webhook(r) for r in await self._all(stmt)]
 
     async def delete_webhook(self, hook_id: str, app_id: str) -> None:
         c = t.webhooks.c
@@ -371,7 +371,7 @@ def _app_row(app: App) -> dict[str, Any]:
     }
 
 
-def _app(m: Mapping[str, Any]) -> App:
+def _app(m: RowMapping) -> App:
     return App(**m)
 
 
@@ -385,7 +385,7 @@ def _user_row(user: User) -> dict[str, Any]:
     }
 
 
-def _user(m: Mapping[str, Any]) -> User:
+def _user(m: RowMapping) -> User:
     return User(**m)
 
 
@@ -406,7 +406,7 @@ def _meeting_row(meeting: Meeting) -> dict[str, Any]:
     }
 
 
-def _meeting(m: Mapping[str, Any]) -> Meeting:
+def _meeting(m: RowMapping) -> Meeting:
     return Meeting(
         id=m["id"],
         join_code=m["join_code"],
@@ -423,7 +423,7 @@ def _meeting(m: Mapping[str, Any]) -> Meeting:
     )
 
 
-def _webhook(m: Mapping[str, Any]) -> WebhookRecord:
+def _webhook(m: RowMapping) -> WebhookRecord:
     return WebhookRecord(
         id=m["id"],
         app_id=m["app_id"],

@@ -68,9 +68,10 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime):  # pragma: no cover - driver returned text
             value = datetime.fromisoformat(str(value))
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        result: datetime = value
+        if result.tzinfo is None:
+            return result.replace(tzinfo=UTC)
+        return result.astimezone(UTC)
 
 
 # String without a length is VARCHAR on PostgreSQL (unbounded) and TEXT affinity

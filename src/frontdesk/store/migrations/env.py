@@ -42,7 +42,9 @@ def _locked_run(connection: sa.Connection) -> None:
 async def run_async_migrations() -> None:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("set sqlalchemy.url (or FRONTDESK_DATABASE_URL via frontdesk.store.migrate)")
+        raise RuntimeError(
+            "set sqlalchemy.url (or FRONTDESK_DATABASE_URL via frontdesk.store.migrate)"
+        )
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:

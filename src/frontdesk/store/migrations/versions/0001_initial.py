@@ -18,8 +18,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _ts(nullable: bool) -> dict[str, object]:
-    return {"type_": sa.DateTime(timezone=True), "nullable": nullable}
+# What frontdesk.store.tables.UTCDateTime stores: timestamptz on PostgreSQL.
+TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -28,8 +28,8 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(), nullable=False),
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("secret_hash", sa.String(), nullable=False),
-        sa.Column("created_at", **_ts(False)),
-        sa.Column("revoked_at", **_ts(True)),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("revoked_at", TS, nullable=True),
         sa.PrimaryKeyConstraint("client_id", name="pk_apps"),
     )
     op.create_table(
@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("username", sa.String(), nullable=False),
         sa.Column("display_name", sa.String(), nullable=False),
         sa.Column("password_hash", sa.String(), nullable=False),
-        sa.Column("created_at", **_ts(False)),
+        sa.Column("created_at", TS, nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("username", name="pk_users"),
     )
@@ -47,14 +47,14 @@ def upgrade() -> None:
         sa.Column("join_code", sa.String(), nullable=False),
         sa.Column("subject", sa.String(), nullable=False),
         sa.Column("organizer", sa.String(), nullable=False),
-        sa.Column("created_at", **_ts(False)),
+        sa.Column("created_at", TS, nullable=False),
         sa.Column("access_policy", sa.String(), nullable=False),
         sa.Column("lobby_bypass", sa.String(), nullable=False),
-        sa.Column("starts_at", **_ts(True)),
-        sa.Column("ends_at", **_ts(True)),
+        sa.Column("starts_at", TS, nullable=True),
+        sa.Column("ends_at", TS, nullable=True),
         sa.Column("state", sa.String(), nullable=False),
         sa.Column("created_by_app", sa.String(), nullable=True),
-        sa.Column("ended_at", **_ts(True)),
+        sa.Column("ended_at", TS, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_meetings"),
         sa.UniqueConstraint("join_code", name="uq_meetings_join_code"),
     )
@@ -66,7 +66,7 @@ def upgrade() -> None:
         "used_tokens",
         sa.Column("jti", sa.String(), nullable=False),
         sa.Column("meeting_id", sa.String(), nullable=False),
-        sa.Column("expires_at", **_ts(False)),
+        sa.Column("expires_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("jti", name="pk_used_tokens"),
     )
     op.create_index("ix_used_tokens_expires_at", "used_tokens", ["expires_at"])
@@ -74,9 +74,9 @@ def upgrade() -> None:
         "signing_keys",
         sa.Column("kid", sa.String(), nullable=False),
         sa.Column("private_pem", sa.Text(), nullable=False),
-        sa.Column("created_at", **_ts(False)),
-        sa.Column("retired_at", **_ts(True)),
-        sa.Column("expires_at", **_ts(True)),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("retired_at", TS, nullable=True),
+        sa.Column("expires_at", TS, nullable=True),
         sa.PrimaryKeyConstraint("kid", name="pk_signing_keys"),
     )
     op.create_table(
@@ -85,7 +85,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("type", sa.String(), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
-        sa.Column("at", **_ts(False)),
+        sa.Column("at", TS, nullable=False),
         sa.ForeignKeyConstraint(
             ["meeting_id"],
             ["meetings.id"],
@@ -101,7 +101,7 @@ def upgrade() -> None:
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("secret", sa.String(), nullable=False),
         sa.Column("events", sa.JSON(), nullable=False),
-        sa.Column("created_at", **_ts(False)),
+        sa.Column("created_at", TS, nullable=False),
         sa.Column("extra", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["app_id"],

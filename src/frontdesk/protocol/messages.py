@@ -1,0 +1,361 @@
+"""Messages of protocol version 1: JSON objects with a ``type`` field.
+
+Client → server messages are decoded into frozen dataclasses (the server and the
+SDK branch on their class). Server → client messages are plain JSON objects whose
+fields are listed in :data:`SERVER_MESSAGES`; :func:`decode_server` checks the
+required ones. Both tables are the single source of the wire schema: the browser
+SDK is checked against them by a test.
+
+Every client message may carry ``ref`` (a string of at most 64 characters); the
+server's ``ok`` or ``error`` answer to it carries the same ``ref``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from frontdesk.errors import LimitExceeded, ProtocolError, UnsupportedVersion
+
+__all__ = [
+    "CLIENT_MESSAGES",
+    "MAX_FRAME_BYTES",
+    "PROTOCOL_VERSION",
+    "SERVER_MESSAGES",
+    "Admit",
+    "Auth",
+    "Chat",
+    "ClientMessage",
+    "Deny",
+    "End",
+    "Hello",
+    "History",
+    "Leave",
+    "Media",
+    "Mute",
+    "Ping",
+    "Remove",
+    "Signal",
+    "Typing",
+    "decode_client",
+    "decode_server",
+    "encode",
+]
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 64 * 1024  # SDP offers fit with room to spare
+MAX_ID = 64
+MAX_TOKEN = 8192
+MAX_CHAT_FRAME_TEXT = 16_000  # the domain enforces the real chat limit (4,000)
+
+SignalKind = Literal["offer", "answer", "candidate", "renegotiate"]
+AuthKind = Literal["token", "url", "session", "resume"]
+
+#: Client message type -> {field: "type[?]"}; "?" marks an optional field.
+CLIENT_MESSAGES: dict[str, dict[str, str]] = {
+    "hello": {"v": "int", "auth": "object", "client": "str?"},
+    "chat": {"id": "str", "text": "str"},
+    "typing": {"typing": "bool"},
+    "media": {"audio_muted": "bool?", "video_muted": "bool?", "hand_raised": "bool?"},
+    "admit": {"participant_id": "str"},
+    "deny": {"participant_id": "str"},
+    "mute": {"participant_id": "str"},
+    "remove": {"participant_id": "str"},
+    "end": {},
+    "leave": {},
+    "signal": {"to": "str", "kind": "str", "data": "object"},
+    "history": {"before_seq": "int", "limit": "int?"},
+    "ping": {},
+}
+
+#: Server message type -> {field: "type[?]"}.
+SERVER_MESSAGES: dict[str, dict[str, str]] = {
+    # answer to hello: who I am, how to resume, and the state of the meeting
+    "welcome": {
+        "v": "int",
+        "participant_id": "str",
+        "resume_token": "str",
+        "state": "str",
+        "snapshot": "object",
+        "heartbeat_s": "number",
+        "resumed": "bool",
+    },
+    # my session state changed (lobby -> joined on admission): a fresh snapshot
+    "state": {"state": "str", "snapshot": "object"},
+    # a sequenced meeting event (participant_joined, chat_message, ...)
+    "event": {"seq": "int", "name": "str", "at": "str", "data": "object"},
+    "typing": {"participant_id": "str", "typing": "bool"},
+    "signal": {"from": "str", "kind": "str", "data": "object"},
+    "ok": {"ref": "str?", "result": "object?"},
+    "error": {"ref": "str?", "code": "str", "message": "str"},
+    "pong": {},
+    "ping": {},
+    "bye": {"reason": "str", "code": "int"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    kind: AuthKind
+    token: str | None = None  # guest token, session token or resume token
+    join_url: str | None = None
+    display_name: str | None = None
+    meeting_id: str | None = None
+    last_seq: int = 0
+
+    def __repr__(self) -> str:  # never print a secret
+        return f"Auth(kind={self.kind!r}, meeting_id={self.meeting_id!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    v: int
+    auth: Auth
+    client: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: str
+    text: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    typing: bool
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    audio_muted: bool | None = None
+    video_muted: bool | None = None
+    hand_raised: bool | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admit:
+    participant_id: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deny:
+    participant_id: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    participant_id: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Remove:
+    participant_id: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    to: str
+    kind: SignalKind
+    data: dict[str, Any] = field(default_factory=dict)
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    before_seq: int
+    limit: int = 50
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    ref: str | None = None
+
+
+ClientMessage = (
+    Hello
+    | Chat
+    | Typing
+    | Media
+    | Admit
+    | Deny
+    | Mute
+    | Remove
+    | End
+    | Leave
+    | Signal
+    | History
+    | Ping
+)
+
+_TYPES: dict[str, type[Any]] = {
+    "str": str,
+    "int": int,
+    "bool": bool,
+    "object": dict,
+    "number": float,
+}
+
+
+def _check_fields(kind: str, obj: dict[str, Any], spec: dict[str, str]) -> None:
+    for name, typ in spec.items():
+        optional = typ.endswith("?")
+        base = typ.rstrip("?")
+        if name not in obj or obj[name] is None:
+            if optional:
+                continue
+            raise ProtocolError(f"{kind}: field {name!r} is required")
+        value = obj[name]
+        if base == "number":
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif base == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, _TYPES[base])
+        if not ok:
+            raise ProtocolError(f"{kind}: field {name!r} must be {base}")
+
+
+def _str(obj: dict[str, Any], name: str, max_len: int, *, required: bool = True) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise ProtocolError(f"field {name!r} is required")
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(f"field {name!r} must be a string")
+    if len(value) > max_len:
+        raise LimitExceeded(f"field {name!r} is longer than {max_len}")
+    if required and not value:
+        raise ProtocolError(f"field {name!r} must not be empty")
+    return value
+
+
+def _auth(obj: dict[str, Any]) -> Auth:
+    kind = obj.get("kind")
+    if kind == "token":
+        return Auth(kind="token", token=_str(obj, "token", MAX_TOKEN))
+    if kind == "url":
+        return Auth(
+            kind="url",
+            join_url=_str(obj, "join_url", 2048),
+            display_name=_str(obj, "display_name", 200),
+        )
+    if kind == "session":
+        return Auth(
+            kind="session",
+            token=_str(obj, "token", MAX_TOKEN),
+            meeting_id=_str(obj, "meeting_id", MAX_ID),
+        )
+    if kind == "resume":
+        last = obj.get("last_seq", 0)
+        if not isinstance(last, int) or isinstance(last, bool) or last < 0:
+            raise ProtocolError("last_seq must be a non-negative integer")
+        return Auth(kind="resume", token=_str(obj, "token", MAX_TOKEN), last_seq=last)
+    raise ProtocolError("auth.kind must be one of token, url, session, resume")
+
+
+def _load(raw: str | bytes) -> dict[str, Any]:
+    if len(raw) > MAX_FRAME_BYTES:
+        raise LimitExceeded(f"message larger than {MAX_FRAME_BYTES} bytes")
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ProtocolError("message is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("message must be a JSON object")
+    return obj
+
+
+def decode_client(raw: str | bytes) -> ClientMessage:
+    """Parse and validate one client frame. Raises only ``ProtocolError`` or
+    ``LimitExceeded`` (and ``UnsupportedVersion`` for a hello of another version)."""
+    obj = _load(raw)
+    kind = obj.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_MESSAGES:
+        raise ProtocolError(f"unknown message type {kind!r}"[:120])
+    _check_fields(kind, obj, CLIENT_MESSAGES[kind])
+    ref = _str(obj, "ref", MAX_ID, required=False)
+    if kind == "hello":
+        if obj["v"] != PROTOCOL_VERSION:
+            raise UnsupportedVersion(f"this server speaks protocol version {PROTOCOL_VERSION}")
+        client = _str(obj, "client", 100, required=False)
+        return Hello(v=obj["v"], auth=_auth(obj["auth"]), client=client, ref=ref)
+    if kind == "chat":
+        return Chat(
+            id=_str(obj, "id", MAX_ID) or "",
+            text=_str(obj, "text", MAX_CHAT_FRAME_TEXT, required=False) or "",
+            ref=ref,
+        )
+    if kind == "typing":
+        return Typing(typing=obj["typing"], ref=ref)
+    if kind == "media":
+        return Media(
+            audio_muted=obj.get("audio_muted"),
+            video_muted=obj.get("video_muted"),
+            hand_raised=obj.get("hand_raised"),
+            ref=ref,
+        )
+    if kind in ("admit", "deny", "mute", "remove"):
+        pid = _str(obj, "participant_id", MAX_ID) or ""
+        if kind == "admit":
+            return Admit(participant_id=pid, ref=ref)
+        if kind == "deny":
+            return Deny(participant_id=pid, ref=ref)
+        if kind == "mute":
+            return Mute(participant_id=pid, ref=ref)
+        return Remove(participant_id=pid, ref=ref)
+    if kind == "end":
+        return End(ref=ref)
+    if kind == "leave":
+        return Leave(ref=ref)
+    if kind == "signal":
+        sk = obj["kind"]
+        if sk not in ("offer", "answer", "candidate", "renegotiate"):
+            raise ProtocolError("signal.kind must be offer, answer, candidate or renegotiate")
+        return Signal(to=_str(obj, "to", MAX_ID) or "", kind=sk, data=obj["data"], ref=ref)
+    if kind == "history":
+        limit = obj.get("limit", 50)
+        if obj["before_seq"] < 0 or not 1 <= limit <= 200:
+            raise ProtocolError("history: before_seq >= 0 and 1 <= limit <= 200")
+        return History(before_seq=obj["before_seq"], limit=limit, ref=ref)
+    return Ping(ref=ref)
+
+
+def decode_server(raw: str | bytes) -> dict[str, Any]:
+    """Parse one server frame (used by the SDK); checks the fields of known types
+    and passes unknown types through so newer servers do not break old clients."""
+    obj = _load(raw) if len(raw) <= MAX_FRAME_BYTES * 16 else {}
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("server message without type")
+    spec = SERVER_MESSAGES.get(kind)
+    if spec is not None:
+        _check_fields(kind, obj, spec)
+    return obj
+
+
+def encode(type_: str, **fields: Any) -> str:
+    """One server or client frame as compact JSON (``None`` fields are dropped)."""
+    body = {"type": type_}
+    body.update({k: v for k, v in fields.items() if v is not None})
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)

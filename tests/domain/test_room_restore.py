@@ -1,0 +1,136 @@
+"""Rebuilding a room from its stored events, and what events look like stored."""
+
+from __future__ import annotations
+
+import json
+
+from room_support import (
+    at,
+    attendee,
+    make_meeting,
+    make_room,
+    organizer,
+    presenter,
+    state_key,
+    through_store,
+    token_guest,
+    url_guest,
+)
+
+from frontdesk.domain import (
+    AccessPolicy,
+    Admit,
+    Command,
+    Deny,
+    Disconnect,
+    EndMeeting,
+    Event,
+    EventType,
+    MuteParticipant,
+    Reconnect,
+    Remove,
+    Room,
+    SendChat,
+    SetMedia,
+    SetPolicy,
+    Tick,
+    Typing,
+)
+
+
+def busy_meeting() -> tuple[Room, list[Event]]:
+    room = make_room()
+    script: list[Command] = [
+        organizer(),
+        url_guest("g1"),
+        url_guest("g2"),
+        token_guest("t1"),
+        Admit("org", "g1"),
+        Deny("org", "g2"),
+        presenter(),
+        SendChat("org", "c1", "Welcome"),
+        SendChat("g1", "c1", "Thanks"),
+        Typing("g1"),
+        SetMedia("g1", video_muted=True, hand_raised=True),
+        MuteParticipant("pres", "g1"),
+        Disconnect("g1"),
+        Reconnect("g1"),
+        attendee(),
+        Disconnect("att"),
+        SetPolicy(access_policy=AccessPolicy.DIRECT),
+        url_guest("g3"),
+        Remove("org", "g3"),
+    ]
+    events: list[Event] = []
+    for i, command in enumerate(script):
+        events += room.handle(command, at(i))
+    return room, events
+
+
+def test_restore_reproduces_the_live_room() -> None:
+    room, events = busy_meeting()
+    restored = Room.restore(make_meeting(), through_store(events))
+    assert state_key(restored) == state_key(room)
+    assert restored.last_seq == room.last_seq
+    assert list(restored.chat) == list(room.chat)
+    assert restored.find_chat("g1", "c1") == room.find_chat("g1", "c1")
+
+
+def test_restored_room_continues_the_sequence() -> None:
+    room, events = busy_meeting()
+    restored = Room.restore(make_meeting(), through_store(events))
+    a = room.handle(SendChat("org", "c2", "next"), at(100))
+    b = restored.handle(SendChat("org", "c2", "next"), at(100))
+    assert a == b and a[0].seq == len(through_store(events)) + 1
+    assert restored.handle(SendChat("g1", "c1", "Thanks"), at(101)) == []  # idempotent still
+
+
+def test_restore_after_timeouts_and_the_end() -> None:
+    room, events = busy_meeting()
+    events += room.handle(Tick(), at(40))  # att's grace is over
+    events += room.handle(Tick(), at(2000))  # t1's lobby wait is over
+    events += room.handle(EndMeeting("org"), at(2001))
+    restored = Room.restore(make_meeting(), through_store(events))
+    assert state_key(restored) == state_key(room)
+    assert restored.ended and restored.meeting == room.meeting
+
+
+def test_restore_takes_events_in_any_order_and_skips_signals() -> None:
+    room, events = busy_meeting()
+    shuffled = list(reversed(events))
+    restored = Room.restore(make_meeting(), shuffled)
+    assert state_key(restored) == state_key(room)
+
+
+def test_events_are_json_safe_and_round_trip_through_records() -> None:
+    _room, events = busy_meeting()
+    for event in events:
+        json.dumps(event.to_dict())
+        if event.seq is None:
+            assert event.type == EventType.TYPING
+            continue
+        record = json.loads(json.dumps(event.to_record_data()))
+        assert record["to"] == sorted(event.to)
+        assert Event.from_record(event.seq, event.type, event.at, record) == event
+
+
+def test_snapshot_is_json_safe_and_carries_last_seq() -> None:
+    room, _ = busy_meeting()
+    for pid in room.participants:
+        snap = room.snapshot_for(pid)
+        json.dumps(snap)
+        assert snap["last_seq"] == room.last_seq
+        assert snap["meeting"]["id"] == "m_test"
+        assert snap["me"]["id"] == pid
+
+
+def test_replaying_to_one_participant_gives_what_it_saw_live() -> None:
+    _room, events = busy_meeting()
+    stored = through_store(events)
+    live_g1 = [e for e in events if e.seq is not None and "g1" in e.to]
+    replay_g1 = [e for e in stored if "g1" in e.to]
+    assert replay_g1 == live_g1
+    resume_from = live_g1[3].seq
+    assert resume_from is not None
+    missed = [e for e in stored if "g1" in e.to and (e.seq or 0) > resume_from]
+    assert missed == live_g1[4:]
