@@ -13,11 +13,16 @@ from starlette.routing import Match
 
 from frontdesk import __version__
 from frontdesk.config import Settings
+from frontdesk.domain.live import Limits
 from frontdesk.errors import LimitExceeded
+from frontdesk.server.live import LiveMeetings
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
 from frontdesk.server.problems import install_problem_handlers, problem_response
 from frontdesk.server.ratelimit import RateLimiter
+from frontdesk.server.rtc import RtcEndpoint
+from frontdesk.server.webhooks import WebhookDispatcher, webhook_event_for
+from frontdesk.server.writer import EventWriter
 from frontdesk.store import Store, open_store
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -45,15 +50,28 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         ops = Operations(settings, st)
         await ops.start()
         app.state.ops = ops
-        extra = getattr(app.state, "startup_hooks", [])
-        for hook in extra:
-            await hook(app)
+        writer = EventWriter(st)
+        await writer.start()
+        webhooks = WebhookDispatcher(st, clock=ops.clock, metrics=app.state.metrics)
+        await webhooks.start()
+        live = LiveMeetings(
+            ops,
+            writer=writer,
+            metrics=app.state.metrics,
+            limits=_limits(settings),
+            webhooks=webhooks,
+            webhook_mapper=webhook_event_for,
+        )
+        app.state.live = live
+        app.state.webhooks = webhooks
+        app.state.rtc = RtcEndpoint(ops, live)
         log.info("frontdesk node %s ready at %s", settings.node_id, settings.base_url)
         try:
             yield
         finally:
-            for hook in reversed(getattr(app.state, "shutdown_hooks", [])):
-                await hook(app)
+            await live.close()
+            await writer.stop()
+            await webhooks.stop()
             if own_store:
                 await st.close()
 
@@ -67,8 +85,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.metrics = Metrics()
     app.state.service_limiter = RateLimiter(settings.rate_limit_per_min)
     app.state.auth_limiter = RateLimiter(120, burst=30)
-    app.state.startup_hooks = []
-    app.state.shutdown_hooks = []
     install_problem_handlers(app)
 
     @app.middleware("http")
@@ -98,8 +114,18 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             max_age=600,
         )
 
-    from frontdesk.server import routes_public, routes_service
+    from frontdesk.server import routes_public, routes_service, routes_user, rtc
 
     app.include_router(routes_service.router)
+    app.include_router(routes_user.router)
     app.include_router(routes_public.router)
+    rtc.install(app)
     return app
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(
+        lobby_timeout_s=settings.lobby_timeout_s,
+        reconnect_grace_s=settings.reconnect_grace_s,
+        idle_timeout_s=settings.idle_timeout_s,
+    )

@@ -1,0 +1,343 @@
+"""Live meetings on this node: the rooms, their connections and fan-out.
+
+Each meeting's :class:`~frontdesk.domain.Room` is owned by one
+:class:`LiveRoom`; commands run one at a time under the room's lock: the domain
+decides, the events are stored (group commit), then delivered to the
+connections named in each event's ``to``. Per-message work does not depend on
+how many meetings the node hosts, and delivery never touches the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from frontdesk.domain import commands as cmd
+from frontdesk.domain.events import Event, EventType
+from frontdesk.domain.live import Limits
+from frontdesk.domain.model import Meeting
+from frontdesk.domain.participants import SessionState
+from frontdesk.domain.room import Room
+from frontdesk.errors import FrontdeskError, MeetingEnded, Unavailable
+from frontdesk.protocol import encode
+from frontdesk.protocol.codes import close_code_for
+from frontdesk.server.metrics import Metrics
+from frontdesk.server.operations import Operations
+from frontdesk.server.writer import EventWriter
+from frontdesk.store.base import EventRecord
+
+__all__ = ["Connection", "LiveMeetings", "LiveRoom", "event_frame", "wire_snapshot"]
+
+log = logging.getLogger(__name__)
+SNAPSHOT_CHAT = 200  # chat messages in a snapshot; older ones via "history"
+
+
+class Connection(Protocol):
+    """What the live layer needs of a client connection (see ``rtc.py``)."""
+
+    participant_id: str
+    last_state: SessionState | None
+
+    def send(self, frame: str) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class Publisher(Protocol):
+    def publish(self, event: str, data: dict[str, Any], *, meeting_id: str) -> None: ...
+
+
+def event_frame(e: Event) -> str:
+    return encode("event", seq=e.seq, name=e.type, at=e.at.isoformat(), data=e.data)
+
+
+def wire_snapshot(room: Room, participant_id: str) -> dict[str, Any]:
+    snap = room.snapshot_for(participant_id)
+    chat = snap.get("chat") or []
+    if len(chat) > SNAPSHOT_CHAT:
+        snap["chat"] = chat[-SNAPSHOT_CHAT:]
+        snap["chat_truncated"] = True
+    return snap
+
+
+@dataclass
+class LiveRoom:
+    meeting_id: str
+    room: Room
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    conns: dict[str, Connection] = field(default_factory=dict)
+    timer: asyncio.TimerHandle | None = None
+
+    def idle(self) -> bool:
+        """Nothing left to serve: no connection and nobody who could come back."""
+        if self.conns:
+            return False
+        if self.room.ended:
+            return True
+        return all(p.state is SessionState.LEFT for p in self.room.participants.values())
+
+
+class LiveMeetings:
+    def __init__(
+        self,
+        ops: Operations,
+        *,
+        writer: EventWriter,
+        metrics: Metrics,
+        limits: Limits,
+        webhooks: Publisher | None = None,
+        webhook_mapper: Callable[[Event, str], list[tuple[str, dict[str, Any]]]] | None = None,
+    ) -> None:
+        self.ops = ops
+        self.writer = writer
+        self.metrics = metrics
+        self.limits = limits
+        self.webhooks = webhooks
+        self.webhook_mapper = webhook_mapper
+        self.rooms: dict[str, LiveRoom] = {}
+        self._loading: dict[str, asyncio.Lock] = {}
+        self._closing = False
+
+    # --- rooms -------------------------------------------------------------------------
+    async def room(self, meeting_id: str) -> LiveRoom:
+        """The live room of a meeting, restored from the store when not in memory."""
+        lr = self.rooms.get(meeting_id)
+        if lr is not None:
+            return lr
+        lock = self._loading.setdefault(meeting_id, asyncio.Lock())
+        async with lock:
+            lr = self.rooms.get(meeting_id)
+            if lr is not None:
+                return lr
+            meeting = await self.ops.store.get_meeting(meeting_id)
+            lr = await self._restore(meeting)
+            self.rooms[meeting_id] = lr
+            self.metrics.meetings_live.set(len(self.rooms))
+        self._loading.pop(meeting_id, None)
+        if lr.room.ended or meeting.ended:
+            self.rooms.pop(meeting_id, None)
+            raise MeetingEnded(f"meeting {meeting_id} has ended")
+        return lr
+
+    async def _restore(self, meeting: Meeting) -> LiveRoom:
+        records = await self.ops.store.events_since(meeting.id, 0)
+        events = [Event.from_record(r.seq, r.type, r.at, r.data) for r in records]
+        room = Room.restore(meeting, events, self.limits)
+        lr = LiveRoom(meeting.id, room)
+        if records:
+            # Whoever was connected before this node (re)started has no
+            # connection here: give each the reconnect grace to resume.
+            for p in list(room.participants.values()):
+                if p.state in (SessionState.JOINED, SessionState.LOBBY):
+                    await self.run_locked(lr, cmd.Disconnect(p.id))
+        self._schedule(lr)
+        return lr
+
+    def loaded(self, meeting_id: str) -> LiveRoom | None:
+        return self.rooms.get(meeting_id)
+
+    # --- commands ----------------------------------------------------------------------
+    async def execute(self, lr: LiveRoom, command: cmd.Command) -> list[Event]:
+        async with lr.lock:
+            return await self.run_locked(lr, command)
+
+    async def run_locked(self, lr: LiveRoom, command: cmd.Command) -> list[Event]:
+        """Decide, store, deliver. Caller holds ``lr.lock``."""
+        events = lr.room.handle(command, self.ops.clock())
+        stored = [e for e in events if e.seq is not None]
+        if stored:
+            records = [
+                EventRecord(lr.meeting_id, e.seq, e.type, e.to_record_data(), e.at)
+                for e in stored
+                if e.seq is not None
+            ]
+            try:
+                await self.writer.write(records)
+            except Exception as exc:
+                log.error("meeting %s: storing events failed: %s", lr.meeting_id, exc)
+                await self._reload(lr)
+                raise Unavailable("the meeting could not be saved; try again") from None
+        self._deliver(lr, events)
+        self._schedule(lr)
+        if lr.room.ended:
+            await self._after_end(lr)
+        return events
+
+    async def _reload(self, lr: LiveRoom) -> None:
+        """The store refused a write: go back to what is stored."""
+        with contextlib.suppress(Exception):
+            meeting = await self.ops.store.get_meeting(lr.meeting_id)
+            records = await self.ops.store.events_since(lr.meeting_id, 0)
+            events = [Event.from_record(r.seq, r.type, r.at, r.data) for r in records]
+            lr.room = Room.restore(meeting, events, self.limits)
+
+    def _deliver(self, lr: LiveRoom, events: Iterable[Event]) -> None:
+        for e in events:
+            if e.seq is None:
+                if e.type == EventType.TYPING:
+                    frame = encode("typing", **e.data)
+                else:  # pragma: no cover - only typing is ephemeral today
+                    continue
+            else:
+                frame = event_frame(e)
+                self.metrics.rtc_messages.labels("out", e.type).inc(len(e.to))
+                if e.type == EventType.CHAT_MESSAGE:
+                    self.metrics.chat_messages.inc()
+                self._webhook(lr, e)
+            for pid in e.to:
+                conn = lr.conns.get(pid)
+                if conn is not None:
+                    conn.send(frame)
+        self._sync_sessions(lr)
+
+    def _sync_sessions(self, lr: LiveRoom) -> None:
+        """Tell connections whose session state changed (admitted, ended)."""
+        for pid, conn in list(lr.conns.items()):
+            p = lr.room.participants.get(pid)
+            if p is None:
+                continue
+            if p.state is SessionState.LEFT:
+                reason = p.left_reason.value if p.left_reason else "left"
+                code = int(close_code_for(reason))
+                conn.send(encode("bye", reason=reason, code=code))
+                conn.close(code, reason)
+                lr.conns.pop(pid, None)
+                continue
+            if p.state is SessionState.JOINED and conn.last_state is SessionState.LOBBY:
+                conn.send(
+                    encode("state", state=p.state.value, snapshot=wire_snapshot(lr.room, pid))
+                )
+            if p.state is not SessionState.RECONNECTING:
+                conn.last_state = p.state
+
+    def _webhook(self, lr: LiveRoom, e: Event) -> None:
+        if self.webhooks is None or self.webhook_mapper is None:
+            return
+        try:
+            for name, data in self.webhook_mapper(e, lr.meeting_id):
+                self.webhooks.publish(name, data, meeting_id=lr.meeting_id)
+        except Exception:  # a webhook problem never blocks the meeting
+            log.exception("webhook mapping failed")
+
+    async def _after_end(self, lr: LiveRoom) -> None:
+        with contextlib.suppress(FrontdeskError):
+            await self.ops.end_meeting(lr.meeting_id)
+        self._drop(lr)
+
+    def _drop(self, lr: LiveRoom) -> None:
+        if lr.timer is not None:
+            lr.timer.cancel()
+            lr.timer = None
+        if self.rooms.get(lr.meeting_id) is lr:
+            del self.rooms[lr.meeting_id]
+            self.metrics.meetings_live.set(len(self.rooms))
+
+    # --- timers ------------------------------------------------------------------------
+    def _schedule(self, lr: LiveRoom) -> None:
+        if lr.timer is not None:
+            lr.timer.cancel()
+            lr.timer = None
+        if self._closing or lr.room.ended:
+            return
+        deadline = lr.room.next_deadline()
+        if deadline is None:
+            return
+        delay = max(0.0, (deadline - self.ops.clock()).total_seconds()) + 0.01
+        loop = asyncio.get_running_loop()
+        lr.timer = loop.call_later(delay, lambda: loop.create_task(self._tick(lr)))
+
+    async def _tick(self, lr: LiveRoom) -> None:
+        try:
+            await self.execute(lr, cmd.Tick())
+        except FrontdeskError as exc:
+            log.warning("meeting %s: tick failed: %s", lr.meeting_id, exc)
+        if lr.idle():
+            self._drop(lr)
+
+    async def tick_all(self, now: datetime | None = None) -> None:
+        """Run a Tick in every room (tests move the clock, then call this)."""
+        for lr in list(self.rooms.values()):
+            await self._tick(lr)
+
+    # --- connections ----------------------------------------------------------------------
+    def attach(self, lr: LiveRoom, conn: Connection) -> Connection | None:
+        """Bind ``conn`` to its participant; returns a connection it replaces."""
+        old = lr.conns.get(conn.participant_id)
+        lr.conns[conn.participant_id] = conn
+        self.metrics.connections.inc()
+        return old if old is not conn else None
+
+    async def detach(self, lr: LiveRoom, conn: Connection) -> None:
+        """The connection closed: the participant gets the reconnect grace."""
+        self.metrics.connections.dec()
+        if lr.conns.get(conn.participant_id) is not conn:
+            return  # replaced by a resumed connection, or already ended
+        del lr.conns[conn.participant_id]
+        if self._closing:
+            return
+        p = lr.room.participants.get(conn.participant_id)
+        if p is not None and p.state is not SessionState.LEFT and not lr.room.ended:
+            with contextlib.suppress(FrontdeskError):
+                await self.execute(lr, cmd.Disconnect(conn.participant_id))
+        if lr.idle():
+            self._drop(lr)
+
+    # --- service-API hooks ---------------------------------------------------------------
+    async def end_meeting(self, meeting_id: str, *, reason: str) -> None:
+        lr = self.rooms.get(meeting_id)
+        if lr is None:
+            return
+        with contextlib.suppress(MeetingEnded):
+            await self.execute(lr, cmd.EndBySystem(reason))
+
+    async def policy_changed(self, meeting: Meeting) -> None:
+        lr = self.rooms.get(meeting.id)
+        if lr is None:
+            return
+        with contextlib.suppress(MeetingEnded):
+            await self.execute(
+                lr,
+                cmd.SetPolicy(
+                    access_policy=meeting.access_policy, lobby_bypass=meeting.lobby_bypass
+                ),
+            )
+
+    async def participants(self, meeting_id: str) -> list[dict[str, Any]]:
+        try:
+            lr = await self.room(meeting_id)
+        except MeetingEnded:
+            return []
+        out = []
+        for p in lr.room.participants.values():
+            if p.state is SessionState.LEFT:
+                continue
+            out.append(
+                {
+                    "id": p.id,
+                    "display_name": p.display_name,
+                    "role": p.role,
+                    "state": p.state.value,
+                    "vouched": p.vouched,
+                    "method": p.method.value,
+                    "audio_muted": p.audio_muted,
+                    "video_muted": p.video_muted,
+                    "hand_raised": p.hand_raised,
+                }
+            )
+        if lr.idle():
+            self._drop(lr)
+        return out
+
+    async def close(self) -> None:
+        """Node shutdown: tell clients to resume elsewhere (1001), keep their seats."""
+        self._closing = True
+        for lr in list(self.rooms.values()):
+            if lr.timer is not None:
+                lr.timer.cancel()
+            for conn in list(lr.conns.values()):
+                conn.close(1001, "server shutting down")

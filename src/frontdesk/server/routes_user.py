@@ -1,0 +1,158 @@
+"""The user API for organizers and agents (the agent console uses it).
+
+Sign in with ``POST /v1/session`` (name and password) and send the returned
+token as a bearer token — or rely on the ``HttpOnly`` session cookie it also sets.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from frontdesk.domain import commands as cmd
+from frontdesk.domain.model import MeetingState
+from frontdesk.domain.participants import SessionState
+from frontdesk.errors import PermissionDenied
+from frontdesk.server.deps import OpsDep, UserDep, client_address
+from frontdesk.server.live import LiveMeetings
+from frontdesk.server.schemas import (
+    MeetingIn,
+    MeetingList,
+    MeetingOut,
+    Problem,
+    SessionIn,
+    SessionOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["user API"])
+COOKIE = "frontdesk_session"
+_AUTH: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, 422: {"model": Problem}}
+
+
+@router.post("/session", response_model=SessionOut, responses=_AUTH)
+async def login(body: SessionIn, request: Request, ops: OpsDep) -> JSONResponse:
+    request.app.state.auth_limiter.check("ip:" + client_address(request))
+    token, claims, user = await ops.login(body.username, body.password)
+    out = SessionOut(
+        token=token,
+        username=user.username,
+        display_name=user.display_name,
+        expires_at=claims.expires_at,
+    )
+    resp = JSONResponse(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+    resp.set_cookie(
+        COOKIE,
+        token,
+        max_age=ops.settings.session_ttl_s,
+        httponly=True,
+        samesite="strict",
+        secure=ops.settings.base_url.startswith("https://"),
+        path="/",
+    )
+    return resp
+
+
+@router.delete("/session", status_code=204)
+async def logout() -> Response:
+    resp = Response(status_code=204)
+    resp.delete_cookie(COOKIE, path="/")
+    return resp
+
+
+@router.get("/me", responses=_AUTH)
+async def me(user: UserDep) -> dict[str, str]:
+    return {"username": user.username, "display_name": user.display_name}
+
+
+@router.get("/me/meetings", response_model=MeetingList, responses=_AUTH)
+async def my_meetings(
+    user: UserDep,
+    ops: OpsDep,
+    state: MeetingState | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> MeetingList:
+    items = await ops.list_meetings(
+        organizer=user.username, state=state, limit=limit, offset=offset
+    )
+    base = ops.settings.base_url
+    return MeetingList(items=[MeetingOut.of(m, base) for m in items], limit=limit, offset=offset)
+
+
+@router.post("/me/meetings", status_code=201, response_model=MeetingOut, responses=_AUTH)
+async def create_my_meeting(body: MeetingIn, user: UserDep, ops: OpsDep) -> MeetingOut:
+    if body.organizer != user.username:
+        raise PermissionDenied("you can create meetings you organize only")
+    m = await ops.create_meeting(
+        subject=body.subject,
+        organizer=user.username,
+        start=body.start,
+        end=body.end,
+        access_policy=body.access_policy,
+        lobby_bypass=body.lobby_bypass,
+    )
+    return MeetingOut.of(m, ops.settings.base_url)
+
+
+@router.get("/me/lobby", responses=_AUTH)
+async def my_lobby(user: UserDep, ops: OpsDep, request: Request) -> dict[str, Any]:
+    """Everyone waiting in the lobbies of my live meetings, oldest first."""
+    live: LiveMeetings = request.app.state.live
+    out = []
+    for lr in list(live.rooms.values()):
+        room = lr.room
+        if room.meeting.organizer != user.username or room.ended:
+            continue
+        for p in room.lobby():
+            out.append(
+                {
+                    "meeting_id": lr.meeting_id,
+                    "subject": room.meeting.subject,
+                    "participant_id": p.id,
+                    "display_name": p.display_name,
+                    "vouched": p.vouched,
+                    "method": p.method.value,
+                    "waiting_since": p.lobby_since.isoformat() if p.lobby_since else None,
+                }
+            )
+    out.sort(key=lambda x: str(x["waiting_since"] or ""))
+    return {"items": out}
+
+
+async def _lobby_action(
+    request: Request, user_name: str, meeting_id: str, participant_id: str, admit: bool
+) -> dict[str, str]:
+    live: LiveMeetings = request.app.state.live
+    lr = await live.room(meeting_id)
+    # The domain decides who may admit: act as this user's participant in the meeting.
+    actor = next(
+        (
+            p.id
+            for p in lr.room.participants.values()
+            if p.username == user_name and p.state is SessionState.JOINED
+        ),
+        None,
+    )
+    if actor is None:
+        raise PermissionDenied("join the meeting first to admit or deny")
+    command = cmd.Admit(actor, participant_id) if admit else cmd.Deny(actor, participant_id)
+    await live.execute(lr, command)
+    return {"status": "admitted" if admit else "denied"}
+
+
+@router.post("/me/meetings/{meeting_id}/lobby/{participant_id}/admit", responses=_AUTH)
+async def admit(
+    meeting_id: str, participant_id: str, user: UserDep, request: Request
+) -> dict[str, str]:
+    return await _lobby_action(request, user.username, meeting_id, participant_id, True)
+
+
+@router.post("/me/meetings/{meeting_id}/lobby/{participant_id}/deny", responses=_AUTH)
+async def deny(
+    meeting_id: str, participant_id: str, user: UserDep, request: Request
+) -> dict[str, str]:
+    return await _lobby_action(request, user.username, meeting_id, participant_id, False)

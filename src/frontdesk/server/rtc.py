@@ -1,0 +1,396 @@
+"""The RTC WebSocket endpoint (``/v1/rtc``): a thin adapter between frames and
+the meeting core. It authenticates the first message, then turns each client
+message into a domain command (or a relayed WebRTC signal) and answers with
+``ok`` / ``error``. Delivery of events is done by :mod:`frontdesk.server.live`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from fastapi import FastAPI, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from frontdesk.domain import commands as cmd
+from frontdesk.domain.model import Role
+from frontdesk.domain.participants import JoinMethod, SessionState
+from frontdesk.errors import (
+    FrontdeskError,
+    LimitExceeded,
+    MeetingNotFound,
+    PermissionDenied,
+    ProtocolError,
+    RateLimited,
+    TokenInvalid,
+)
+from frontdesk.protocol import PROTOCOL_VERSION, decode_client, encode
+from frontdesk.protocol import messages as m
+from frontdesk.protocol.codes import CloseCode, close_code_for
+from frontdesk.server.live import LiveMeetings, LiveRoom, event_frame, wire_snapshot
+from frontdesk.server.operations import Operations
+from frontdesk.server.ratelimit import TokenBucket
+from frontdesk.tokens import MEETING_AUDIENCE_PREFIX, issue_resume_token, verify_resume_token
+
+__all__ = ["RtcConnection", "install"]
+
+log = logging.getLogger(__name__)
+HELLO_TIMEOUT_S = 10.0
+OUTBOX_LIMIT = 2000  # frames queued for a slow client before it is cut off
+MAX_STRIKES = 20  # errors a client may cause before it is disconnected
+
+
+class _ConnLog(logging.LoggerAdapter[logging.Logger]):
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = self.extra or {}
+        return f"[{extra.get('meeting')}/{extra.get('participant')}] {msg}", kwargs
+
+
+class RtcConnection:
+    """One client socket: an outbox drained by a writer task, so a slow client
+    never blocks a room."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.participant_id = ""
+        self.last_state: SessionState | None = None
+        self._out: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue()
+        self._closing = False
+        self._writer = asyncio.create_task(self._drain())
+
+    def send(self, frame: str) -> None:
+        if self._closing:
+            return
+        if self._out.qsize() >= OUTBOX_LIMIT:
+            log.warning("client too slow (%d frames queued); disconnecting", OUTBOX_LIMIT)
+            self.close(1013, "too slow; resume")
+            return
+        self._out.put_nowait(frame)
+
+    def close(self, code: int, reason: str) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._out.put_nowait((code, reason[:120]))
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                item = await self._out.get()
+                if isinstance(item, tuple):
+                    with contextlib.suppress(Exception):
+                        await self.ws.close(item[0], item[1])
+                    return
+                await self.ws.send_text(item)
+        except Exception:  # the socket went away; the reader notices
+            self._closing = True
+
+    async def finish(self) -> None:
+        """Flush what is queued (bounded), then stop the writer."""
+        if not self._closing:
+            self.close(1000, "")
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(asyncio.shield(self._writer), 2.0)
+        self._writer.cancel()
+
+
+@dataclass
+class _Session:
+    lr: LiveRoom
+    pid: str
+
+
+def _meeting_of(token: str) -> str:
+    """The meeting a token is for (its audience), before verification."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise TokenInvalid("malformed token") from None
+    aud = claims.get("aud")
+    if isinstance(aud, list):
+        aud = aud[0] if aud else None
+    if not isinstance(aud, str) or not aud.startswith(MEETING_AUDIENCE_PREFIX):
+        raise TokenInvalid("not a meeting token")
+    return aud[len(MEETING_AUDIENCE_PREFIX) :]
+
+
+def _join_code(join_url: str) -> str:
+    path = join_url.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    code = path.rsplit("/", 1)[-1]
+    if not code or len(code) > 64:
+        raise MeetingNotFound("not a join URL")
+    return code
+
+
+class RtcEndpoint:
+    def __init__(self, ops: Operations, live: LiveMeetings) -> None:
+        self.ops = ops
+        self.live = live
+        self.settings = ops.settings
+
+    # --- connection lifecycle -----------------------------------------------------------
+    async def serve(self, ws: WebSocket) -> None:
+        await ws.accept()
+        conn = RtcConnection(ws)
+        session: _Session | None = None
+        try:
+            session = await self._hello(ws, conn)
+            if session is not None:
+                await self._loop(ws, conn, session)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if session is not None:
+                await self.live.detach(session.lr, conn)
+            await conn.finish()
+
+    async def _hello(self, ws: WebSocket, conn: RtcConnection) -> _Session | None:
+        try:
+            raw = await asyncio.wait_for(_receive(ws), HELLO_TIMEOUT_S)
+            if raw is None:
+                return None
+            msg = decode_client(raw)
+            if not isinstance(msg, m.Hello):
+                raise ProtocolError("the first message must be hello")
+            return await self._authenticate(msg, conn, ws)
+        except TimeoutError:
+            self._fail(conn, ProtocolError("no hello within 10 s"), None)
+        except FrontdeskError as err:
+            ref = None
+            self._fail(conn, err, ref)
+        return None
+
+    def _fail(self, conn: RtcConnection, err: FrontdeskError, ref: str | None) -> None:
+        conn.send(encode("error", ref=ref, code=err.code, message=err.detail))
+        conn.close(int(close_code_for(err.code)), err.code)
+
+    async def _authenticate(
+        self, hello: m.Hello, conn: RtcConnection, ws: WebSocket
+    ) -> _Session | None:
+        auth = hello.auth
+        ops = self.ops
+        if auth.kind == "resume":
+            return await self._resume(hello, conn)
+        pid = "p_" + secrets.token_urlsafe(9)
+        if auth.kind == "token":
+            assert auth.token is not None
+            meeting_id = _meeting_of(auth.token)
+            lr = await self.live.room(meeting_id)
+            claims, _meeting = await ops.check_guest_token(auth.token, meeting_id, consume=True)
+            origin = ws.headers.get("origin")
+            if claims.origins and origin is not None and origin.rstrip("/") not in claims.origins:
+                raise PermissionDenied("this token may not be used from this web origin")
+            join = cmd.Join(pid, claims.display_name, claims.role, JoinMethod.TOKEN)
+        elif auth.kind == "url":
+            assert auth.join_url is not None and auth.display_name is not None
+            meeting = await ops.meeting_for_join_code(_join_code(auth.join_url))
+            lr = await self.live.room(meeting.id)
+            join = cmd.Join(pid, auth.display_name, Role.GUEST, JoinMethod.URL)
+        else:  # session: an organizer or agent signed in through the user API
+            assert auth.token is not None and auth.meeting_id is not None
+            user = await ops.user_for_session(auth.token)
+            lr = await self.live.room(auth.meeting_id)
+            role = Role.ORGANIZER if user.username == lr.room.meeting.organizer else Role.PRESENTER
+            join = cmd.Join(pid, user.display_name, role, JoinMethod.USER, username=user.username)
+        conn.participant_id = pid
+        async with lr.lock:
+            await self.live.run_locked(lr, join)
+            p = lr.room.participant(pid)
+            self.live.attach(lr, conn)
+            conn.last_state = p.state
+            conn.send(self._welcome(lr, pid, resumed=False, ref=hello.ref))
+        return _Session(lr, pid)
+
+    async def _resume(self, hello: m.Hello, conn: RtcConnection) -> _Session | None:
+        auth = hello.auth
+        assert auth.token is not None
+        meeting_id = _meeting_of(auth.token)
+        ring = await self.ops.keys.ring_for(auth.token)
+        claims = verify_resume_token(
+            ring,
+            auth.token,
+            issuer=self.ops.issuer,
+            meeting_id=meeting_id,
+            now=self.ops.clock(),
+            leeway_s=self.settings.clock_leeway_s,
+        )
+        lr = await self.live.room(meeting_id)
+        pid = claims.participant_id
+        conn.participant_id = pid
+        async with lr.lock:
+            p = lr.room.participant(pid)
+            if p.state is SessionState.LEFT:
+                reason = p.left_reason.value if p.left_reason else "left"
+                conn.send(encode("bye", reason=reason, code=int(close_code_for(reason))))
+                conn.close(int(close_code_for(reason)), reason)
+                return None
+            if p.state is SessionState.RECONNECTING:
+                await self.live.run_locked(lr, cmd.Reconnect(pid))
+            old = self.live.attach(lr, conn)
+            if old is not None:
+                old.close(int(CloseCode.REPLACED), "resumed on another connection")
+            p = lr.room.participant(pid)
+            conn.last_state = p.state
+            conn.send(self._welcome(lr, pid, resumed=True, ref=hello.ref))
+            missed = await self.ops.store.events_since(meeting_id, auth.last_seq)
+            for rec in missed:
+                if pid in rec.data.get("to", ()):
+                    from frontdesk.domain.events import Event
+
+                    conn.send(event_frame(Event.from_record(rec.seq, rec.type, rec.at, rec.data)))
+        return _Session(lr, pid)
+
+    def _welcome(self, lr: LiveRoom, pid: str, *, resumed: bool, ref: str | None) -> str:
+        token, _ = issue_resume_token(
+            self.ops.keys.ring,
+            issuer=self.ops.issuer,
+            meeting_id=lr.meeting_id,
+            participant_id=pid,
+            ttl_s=self.settings.session_ttl_s,
+            now=self.ops.clock(),
+        )
+        p = lr.room.participant(pid)
+        return encode(
+            "welcome",
+            v=PROTOCOL_VERSION,
+            ref=ref,
+            participant_id=pid,
+            resume_token=token,
+            state=p.state.value,
+            snapshot=wire_snapshot(lr.room, pid),
+            heartbeat_s=self.settings.heartbeat_s,
+            resumed=resumed,
+        )
+
+    # --- the message loop ----------------------------------------------------------------
+    async def _loop(self, ws: WebSocket, conn: RtcConnection, s: _Session) -> None:
+        rate = self.settings.ws_messages_per_s
+        bucket = TokenBucket(rate, rate * 2, time.monotonic())
+        strikes = 0
+        idle_limit = self.settings.heartbeat_s * 3 + 5
+        clog = _ConnLog(log, {"meeting": s.lr.meeting_id, "participant": s.pid})
+        while not conn.closing:
+            try:
+                raw = await asyncio.wait_for(_receive(ws), idle_limit)
+            except TimeoutError:
+                clog.info("no message for %.0f s; closing", idle_limit)
+                conn.close(int(CloseCode.HEARTBEAT_TIMEOUT), "heartbeat timeout")
+                return
+            if raw is None:
+                return
+            ref: str | None = None
+            try:
+                wait = bucket.take(time.monotonic())
+                if wait > 0:
+                    raise RateLimited(f"more than {rate:g} messages per second", retry_after=wait)
+                msg = decode_client(raw)
+                ref = msg.ref
+                result = await self._dispatch(conn, s, msg)
+                if result is not None:
+                    conn.send(encode("ok", ref=ref, result=result or None))
+            except FrontdeskError as err:
+                strikes += 1
+                if ref is None:
+                    ref = _ref_of(raw)
+                conn.send(encode("error", ref=ref, code=err.code, message=err.detail))
+                if strikes > MAX_STRIKES and isinstance(
+                    err, RateLimited | ProtocolError | LimitExceeded
+                ):
+                    clog.warning("closing an abusive connection (%s)", err.code)
+                    conn.close(int(close_code_for(err.code)), err.code)
+                    return
+
+    async def _dispatch(
+        self, conn: RtcConnection, s: _Session, msg: m.ClientMessage
+    ) -> dict[str, Any] | None:
+        lr, pid, live = s.lr, s.pid, self.live
+        match msg:
+            case m.Chat(id=cid, text=text):
+                await live.execute(lr, cmd.SendChat(pid, cid, text))
+                stored = lr.room.find_chat(pid, cid)
+                if stored is None:  # pragma: no cover - the domain stored it or raised
+                    raise ProtocolError("message not stored")
+                return {"message": stored.to_dict()}
+            case m.Typing(typing=typing):
+                await live.execute(lr, cmd.Typing(pid, typing))
+                return None
+            case m.Media(audio_muted=a, video_muted=v, hand_raised=h):
+                await live.execute(lr, cmd.SetMedia(pid, a, v, h))
+            case m.Admit(participant_id=target):
+                await live.execute(lr, cmd.Admit(pid, target))
+            case m.Deny(participant_id=target):
+                await live.execute(lr, cmd.Deny(pid, target))
+            case m.Mute(participant_id=target):
+                await live.execute(lr, cmd.MuteParticipant(pid, target))
+            case m.Remove(participant_id=target):
+                await live.execute(lr, cmd.Remove(pid, target))
+            case m.End():
+                await live.execute(lr, cmd.EndMeeting(pid))
+            case m.Leave():
+                await live.execute(lr, cmd.Leave(pid))
+                return None
+            case m.Signal(to=target, kind=kind, data=data):
+                if not lr.room.can_signal(pid, target):
+                    raise PermissionDenied("both sides must be in the meeting to signal")
+                peer = lr.conns.get(target)
+                if peer is None:
+                    raise PermissionDenied("that participant is not connected")
+                peer.send(encode("signal", **{"from": pid, "kind": kind, "data": data}))
+                return None
+            case m.History(before_seq=before, limit=limit):
+                p = lr.room.participant(pid)
+                if not p.in_roster:
+                    raise PermissionDenied("chat history is for participants in the meeting")
+                older = [c for c in lr.room.chat if c.seq < before][-limit:]
+                return {"messages": [c.to_dict() for c in older]}
+            case m.Ping():
+                conn.send(encode("pong", ref=msg.ref))
+                return None
+            case m.Hello():
+                raise ProtocolError("already authenticated")
+        return {}
+
+
+async def _receive(ws: WebSocket) -> str | None:
+    """The next text frame; ``None`` when the client went away."""
+    if ws.client_state is not WebSocketState.CONNECTED:
+        return None
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        return None
+    text = message.get("text")
+    if text is None:
+        data = message.get("bytes") or b""
+        try:
+            return bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            return "\x00"  # rejected by the decoder as not JSON
+    return str(text)
+
+
+def _ref_of(raw: str) -> str | None:
+    try:
+        ref = json.loads(raw).get("ref") if len(raw) < 65536 else None
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return ref if isinstance(ref, str) and len(ref) <= 64 else None
+
+
+def install(app: FastAPI, endpoint_factory: Any = None) -> None:
+    """Add ``/v1/rtc`` to ``app``; the endpoint is built at start-up."""
+
+    @app.websocket("/v1/rtc")
+    async def rtc(ws: WebSocket) -> None:
+        endpoint: RtcEndpoint = ws.app.state.rtc
+        await endpoint.serve(ws)
