@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
+from frontdesk.cli.serve import WS_MAX_SIZE
 from frontdesk.config import Settings
 from frontdesk.server.app import create_app
 
@@ -36,16 +37,22 @@ class LiveServer:
 
 
 @contextlib.asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
-    """Start ``uvicorn`` on a socket bound to port 0; the public URL follows the port."""
+async def live_server(settings: Settings, *, port: int = 0) -> AsyncIterator[LiveServer]:
+    """Start ``uvicorn`` on 127.0.0.1 (port 0: any free port); the public URL follows
+    the port. Pass the port of an earlier server to "restart" it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     settings = settings.with_(host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
     app = create_app(settings)
     config = uvicorn.Config(
-        app, log_level="warning", ws="websockets-sansio", lifespan="on", timeout_graceful_shutdown=2
+        app,
+        log_level="warning",
+        ws="websockets-sansio",
+        ws_max_size=WS_MAX_SIZE,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

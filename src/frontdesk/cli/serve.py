@@ -9,7 +9,10 @@ import uvicorn
 
 from frontdesk.config import Settings
 
-__all__ = ["serve"]
+__all__ = ["WS_MAX_SIZE", "serve"]
+
+#: Frames above the protocol limit (64 KiB) get a typed error; above this, a close.
+WS_MAX_SIZE = 1024 * 1024
 
 
 def serve(
@@ -89,4 +92,7 @@ def serve(
         port=settings.port,
         log_level=log_level.lower(),
         ws="websockets-sansio",
+        ws_max_size=WS_MAX_SIZE,
+        ws_ping_interval=settings.heartbeat_s,
+        ws_ping_timeout=settings.heartbeat_s,
     )

@@ -63,6 +63,9 @@ class RtcConnection:
         self.last_state: SessionState | None = None
         self._out: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue()
         self._closing = False
+        # The ``ok`` to a leave/end request: sent before the bye that the same
+        # request causes, so the client's request does not hang.
+        self.reply_before_close: str | None = None
         self._writer = asyncio.create_task(self._drain())
 
     def send(self, frame: str) -> None:
@@ -77,6 +80,9 @@ class RtcConnection:
     def close(self, code: int, reason: str) -> None:
         if self._closing:
             return
+        if self.reply_before_close is not None:
+            self._out.put_nowait(self.reply_before_close)
+            self.reply_before_close = None
         self._closing = True
         self._out.put_nowait((code, reason[:120]))
 
@@ -335,10 +341,13 @@ class RtcEndpoint:
                 await live.execute(lr, cmd.MuteParticipant(pid, target))
             case m.Remove(participant_id=target):
                 await live.execute(lr, cmd.Remove(pid, target))
-            case m.End():
-                await live.execute(lr, cmd.EndMeeting(pid))
-            case m.Leave():
-                await live.execute(lr, cmd.Leave(pid))
+            case m.End() | m.Leave():
+                conn.reply_before_close = encode("ok", ref=msg.ref)
+                try:
+                    command = cmd.EndMeeting(pid) if isinstance(msg, m.End) else cmd.Leave(pid)
+                    await live.execute(lr, command)
+                finally:
+                    conn.reply_before_close = None
                 return None
             case m.Signal(to=target, kind=kind, data=data):
                 if not lr.room.can_signal(pid, target):
@@ -381,7 +390,7 @@ async def _receive(ws: WebSocket) -> str | None:
 
 def _ref_of(raw: str) -> str | None:
     try:
-        ref = json.loads(raw).get("ref") if len(raw) < 65536 else None
+        ref = json.loads(raw).get("ref")  # frames are capped by the server's ws_max_size
     except (ValueError, AttributeError, RecursionError):
         return None
     return ref if isinstance(ref, str) and len(ref) <= 64 else None
