@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from frontdesk.cli.serve import WS_MAX_SIZE
 from frontdesk.config import Settings
 from frontdesk.server.app import create_app
+from frontdesk.server.listen import bind_socket
 
 __all__ = ["LiveServer", "free_port", "live_server"]
 
@@ -40,9 +41,7 @@ class LiveServer:
 async def live_server(settings: Settings, *, port: int = 0) -> AsyncIterator[LiveServer]:
     """Start ``uvicorn`` on 127.0.0.1 (port 0: any free port); the public URL follows
     the port. Pass the port of an earlier server to "restart" it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    sock = bind_socket("127.0.0.1", port)
     port = sock.getsockname()[1]
     settings = settings.with_(host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
     app = create_app(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from frontdesk.cli.admin import apps, keys, meetings, users
+from frontdesk.cli.join import join
 from frontdesk.cli.serve import serve
 
 __all__ = ["app"]
@@ -15,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve)
+app.command("join")(join)
 app.add_typer(apps, name="apps")
 app.add_typer(users, name="users")
 app.add_typer(meetings, name="meetings")

@@ -8,6 +8,7 @@ import typer
 import uvicorn
 
 from frontdesk.config import Settings
+from frontdesk.server.listen import bind_socket
 
 __all__ = ["WS_MAX_SIZE", "serve"]
 
@@ -81,18 +82,20 @@ def serve(
     base = settings.base_url
     typer.echo(f"Frontdesk node {settings.node_id}")
     typer.echo(f"  service API   {base}/v1   (OpenAPI: {base}/docs)")
-    typer.echo(f"  agent console {base}/console")
     typer.echo(f"  health        {base}/healthz  metrics {base}/metrics")
     typer.echo(f"  database      {settings.database_url}")
     typer.echo(f"  bus           {'redis' if settings.redis_url else 'in-process'}")
     app = create_app(settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=settings.host,
-        port=settings.port,
         log_level=log_level.lower(),
         ws="websockets-sansio",
         ws_max_size=WS_MAX_SIZE,
         ws_ping_interval=settings.heartbeat_s,
         ws_ping_timeout=settings.heartbeat_s,
     )
+    sock = bind_socket(settings.host, settings.port)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()

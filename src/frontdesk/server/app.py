@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.routing import Match
 
 from frontdesk import __version__
 from frontdesk.config import Settings
@@ -32,11 +31,8 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def _route_name(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return getattr(route, "path", "?")
-    return "unmatched"
+    """The route template (``/v1/meetings/{meeting_id}``), never the raw path."""
+    return str(getattr(request.scope.get("route"), "path", "unmatched"))
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:

@@ -162,10 +162,13 @@ class LiveMeetings:
                 log.error("meeting %s: storing events failed: %s", lr.meeting_id, exc)
                 await self._reload(lr)
                 raise Unavailable("the meeting could not be saved; try again") from None
+        if lr.room.ended:  # the service API shows it ended before anyone is told
+            with contextlib.suppress(FrontdeskError):
+                await self.ops.end_meeting(lr.meeting_id)
         self._deliver(lr, events)
         self._schedule(lr)
         if lr.room.ended:
-            await self._after_end(lr)
+            self._drop(lr)
         return events
 
     async def _reload(self, lr: LiveRoom) -> None:
@@ -223,11 +226,6 @@ class LiveMeetings:
                 self.webhooks.publish(name, data, meeting_id=lr.meeting_id)
         except Exception:  # a webhook problem never blocks the meeting
             log.exception("webhook mapping failed")
-
-    async def _after_end(self, lr: LiveRoom) -> None:
-        with contextlib.suppress(FrontdeskError):
-            await self.ops.end_meeting(lr.meeting_id)
-        self._drop(lr)
 
     def _drop(self, lr: LiveRoom) -> None:
         if lr.timer is not None:

@@ -1,0 +1,105 @@
+"""The meeting chat: send with an idempotent client message id, history in order.
+
+A message counts as sent only when the server acknowledged it, and the
+acknowledgement carries the stored message. A send that is in flight when the
+connection drops is sent again after the session resumed, with the same client
+message id, so the server stores it once and the call resolves once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from frontdesk.domain.participants import ChatMessage, parse_time
+from frontdesk.errors import ProtocolError, ValidationFailed
+
+__all__ = ["Chat", "chat_message_from_dict"]
+
+MAX_CLIENT_MSG_ID = 64
+
+#: ``(type, fields, retry) -> result``: how the chat sends a request on the session.
+Requester = Callable[[str, dict[str, Any], bool], Awaitable[dict[str, Any]]]
+
+
+def chat_message_from_dict(data: Mapping[str, Any]) -> ChatMessage:
+    """A stored message as the server sends it (``ChatMessage.to_dict()``)."""
+    try:
+        at = parse_time(data["at"])
+        if at is None:
+            raise ValueError("no time")
+        return ChatMessage(
+            seq=int(data["seq"]),
+            participant_id=str(data["participant_id"]),
+            display_name=str(data["display_name"]),
+            text=str(data["text"]),
+            client_msg_id=str(data["client_msg_id"]),
+            at=at,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProtocolError(f"malformed chat message from the server: {exc}") from None
+
+
+class Chat:
+    """``meeting.chat``: what was said (``history``) and how to say something."""
+
+    def __init__(self, request: Requester) -> None:
+        self._request = request
+        self._by_seq: dict[int, ChatMessage] = {}
+        self._seqs: list[int] = []
+
+    @property
+    def history(self) -> list[ChatMessage]:
+        """Every message known so far, in sequence order, each once."""
+        return [self._by_seq[s] for s in self._seqs]
+
+    def __len__(self) -> int:
+        return len(self._seqs)
+
+    async def send(self, text: str, *, client_msg_id: str | None = None) -> ChatMessage:
+        """Send ``text``; returns the stored message once the server acknowledged it.
+
+        Pass your own ``client_msg_id`` to retry a send after an error: the server
+        stores a message once per id.
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationFailed("a chat message needs some text")
+        cmid = client_msg_id or uuid.uuid4().hex
+        if not 0 < len(cmid) <= MAX_CLIENT_MSG_ID:
+            raise ValidationFailed(f"client_msg_id must be 1..{MAX_CLIENT_MSG_ID} characters")
+        result = await self._request("chat", {"id": cmid, "text": text}, True)
+        raw = result.get("message")
+        if not isinstance(raw, Mapping):
+            raise ProtocolError("the chat acknowledgement carries no message")
+        message = chat_message_from_dict(raw)
+        self._add(message)
+        return message
+
+    async def load_older(self, limit: int = 50) -> list[ChatMessage]:
+        """Fetch up to ``limit`` messages older than the oldest known one; returns them
+        (oldest first) after adding them to ``history``."""
+        if not 1 <= limit <= 200:
+            raise ValidationFailed("limit must be between 1 and 200")
+        before = self._seqs[0] if self._seqs else 2**53
+        result = await self._request("history", {"before_seq": before, "limit": limit}, True)
+        raw = result.get("messages")
+        if not isinstance(raw, list):
+            raise ProtocolError("the history answer carries no message list")
+        messages = sorted((chat_message_from_dict(m) for m in raw), key=lambda m: m.seq)
+        self._merge(messages)
+        return messages
+
+    # --- fed by the meeting ------------------------------------------------------
+    def _add(self, message: ChatMessage) -> bool:
+        """Insert a message in seq order; ``False`` if it was known already."""
+        if message.seq in self._by_seq:
+            return False
+        self._by_seq[message.seq] = message
+        bisect.insort(self._seqs, message.seq)
+        return True
+
+    def _merge(self, messages: Iterable[ChatMessage]) -> None:
+        for message in messages:
+            self._add(message)

@@ -1,0 +1,128 @@
+"""The three ways into a meeting: a join URL and a name, a discovery URI and a
+guest token, or a signed-in user's session token and a meeting id (agents).
+
+Each returns an unopened :class:`Meeting`; ``async with`` (or ``await
+meeting.connect()``) opens it. No secret ever goes into a URL: tokens travel in
+the first WebSocket message (and as a bearer header for discovery).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from frontdesk.client._meeting import Meeting
+from frontdesk.client._session import OpenConnection, ReconnectPolicy
+from frontdesk.errors import ValidationFailed
+from frontdesk.service_client import discover
+
+__all__ = ["join", "join_as_user", "join_with_token", "rtc_url_for_base", "rtc_url_for_join_url"]
+
+
+def rtc_url_for_base(base_url: str) -> str:
+    """``http(s)://host[/prefix]`` → ``ws(s)://host[/prefix]/v1/rtc``."""
+    parts = urlsplit(base_url)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise ValidationFailed("the base URL must start with http:// or https://")
+    path = parts.path.rstrip("/") + "/v1/rtc"
+    return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def rtc_url_for_join_url(join_url: str) -> str:
+    """The rtc endpoint of the node that published ``{base}/j/{code}``."""
+    parts = urlsplit(join_url)
+    head, sep, code = parts.path.rpartition("/j/")
+    if not sep or not code.strip("/"):
+        raise ValidationFailed("a join URL looks like https://host/j/CODE")
+    return rtc_url_for_base(urlunsplit((parts.scheme, parts.netloc, head, "", "")))
+
+
+def join(
+    join_url: str,
+    *,
+    display_name: str,
+    rtc_url: str | None = None,
+    open_connection: OpenConnection | None = None,
+    reconnect: ReconnectPolicy | None = None,
+    request_timeout: float | None = 30.0,
+    logger: logging.Logger | None = None,
+) -> Meeting:
+    """Join with the meeting's join URL alone and a display name (the meeting's
+    access policy decides: straight in, lobby, or refused)."""
+    if not display_name or not display_name.strip():
+        raise ValidationFailed("a display name is needed to join by URL")
+    url = rtc_url or rtc_url_for_join_url(join_url)
+
+    async def resolve() -> str:
+        return url
+
+    auth = {"kind": "url", "join_url": join_url, "display_name": display_name.strip()}
+    return Meeting(
+        resolve,
+        auth,
+        open_connection=open_connection,
+        reconnect=reconnect,
+        request_timeout=request_timeout,
+        logger=logger,
+    )
+
+
+def join_with_token(
+    discovery_uri: str,
+    token: str,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    open_connection: OpenConnection | None = None,
+    reconnect: ReconnectPolicy | None = None,
+    request_timeout: float | None = 30.0,
+    logger: logging.Logger | None = None,
+) -> Meeting:
+    """Join with a guest token the business back end obtained; the discovery URI
+    says which node hosts the meeting (resolved when the meeting is opened)."""
+    if not token:
+        raise ValidationFailed("the guest token must not be empty")
+
+    async def resolve() -> str:
+        return (await discover(discovery_uri, token, http_client=http_client)).rtc_url
+
+    return Meeting(
+        resolve,
+        {"kind": "token", "token": token},
+        open_connection=open_connection,
+        reconnect=reconnect,
+        request_timeout=request_timeout,
+        logger=logger,
+    )
+
+
+def join_as_user(
+    base_url: str,
+    meeting_id: str,
+    session_token: str,
+    *,
+    rtc_url: str | None = None,
+    open_connection: OpenConnection | None = None,
+    reconnect: ReconnectPolicy | None = None,
+    request_timeout: float | None = 30.0,
+    logger: logging.Logger | None = None,
+) -> Meeting:
+    """Join as a signed-in organizer or agent (session token from the user API)."""
+    if not session_token:
+        raise ValidationFailed("the session token must not be empty")
+    url = rtc_url or rtc_url_for_base(base_url)
+
+    async def resolve() -> str:
+        return url
+
+    auth = {"kind": "session", "token": session_token, "meeting_id": meeting_id}
+    return Meeting(
+        resolve,
+        auth,
+        open_connection=open_connection,
+        reconnect=reconnect,
+        request_timeout=request_timeout,
+        logger=logger,
+    )

@@ -1,0 +1,78 @@
+"""``frontdesk serve`` as a real process: the command ``make run`` starts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.live_server import free_port
+
+FRONTDESK = Path(sys.executable).with_name("frontdesk")
+START_TIMEOUT_S = 20.0
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> dict[str, object]:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"frontdesk serve exited early with {proc.returncode}")
+        try:
+            r = httpx.get(f"{base}/readyz", timeout=2)
+            if r.status_code == 200:
+                return dict(r.json())
+        except httpx.TransportError as exc:
+            last = exc
+        time.sleep(0.1)
+    raise AssertionError(f"frontdesk serve not ready after {START_TIMEOUT_S} s ({last!r})")
+
+
+def test_serve_starts_answers_health_and_stops(tmp_path: Path) -> None:
+    port = free_port()
+    db = tmp_path / "var" / "serve.db"
+    db.parent.mkdir()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FRONTDESK_") and k != "COVERAGE_PROCESS_START"
+    }
+    env["FRONTDESK_DATABASE_URL"] = f"sqlite+aiosqlite:///{db}"
+    env["FRONTDESK_NODE_ID"] = "node-cli-test"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(FRONTDESK), "serve", "--port", str(port), "--log-level", "info"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            ready = _wait_ready(base, proc)
+            assert ready == {"status": "ready", "node_id": "node-cli-test"}
+            health = httpx.get(f"{base}/healthz", timeout=5)
+            assert health.status_code == 200 and health.json() == {"status": "ok"}
+            jwks = httpx.get(f"{base}/.well-known/jwks.json", timeout=5).json()
+            assert [k["alg"] for k in jwks["keys"]] == ["EdDSA"]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+                raise
+    banner = log.read_text()
+    # uvicorn shuts down gracefully, then re-raises the signal it caught.
+    assert code in (0, -signal.SIGTERM), banner
+    assert "Application shutdown complete" in banner
+    assert f"http://127.0.0.1:{port}/docs" in banner
+    assert str(db) in banner
+    assert db.exists()  # migrated at start-up, where the URL said

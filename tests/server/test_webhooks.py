@@ -1,0 +1,443 @@
+"""The webhook dispatcher against a real HTTP receiver on 127.0.0.1 and a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from frontdesk.domain import (
+    AccessPolicy,
+    Admit,
+    App,
+    EndMeeting,
+    Event,
+    Join,
+    JoinMethod,
+    Leave,
+    Meeting,
+    Role,
+    Room,
+    SendChat,
+    Typing,
+)
+from frontdesk.errors import TokenInvalid
+from frontdesk.server.metrics import Metrics
+from frontdesk.server.webhooks import USER_AGENT, WebhookDispatcher, _retry_after, webhook_event_for
+from frontdesk.service_client import verify_webhook
+from frontdesk.store import Store, WebhookRecord, open_store
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+SECRET = "whsec-do-not-log-me"
+
+
+# --- a tiny HTTP/1.1 receiver ----------------------------------------------------------------
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """Records every request; answers each path from its script (then 200).
+
+    A script entry is a status code, ``(status, extra_headers)`` or ``"hang"``.
+    """
+
+    base_url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    scripts: dict[str, list[Any]] = field(default_factory=dict)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def at(self, path: str) -> list[Received]:
+        return [r for r in self.requests if r.path == path]
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request_line = await reader.readline()
+            if not request_line:
+                return
+            headers: dict[str, str] = {}
+            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            path = request_line.split()[1].decode()
+            self.requests.append(Received(path, headers, body))
+            script = self.scripts.get(path, [])
+            reply = script.pop(0) if script else 200
+            if reply == "hang":
+                await self.release.wait()
+                return
+            status, extra = reply if isinstance(reply, tuple) else (reply, {})
+            head = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
+            status_line = f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n"
+            writer.write(f"{status_line}{head}\r\n".encode())
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver()
+    server = await asyncio.start_server(r.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    r.base_url = f"http://127.0.0.1:{port}"
+    try:
+        yield r
+    finally:
+        r.release.set()
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0)  # let released handlers close their sockets
+
+
+# --- store and dispatcher ---------------------------------------------------------------------
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = await open_store(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    for app_id in ("app_1", "app_2"):
+        await s.create_app(App(app_id, f"Bank {app_id}", "argon2$x", T0))
+    await s.create_meeting(meeting("m_1", created_by_app="app_1"))
+    await s.create_meeting(meeting("m_own"))  # an organizer's meeting: no app
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def meeting(meeting_id: str, **kw: Any) -> Meeting:
+    return Meeting(
+        id=meeting_id,
+        join_code=f"code-{meeting_id}",
+        subject="Mortgage advice",
+        organizer="alice",
+        created_at=T0,
+        **kw,
+    )
+
+
+async def add_hook(
+    store: Store, hook_id: str, url: str, events: tuple[str, ...], app_id: str = "app_1"
+) -> WebhookRecord:
+    hook = WebhookRecord(hook_id, app_id, url, SECRET, events, T0)
+    await store.create_webhook(hook)
+    return hook
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+@pytest.fixture
+async def make(store: Store, metrics: Metrics) -> AsyncIterator[Any]:
+    made: list[WebhookDispatcher] = []
+
+    async def factory(*, start: bool = True, **kw: Any) -> WebhookDispatcher:
+        kw.setdefault("retry_delays", (0.05, 0.1))
+        kw.setdefault("timeout_s", 2.0)
+        d = WebhookDispatcher(store, metrics=metrics, **kw)
+        made.append(d)
+        if start:
+            await d.start()
+        return d
+
+    yield factory
+    for d in made:
+        await d.stop(drain_s=0)
+
+
+def count(metrics: Metrics, outcome: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "frontdesk_webhook_deliveries_total", {"outcome": outcome}
+    )
+    return value or 0.0
+
+
+JOINED = {"meeting_id": "m_1", "seq": 1, "participant_id": "g1", "display_name": "Ann"}
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    caplog.set_level(logging.DEBUG, logger="frontdesk.server.webhooks")
+    yield
+    assert SECRET not in caplog.text
+
+
+# --- mapping ----------------------------------------------------------------------------------
+def room_events() -> list[Event]:
+    room = Room(meeting("m_1", access_policy=AccessPolicy.LOBBY))
+    org = Join("org", "Alice Agent", Role.ORGANIZER, JoinMethod.USER, username="alice")
+    events = room.handle(org, T0)
+    events += room.handle(Join("g1", "Ann Visitor", Role.GUEST, JoinMethod.URL), T0)
+    events += room.handle(Admit("org", "g1"), T0)
+    events += room.handle(Typing("g1"), T0)
+    events += room.handle(SendChat("g1", "c1", "Hello"), T0 + timedelta(seconds=1))
+    events += room.handle(Leave("g1"), T0 + timedelta(seconds=2))
+    events += room.handle(EndMeeting("org"), T0 + timedelta(seconds=3))
+    return events
+
+
+def test_webhook_event_for_maps_domain_events() -> None:
+    mapped = [w for e in room_events() for w in webhook_event_for(e, "m_1")]
+    assert [name for name, _ in mapped] == [
+        "participant.joined",
+        "lobby.waiting",
+        "participant.joined",
+        "chat.message",
+        "participant.left",
+        "meeting.ended",
+    ]
+    by_name = dict(mapped[1:])  # the guest's events
+    assert by_name["lobby.waiting"] | {"seq": 0} == {
+        "meeting_id": "m_1",
+        "seq": 0,
+        "at": T0.isoformat(),
+        "participant_id": "g1",
+        "display_name": "Ann Visitor",
+        "role": "guest",
+    }
+    assert by_name["participant.joined"]["role"] == "guest"
+    assert by_name["chat.message"]["text"] == "Hello"
+    assert by_name["chat.message"]["participant_id"] == "g1"
+    assert by_name["participant.left"]["reason"] == "left"
+    assert by_name["meeting.ended"]["reason"] == "ended_by_moderator"
+    assert all(isinstance(data["seq"], int) and data["seq"] > 0 for _, data in mapped)
+
+
+def test_retry_after_parsing() -> None:
+    now = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+    assert _retry_after("7", now) == 7.0
+    assert _retry_after("Sat, 01 Mar 2025 09:00:30 GMT", now) == 30.0
+    assert _retry_after("Sat, 01 Mar 2025 08:00:00 GMT", now) == 0.0
+    assert _retry_after("soon", now) is None
+    assert _retry_after(None, now) is None
+
+
+# --- delivery ---------------------------------------------------------------------------------
+async def test_signed_delivery_of_room_events(receiver: Receiver, store: Store, make: Any) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined", "chat.message"))
+    d = await make()
+    for event in room_events():
+        for name, data in webhook_event_for(event, "m_1"):
+            d.publish(name, data, meeting_id="m_1")
+    await d.drain(5)
+
+    got = receiver.at("/a")
+    assert len(got) == 3
+    payloads = [verify_webhook(SECRET, r.body, r.headers) for r in got]
+    assert sorted(p["type"] for p in payloads) == [
+        "chat.message",
+        "participant.joined",
+        "participant.joined",
+    ]
+    for r, p in zip(got, payloads, strict=True):
+        assert r.headers["content-type"] == "application/json"
+        assert r.headers["user-agent"] == USER_AGENT
+        assert r.headers["frontdesk-webhook-id"] == p["id"]
+        assert datetime.fromisoformat(p["created_at"]).tzinfo is not None
+        assert p["data"]["meeting_id"] == "m_1"
+    assert len({p["id"] for p in payloads}) == 3
+    # a wrong secret or a tampered body is refused by the receiver's check
+    with pytest.raises(TokenInvalid):
+        verify_webhook("other", got[0].body, got[0].headers)
+    with pytest.raises(TokenInvalid):
+        verify_webhook(SECRET, got[0].body + b" ", got[0].headers)
+
+
+async def test_only_subscribed_events_of_the_app_are_delivered(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics
+) -> None:
+    base = receiver.base_url
+    await add_hook(store, "wh_a", f"{base}/a", ("participant.joined", "meeting.ended"))
+    await add_hook(store, "wh_b", f"{base}/b", ("chat.message",))
+    await add_hook(store, "wh_c", f"{base}/c", ("participant.joined",), app_id="app_2")
+    d = await make()
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    d.publish("chat.message", {"text": "hi"}, meeting_id="m_1")
+    d.publish("participant.left", {"participant_id": "g1"}, meeting_id="m_1")
+    d.publish("lobby.waiting", {"participant_id": "g2"}, meeting_id="m_1")
+    d.publish("meeting.ended", {"reason": "x"}, meeting_id="m_1")
+    d.publish("meeting.ended", {"reason": "again"}, meeting_id="m_1")  # one per meeting
+    d.publish("participant.joined", JOINED, meeting_id="m_own")  # no app: every app's hooks
+    await d.drain(5)
+
+    def types(path: str) -> list[str]:
+        return sorted(verify_webhook(SECRET, r.body, r.headers)["type"] for r in receiver.at(path))
+
+    assert types("/a") == ["meeting.ended", "participant.joined", "participant.joined"]
+    assert types("/b") == ["chat.message"]
+    assert types("/c") == ["participant.joined"]  # only the app-less meeting's
+    assert count(metrics, "delivered") == 5
+
+
+async def test_hooks_are_cached_between_events(receiver: Receiver, store: Store, make: Any) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    d = await make(hook_cache_s=60)
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+    await add_hook(store, "wh_b", f"{receiver.base_url}/b", ("participant.joined",))
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+    assert (len(receiver.at("/a")), len(receiver.at("/b"))) == (2, 0)
+
+    fresh = await make(hook_cache_s=0)
+    fresh.publish("participant.joined", JOINED, meeting_id="m_1")
+    await fresh.drain(5)
+    assert (len(receiver.at("/a")), len(receiver.at("/b"))) == (3, 1)
+
+
+# --- retries ----------------------------------------------------------------------------------
+async def test_server_errors_are_retried_until_delivered(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics
+) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    receiver.scripts["/a"] = [500, 500, 200]
+    d = await make(retry_delays=(0.05, 0.1))
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+
+    got = receiver.at("/a")
+    assert len(got) == 3
+    assert len({r.headers["frontdesk-webhook-id"] for r in got}) == 1  # same delivery
+    assert len({r.body for r in got}) == 1
+    for r in got:
+        verify_webhook(SECRET, r.body, r.headers)
+    assert (count(metrics, "retry"), count(metrics, "delivered")) == (2, 1)
+    assert count(metrics, "failed") == 0
+
+
+async def test_retries_give_up_after_the_last_delay(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics, caplog: Any
+) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    receiver.scripts["/a"] = [503, (429, {"Retry-After": "0"}), 502, 200]
+    d = await make(retry_delays=(0.05, 0.05))
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+    assert len(receiver.at("/a")) == 3
+    assert (count(metrics, "retry"), count(metrics, "failed")) == (2, 1)
+    assert count(metrics, "delivered") == 0
+    failures = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert [r.levelno for r in failures] == [logging.INFO, logging.INFO, logging.WARNING]
+
+
+async def test_waiting_retries_do_not_hold_up_other_deliveries(
+    receiver: Receiver, store: Store, make: Any
+) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    await add_hook(store, "wh_b", f"{receiver.base_url}/b", ("chat.message",))
+    receiver.scripts["/a"] = [500]
+    d = await make(retry_delays=(0.4,), concurrency=1)  # one worker: it must not sleep
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    d.publish("chat.message", {"text": "hi"}, meeting_id="m_1")
+    await d.drain(5)
+    assert [r.path for r in receiver.requests] == ["/a", "/b", "/a"]
+
+
+async def test_client_error_is_not_retried(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics
+) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    receiver.scripts["/a"] = [400, 200]
+    d = await make()
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)  # a scheduled retry would be waited for here
+    assert len(receiver.at("/a")) == 1
+    assert (count(metrics, "failed"), count(metrics, "retry")) == (1, 0)
+
+
+async def test_hanging_receiver_times_out_then_retry_delivers(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics
+) -> None:
+    await add_hook(store, "wh_slow", f"{receiver.base_url}/slow", ("participant.joined",))
+    await add_hook(store, "wh_ok", f"{receiver.base_url}/ok", ("chat.message",))
+    receiver.scripts["/slow"] = ["hang"]
+    d = await make(timeout_s=0.3, retry_delays=(0.05,), concurrency=2)
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    d.publish("chat.message", {"text": "hi"}, meeting_id="m_1")
+    await d.drain(5)
+    assert len(receiver.at("/slow")) == 2
+    assert len(receiver.at("/ok")) == 1
+    assert (count(metrics, "retry"), count(metrics, "delivered")) == (1, 2)
+
+
+async def test_connection_refused_is_retried_then_fails(
+    store: Store, make: Any, metrics: Metrics
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    await add_hook(store, "wh_a", f"http://127.0.0.1:{port}/a", ("participant.joined",))
+    d = await make(retry_delays=(0.02,))
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+    assert (count(metrics, "retry"), count(metrics, "failed")) == (1, 1)
+
+
+async def test_non_http_hook_url_is_refused(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics, caplog: Any
+) -> None:
+    await add_hook(store, "wh_f", "file:///etc/passwd", ("participant.joined",))
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    d = await make()
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+    assert len(receiver.requests) == 1
+    assert (count(metrics, "failed"), count(metrics, "delivered")) == (1, 1)
+    assert "not an http(s) URL" in caplog.text
+
+
+# --- the hot path -----------------------------------------------------------------------------
+async def test_publish_never_blocks_and_drops_when_full(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics, caplog: Any
+) -> None:
+    assert not inspect.iscoroutinefunction(WebhookDispatcher.publish)
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    d = await make(start=False, max_queue=10)
+    for i in range(1000):
+        assert d.publish("participant.joined", {**JOINED, "seq": i}, meeting_id="m_1") is None
+    assert count(metrics, "dropped") == 990
+    drops = [r for r in caplog.records if "queue full" in r.getMessage()]
+    assert len(drops) == 1 and drops[0].levelno == logging.WARNING  # not one line per drop
+
+    await d.start()
+    await d.drain(5)
+    seqs = sorted(
+        verify_webhook(SECRET, r.body, r.headers)["data"]["seq"] for r in receiver.at("/a")
+    )
+    assert seqs == list(range(10))
+    assert count(metrics, "delivered") == 10
+
+
+async def test_publish_survives_bad_input_and_hanging_receivers(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics
+) -> None:
+    await add_hook(store, "wh_slow", f"{receiver.base_url}/slow", ("chat.message",))
+    receiver.scripts["/slow"] = ["hang"] * 5
+    d = await make(timeout_s=5.0, concurrency=1)
+    d.publish("chat.message", None, meeting_id="m_1")  # not a mapping
+    d.publish("chat.message", {"at": T0, "obj": object()}, meeting_id="m_1")
+    for _ in range(200):  # the only worker is stuck on the receiver; publish still returns
+        d.publish("chat.message", {"text": "hi"}, meeting_id="m_1")
+    await asyncio.sleep(0.05)
+    assert len(receiver.at("/slow")) == 1
+    await d.stop(drain_s=0.1)  # gives up, cancels the stuck request
+    assert count(metrics, "delivered") == 0
