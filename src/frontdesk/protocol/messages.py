@@ -80,6 +80,7 @@ SERVER_MESSAGES: dict[str, dict[str, str]] = {
         "snapshot": "object",
         "heartbeat_s": "number",
         "resumed": "bool",
+        "ice_servers": "list?",
     },
     # my session state changed (lobby -> joined on admission): a fresh snapshot
     "state": {"state": "str", "snapshot": "object"},
@@ -212,6 +213,7 @@ _TYPES: dict[str, type[Any]] = {
     "int": int,
     "bool": bool,
     "object": dict,
+    "list": list,
     "number": float,
 }
 

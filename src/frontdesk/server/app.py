@@ -110,12 +110,13 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             max_age=600,
         )
 
-    from frontdesk.server import routes_public, routes_service, routes_user, rtc
+    from frontdesk.server import routes_public, routes_service, routes_user, routes_web, rtc
 
     app.include_router(routes_service.router)
     app.include_router(routes_user.router)
     app.include_router(routes_public.router)
     rtc.install(app)
+    routes_web.install(app)
     return app
 
 

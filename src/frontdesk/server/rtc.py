@@ -277,6 +277,7 @@ class RtcEndpoint:
             snapshot=wire_snapshot(lr.room, pid),
             heartbeat_s=self.settings.heartbeat_s,
             resumed=resumed,
+            ice_servers=self.ops.ice_servers(pid),
         )
 
     # --- the message loop ----------------------------------------------------------------
