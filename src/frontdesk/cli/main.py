@@ -6,6 +6,7 @@ import typer
 
 from frontdesk.cli.admin import apps, keys, meetings, users
 from frontdesk.cli.join import join
+from frontdesk.cli.loadtest import loadtest
 from frontdesk.cli.serve import serve
 
 __all__ = ["app"]
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve)
 app.command("join")(join)
+app.command("loadtest")(loadtest)
 app.add_typer(apps, name="apps")
 app.add_typer(users, name="users")
 app.add_typer(meetings, name="meetings")
