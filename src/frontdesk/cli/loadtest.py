@@ -15,15 +15,19 @@ import contextlib
 import functools
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import typer
 
 from frontdesk.client import Meeting, MeetingEvent, join_with_token
-from frontdesk.errors import FrontdeskError
+from frontdesk.errors import FrontdeskError, RateLimited
 from frontdesk.service_client import ServiceClient
 
 __all__ = ["loadtest", "run_loadtest"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -38,6 +42,16 @@ class Results:
 
     def error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
+
+
+async def _polite(call: Callable[[], Awaitable[T]], tries: int = 20) -> T:
+    """Call the service API, waiting out ``rate_limited`` answers as a back end should."""
+    for _ in range(tries - 1):
+        try:
+            return await call()
+        except RateLimited as err:
+            await asyncio.sleep(float(err.extra.get("retry_after", 1)))
+    return await call()
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -80,7 +94,9 @@ async def run_loadtest(
     async with ServiceClient(base_url=url, client_id=client_id, client_secret=client_secret) as svc:
 
         async def join_one(idx: int, meeting_id: str, g: int) -> None:
-            grant = await svc.create_guest_token(meeting_id, display_name=f"Load {idx}.{g}")
+            grant = await _polite(
+                lambda: svc.create_guest_token(meeting_id, display_name=f"Load {idx}.{g}")
+            )
             t0 = time.perf_counter()
             try:
                 m = join_with_token(grant.discovery_uri, grant.token)
@@ -93,11 +109,14 @@ async def run_loadtest(
             joined.append((idx, m))
 
         for idx in range(meetings):
-            meeting = await svc.create_meeting(
-                subject=f"load {idx}",
-                organizer=organizer,
-                access_policy="direct",
-                lobby_bypass="token_holders",
+            meeting = await _polite(
+                functools.partial(
+                    svc.create_meeting,
+                    subject=f"load {idx}",
+                    organizer=organizer,
+                    access_policy="direct",
+                    lobby_bypass="token_holders",
+                )
             )
             await asyncio.gather(*(join_one(idx, meeting.id, g) for g in range(guests)))
 
