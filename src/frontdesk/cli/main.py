@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from frontdesk.cli.admin import apps, keys, meetings, users
+from frontdesk.cli.demo import demo
 from frontdesk.cli.join import join
 from frontdesk.cli.loadtest import loadtest
 from frontdesk.cli.serve import serve
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve)
 app.command("join")(join)
+app.command("demo")(demo)
 app.command("loadtest")(loadtest)
 app.add_typer(apps, name="apps")
 app.add_typer(users, name="users")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType, TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from frontdesk.client._chat import Chat, chat_message_from_dict
 from frontdesk.client._errors import session_ended
@@ -29,6 +29,11 @@ from frontdesk.client._session import (
 )
 from frontdesk.domain.participants import Participant, SessionState, parse_time
 from frontdesk.errors import FrontdeskError, IllegalState, ProtocolError, Unavailable
+
+if TYPE_CHECKING:
+    from aiortc.mediastreams import MediaStreamTrack
+
+    from frontdesk.client.media import MediaSession
 
 __all__ = ["LobbyEntry", "Meeting", "MeetingLogAdapter", "SignalKind"]
 
@@ -118,6 +123,8 @@ class Meeting:
         self._roster: dict[str, Participant] = {}
         self._lobby: dict[str, LobbyEntry] = {}
         self._changed = asyncio.Event()
+        self.ice_servers: list[dict[str, Any]] = []  # from the welcome (may hold TURN secrets)
+        self.media: MediaSession | None = None
 
     # --- opening and closing ---------------------------------------------------------
     async def connect(self) -> Meeting:
@@ -154,6 +161,8 @@ class Meeting:
 
     async def leave(self) -> None:
         """Leave the meeting and close the connection (does nothing once left)."""
+        if self.media is not None:
+            await self.media.stop()
         if self._session is not None:
             await self._session.close(leave=True)
         else:
@@ -223,6 +232,34 @@ class Meeting:
         }
         await self._request("media", {k: v for k, v in fields.items() if v is not None})
 
+    async def start_media(
+        self,
+        *,
+        audio: MediaStreamTrack | None = None,
+        video: MediaStreamTrack | None = None,
+        ice_host_addresses: Sequence[str] | None = None,
+        ice_servers: Sequence[Mapping[str, Any]] | None = None,
+        audio_muted: bool = False,
+        video_muted: bool = False,
+    ) -> MediaSession:
+        """Publish ``audio``/``video`` (aiortc tracks, e.g. ``tone_track()``; ``None``:
+        receive only) to every joined participant and receive theirs; needs the
+        ``frontdesk[media]`` extra. See :mod:`frontdesk.client.media`."""
+        if self.media is not None and not self.media.stopped:
+            raise IllegalState("media was started already (stop it first)")
+        from frontdesk.client.media import start_media
+
+        self.media = await start_media(
+            self,
+            audio=audio,
+            video=video,
+            ice_host_addresses=ice_host_addresses,
+            ice_servers=ice_servers,
+            audio_muted=audio_muted,
+            video_muted=video_muted,
+        )
+        return self.media
+
     async def admit(self, participant_id: str) -> None:
         await self._request("admit", {"participant_id": participant_id})
 
@@ -261,6 +298,7 @@ class Meeting:
     # --- fed by the session (SessionHandler) ----------------------------------------
     def _on_welcome(self, welcome: dict[str, Any]) -> None:
         self.participant_id = str(welcome["participant_id"])
+        self.ice_servers = [dict(s) for s in welcome.get("ice_servers") or []]
         self._log.extra = {"meeting_id": self.meeting_id, "participant_id": self.participant_id}
         self._apply_snapshot(welcome["snapshot"])
         self._set_state(SessionState(welcome["state"]), resumed=bool(welcome["resumed"]))

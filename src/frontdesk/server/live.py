@@ -47,6 +47,9 @@ class Connection(Protocol):
 
     def close(self, code: int, reason: str) -> None: ...
 
+    def end_session(self, bye: str, code: int, reason: str) -> None:
+        """Send the final ``bye`` frame (after any pending answer), then close."""
+
 
 class Publisher(Protocol):
     def publish(self, event: str, data: dict[str, Any], *, meeting_id: str) -> None: ...
@@ -207,8 +210,7 @@ class LiveMeetings:
             if p.state is SessionState.LEFT:
                 reason = p.left_reason.value if p.left_reason else "left"
                 code = int(close_code_for(reason))
-                conn.send(encode("bye", reason=reason, code=code))
-                conn.close(code, reason)
+                conn.end_session(encode("bye", reason=reason, code=code), code, reason)
                 lr.conns.pop(pid, None)
                 continue
             if p.state is SessionState.JOINED and conn.last_state is SessionState.LOBBY:

@@ -86,6 +86,15 @@ class RtcConnection:
         self._closing = True
         self._out.put_nowait((code, reason[:120]))
 
+    def end_session(self, bye: str, code: int, reason: str) -> None:
+        if self._closing:
+            return
+        if self.reply_before_close is not None:
+            self._out.put_nowait(self.reply_before_close)
+            self.reply_before_close = None
+        self._out.put_nowait(bye)
+        self.close(code, reason)
+
     @property
     def closing(self) -> bool:
         return self._closing
@@ -238,8 +247,8 @@ class RtcEndpoint:
             p = lr.room.participant(pid)
             if p.state is SessionState.LEFT:
                 reason = p.left_reason.value if p.left_reason else "left"
-                conn.send(encode("bye", reason=reason, code=int(close_code_for(reason))))
-                conn.close(int(close_code_for(reason)), reason)
+                code = int(close_code_for(reason))
+                conn.end_session(encode("bye", reason=reason, code=code), code, reason)
                 return None
             if p.state is SessionState.RECONNECTING:
                 await self.live.run_locked(lr, cmd.Reconnect(pid))

@@ -1,0 +1,301 @@
+"""``frontdesk demo``: a Frontdesk node and the Harbor Bank sample on loopback,
+the whole visitor-to-advisor story told by two SDK clients with timings, then
+both servers left running for a person to try in two browser windows.
+
+``--once`` tells the story and exits: 0 only if every step succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+import httpx
+import typer
+import uvicorn
+
+from frontdesk.cli.serve import WS_MAX_SIZE
+from frontdesk.client import Meeting, MeetingEvent, join_as_user, join_with_token
+from frontdesk.config import Settings
+from frontdesk.domain.participants import SessionState
+from frontdesk.errors import FrontdeskError, ValidationFailed
+from frontdesk.server.app import create_app
+from frontdesk.server.listen import bind_socket
+from frontdesk.service_client import discover
+
+__all__ = ["demo", "find_bank", "pick_port", "serve_app"]
+
+T = TypeVar("T")
+ADVISOR = ("alice", "Alice Advisor", "correct horse battery")
+CUSTOMER = ("ann", "Ann Customer", "ann's secret 42")
+STEP_TIMEOUT_S = 15.0
+
+
+# --- servers -----------------------------------------------------------------------------
+def pick_port(preferred: int) -> int:
+    """``preferred`` if it is free on 127.0.0.1, else any free port."""
+    for port in (preferred, 0):
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            return int(s.getsockname()[1])
+    raise ValidationFailed("no free port on 127.0.0.1")
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Any, port: int, *, ws: bool = False) -> AsyncIterator[str]:
+    """Run an ASGI app with uvicorn on 127.0.0.1:``port`` in this event loop;
+    yields its base URL."""
+    sock = bind_socket("127.0.0.1", port)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        ws="websockets-sansio" if ws else "auto",
+        ws_max_size=WS_MAX_SIZE,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
+        await asyncio.sleep(0.01)
+    if task.done():
+        task.result()
+        raise ValidationFailed(f"the server on port {port} did not start")
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, 10)
+        sock.close()
+
+
+def find_bank() -> ModuleType:
+    """Import the ``harbor_bank`` sample from ``examples/`` (this checkout or the cwd)."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        examples = root / "examples"
+        if (examples / "harbor_bank" / "__init__.py").is_file():
+            if str(examples) not in sys.path:
+                sys.path.insert(0, str(examples))
+            return importlib.import_module("harbor_bank")
+    raise ValidationFailed("examples/harbor_bank not found: run the demo from a Frontdesk checkout")
+
+
+# --- the timeline ------------------------------------------------------------------------
+@dataclass
+class Timeline:
+    started: float = field(default_factory=time.perf_counter)
+    failed: list[str] = field(default_factory=list)
+
+    async def step(self, what: str, action: Awaitable[T]) -> T:
+        t0 = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(action, STEP_TIMEOUT_S)
+        except (FrontdeskError, TimeoutError, httpx.HTTPError, AssertionError) as exc:
+            self.failed.append(what)
+            self._line("FAIL", what, t0, f"{type(exc).__name__}: {exc}")
+            raise
+        self._line("ok", what, t0, result if isinstance(result, str) else "")
+        return result
+
+    def skipped(self, what: str, reason: str) -> None:
+        typer.echo(f"  {'':>8}  skip  {what:<34} skipped ({reason})")
+
+    def _line(self, status: str, what: str, t0: float, detail: str) -> None:
+        now = time.perf_counter()
+        at, took = now - self.started, (now - t0) * 1000
+        typer.echo(f"  +{at:6.3f}s  {status:<4}  {what:<34} {took:7.1f} ms  {detail}")
+
+
+async def _next(meeting: Meeting, test: Callable[[MeetingEvent], bool]) -> MeetingEvent:
+    async for event in meeting.events():
+        if test(event):
+            return event
+    raise ValidationFailed("the session ended while waiting")
+
+
+# --- the story ----------------------------------------------------------------------------
+async def story(frontdesk_url: str, bank_url: str, tl: Timeline) -> None:
+    """Customer ``ann`` asks Harbor Bank for an advisor; ``alice`` admits her."""
+    async with (
+        httpx.AsyncClient(base_url=bank_url, timeout=10) as bank,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
+
+        async def sign_in() -> str:
+            r = await bank.post("/login", data={"username": CUSTOMER[0], "password": CUSTOMER[2]})
+            assert r.status_code == 303 and "harbor_session" in bank.cookies, r.status_code
+            return f"as {CUSTOMER[0]} (the bank's own login)"
+
+        await tl.step("customer signed in to the bank", sign_in())
+        material: dict[str, Any] = {}
+
+        async def mint() -> str:
+            r = await bank.post("/api/advisor", json={"mode": "video"})
+            assert r.status_code == 200, r.text
+            material.update(r.json())
+            return f"meeting {material['meeting_id']}, {{discovery_uri, token}} to the app"
+
+        await tl.step("token minted by the bank", mint())
+        found = await tl.step(
+            "discovery", discover(material["discovery_uri"], material["token"], http_client=http)
+        )
+        typer.echo(f"  {'':>8}        {'':<34} {'':>10}  → {found.rtc_url}")
+        customer = join_with_token(material["discovery_uri"], material["token"], http_client=http)
+        await tl.step("customer in the lobby", customer.connect())
+        assert customer.state is SessionState.LOBBY, customer.state
+
+        login = await http.post(
+            f"{frontdesk_url}/v1/session", json={"username": ADVISOR[0], "password": ADVISOR[2]}
+        )
+        login.raise_for_status()
+        advisor = join_as_user(frontdesk_url, found.meeting_id, login.json()["token"])
+        try:
+            await tl.step("advisor joined (console session)", advisor.connect())
+
+            async def admit() -> str:
+                while not advisor.lobby:
+                    await _next(advisor, lambda e: e.name == "participant_waiting")
+                entry = next(iter(advisor.lobby.values()))
+                assert entry.display_name == CUSTOMER[1] and entry.vouched, entry
+                await advisor.admit(entry.participant_id)
+                await customer.admitted()
+                return f"{entry.display_name!r}, vouched by the bank"
+
+            await tl.step("admitted", admit())
+            await tl.step("chat customer → advisor", _chat(customer, advisor, "Hi, about my loan"))
+            await tl.step("chat advisor → customer", _chat(advisor, customer, "Happy to help!"))
+            await _media(customer, advisor, tl)
+
+            async def leave() -> str:
+                waiting = asyncio.ensure_future(
+                    _next(advisor, lambda e: e.name == "participant_left")
+                )
+                await customer.leave()
+                await waiting
+                return "advisor saw the customer leave"
+
+            await tl.step("left", leave())
+        finally:
+            await customer.leave()
+            await advisor.leave()
+
+
+async def _chat(sender: Meeting, receiver: Meeting, text: str) -> str:
+    arrived = asyncio.ensure_future(
+        _next(receiver, lambda e: e.name == "chat_message" and e.data.get("text") == text)
+    )
+    await asyncio.sleep(0)  # subscribe before sending
+    await sender.chat.send(text)
+    await arrived
+    return repr(text)
+
+
+async def _media(customer: Meeting, advisor: Meeting, tl: Timeline) -> None:
+    from frontdesk.cli import _demo_media
+
+    reason = _demo_media.unavailable_reason()
+    if reason is not None:
+        tl.skipped("media connected", reason)
+        return
+    await tl.step("media connected", _demo_media.connect_video(customer, advisor))
+
+
+# --- set-up and the command --------------------------------------------------------------
+async def _run(once: bool, frontdesk_port: int, bank_port: int, data_dir: Path) -> int:
+    bank = find_bank()
+    fd_port, bk_port = pick_port(frontdesk_port), pick_port(bank_port)
+    bank_origin = f"http://127.0.0.1:{bk_port}"
+    settings = Settings(
+        host="127.0.0.1",
+        port=fd_port,
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'frontdesk.db'}",
+        allowed_origins=(bank_origin,),
+        ice_loopback_only=True,
+    )
+    node = create_app(settings)
+    async with serve_app(node, fd_port, ws=True) as frontdesk_url:
+        ops = node.state.ops
+        creds = await ops.create_app("Harbor Bank")
+        await ops.create_user(*ADVISOR)
+        config = bank.BankConfig(
+            frontdesk_url=frontdesk_url,
+            client_id=creds.client_id,
+            client_secret=creds.client_secret,
+            public_url=bank_origin,
+            advisor=ADVISOR[0],
+            database=str(data_dir / "harbor_bank.db"),
+        )
+        bank_app = bank.create_app(config)
+        bank_app.state.accounts.add(*CUSTOMER)
+        async with serve_app(bank_app, bk_port) as bank_url:
+            typer.echo(f"Frontdesk  {frontdesk_url}    Harbor Bank  {bank_url}\n")
+            tl = Timeline()
+            with contextlib.suppress(FrontdeskError, TimeoutError, httpx.HTTPError, AssertionError):
+                await story(frontdesk_url, bank_url, tl)
+            ok = not tl.failed
+            typer.echo("\nevery step succeeded" if ok else f"\nFAILED at: {', '.join(tl.failed)}")
+            if once:
+                return 0 if ok else 1
+            await _office_hours(frontdesk_url)
+            _how_to_try(frontdesk_url, bank_url)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+    return 0
+
+
+async def _office_hours(frontdesk_url: str) -> None:
+    """Schedule "Office hours" as the advisor would in the console (URL flow)."""
+    async with httpx.AsyncClient(base_url=frontdesk_url, timeout=10) as http:
+        r = await http.post("/v1/session", json={"username": ADVISOR[0], "password": ADVISOR[2]})
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        body = {"subject": "Office hours", "organizer": ADVISOR[0]}
+        (await http.post("/v1/me/meetings", json=body, headers=headers)).raise_for_status()
+
+
+def _how_to_try(frontdesk_url: str, bank_url: str) -> None:
+    typer.echo(
+        f"""
+Try it yourself in two browser windows (Ctrl-C stops both servers):
+  customer  {bank_url}/login       user {CUSTOMER[0]!r}  password {CUSTOMER[2]!r}
+            then "Talk to an advisor", "Chat with us" or "Book office hours"
+  advisor   {frontdesk_url}/console  user {ADVISOR[0]!r}  password {ADVISOR[2]!r}
+            admit the customer from the lobby
+"""
+    )
+
+
+def demo(
+    once: bool = typer.Option(False, "--once", help="Tell the story once and exit (0 = all ok)."),
+    frontdesk_port: int = typer.Option(8080, "--frontdesk-port", help="Preferred node port."),
+    bank_port: int = typer.Option(8081, "--bank-port", help="Preferred bank port."),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Where the databases go (default: a fresh temporary dir)."
+    ),
+) -> None:
+    """Start Frontdesk and the Harbor Bank sample on 127.0.0.1 and run the whole story."""
+    with tempfile.TemporaryDirectory(prefix="frontdesk-demo-") as tmp:
+        where = data_dir or Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        try:
+            code = asyncio.run(_run(once, frontdesk_port, bank_port, where))
+        except KeyboardInterrupt:
+            code = 0
+        except FrontdeskError as err:
+            typer.echo(f"demo failed ({err.code}): {err.detail}", err=True)
+            code = 2
+    raise typer.Exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover - ``python -m frontdesk.cli.demo``
+    typer.run(demo)

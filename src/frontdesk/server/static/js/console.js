@@ -1,0 +1,360 @@
+// The agent console (/console): sign in, meetings, a live lobby queue across my
+// meetings, and the in-meeting view with moderation.
+import { joinAsUser, login } from "/sdk/frontdesk.js";
+import {
+  $, announce, beep, copyText, download, el, clear, endText, errorText, formatDateTime, showScreen, since,
+  unlockAudio,
+} from "/static/js/ui.js";
+import { MeetingView } from "/static/js/meeting_view.js";
+
+const KEY = "frontdesk.session";
+const POLL_MS = 2000;
+const BASE_TITLE = "Frontdesk console";
+const status = $("#status");
+
+let session = null; // {token, username, display_name, expires_at}
+let meetings = [];
+let pollTimer = null;
+let clockTimer = null;
+let restQueue = [];
+let seen = null; // participant ids already notified (null until the first poll)
+let handled = new Set(); // admitted or denied here, until the server forgets them
+let unseenArrival = false;
+let current = null; // the SDK Meeting I am in
+let view = null;
+
+// --- the user API ---------------------------------------------------------------------
+class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+
+async function api(path, { method = "GET", body } = {}) {
+  const headers = { Accept: "application/json", Authorization: `Bearer ${session ? session.token : ""}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = resp.status === 204 ? null : await resp.json().catch(() => null);
+  if (resp.status === 401) {
+    signOut("Your session has ended: please sign in again.");
+    throw new ApiError(401, "unauthorized", "signed out");
+  }
+  if (!resp.ok) throw new ApiError(resp.status, data && data.code, (data && (data.detail || data.title)) || resp.statusText);
+  return data;
+}
+
+// --- sign in / out -------------------------------------------------------------------
+async function onSignIn(event) {
+  event.preventDefault();
+  unlockAudio(); // during the click, so arrival beeps may play later
+  const err = $("#signin-error");
+  err.hidden = true;
+  const button = $("#signin-button");
+  button.disabled = true;
+  try {
+    session = await login({ baseUrl: location.origin, username: $("#username").value.trim(), password: $("#password").value });
+    sessionStorage.setItem(KEY, JSON.stringify(session));
+    $("#password").value = "";
+    await showDashboard();
+  } catch (e) {
+    err.textContent = errorText(e.code === "unauthorized" || e.status === 401 ? { code: "unauthorized" } : e);
+    err.hidden = false;
+    $("#password").focus();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function signOut(message) {
+  session = null;
+  sessionStorage.removeItem(KEY);
+  stopPolling();
+  if (current) current.leave().catch(() => {});
+  closeView();
+  fetch("/v1/session", { method: "DELETE" }).catch(() => {});
+  for (const id of ["whoami", "signout", "back"]) $(`#${id}`).hidden = true;
+  showScreen("signin");
+  if (message) {
+    $("#signin-error").textContent = message;
+    $("#signin-error").hidden = false;
+  }
+  document.title = BASE_TITLE;
+}
+
+async function showDashboard() {
+  $("#whoami").textContent = `Signed in as ${session.display_name}`;
+  $("#whoami").hidden = false;
+  $("#signout").hidden = false;
+  $("#back").hidden = true;
+  showScreen("dashboard");
+  startPolling();
+  await loadMeetings();
+}
+
+// --- meetings -----------------------------------------------------------------------
+async function loadMeetings() {
+  try {
+    meetings = (await api("/v1/me/meetings?limit=100")).items;
+  } catch (e) {
+    if (e.status !== 401) announce(status, `Could not load meetings: ${e.message}`);
+    return;
+  }
+  renderMeetings();
+}
+
+function renderMeetings() {
+  const list = $("#meetings");
+  clear(list);
+  $("#meetings-empty").hidden = meetings.length > 0;
+  const sorted = [...meetings].sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
+  for (const m of sorted) {
+    const title = m.subject || "Untitled meeting";
+    const ended = m.state === "ended";
+    const actions = el("div", { class: "actions" });
+    if (!ended) {
+      actions.append(el("button", { class: "btn primary small", text: "Open", attrs: { type: "button", "data-action": "open", "aria-label": `Open ${title}` }, on: { click: () => openMeeting(m.id) } }));
+    }
+    actions.append(
+      el("button", { class: "btn small", text: "Copy link", attrs: { type: "button", "data-action": "copy", "aria-label": `Copy the join link of ${title}` },
+        on: { click: async () => announce(status, (await copyText(m.join_url)) ? "Join link copied" : "Could not copy the link") } }),
+      el("button", { class: "btn small", text: "Download invite", attrs: { type: "button", "data-action": "invite", "aria-label": `Download the invitation of ${title}` },
+        on: { click: () => download(`${slug(title)}.ics`, "text/calendar", inviteIcs(m)) } }),
+    );
+    list.append(el("li", { class: "meeting", data: { meetingId: m.id, joinUrl: m.join_url } },
+      el("div", { class: "meta" },
+        el("strong", { text: title }),
+        el("span", { class: `badge ${m.state}`, text: m.state }),
+        el("span", { class: "muted", text: `created ${formatDateTime(m.created_at)} · ${m.access_policy}` }),
+        el("code", { class: "join-url", text: m.join_url })),
+      actions));
+  }
+}
+
+async function onCreate(event) {
+  event.preventDefault();
+  const err = $("#new-error");
+  err.hidden = true;
+  try {
+    const m = await api("/v1/me/meetings", { method: "POST", body: {
+      subject: $("#subject").value.trim(), organizer: session.username,
+      access_policy: $("#policy").value, lobby_bypass: $("#bypass").value,
+    } });
+    meetings.push(m);
+    renderMeetings();
+    $("#subject").value = "";
+    announce(status, `Meeting "${m.subject || "Untitled meeting"}" created`);
+    $(`[data-meeting-id="${CSS.escape(m.id)}"] [data-action="copy"]`).focus();
+  } catch (e) {
+    if (e.status === 401) return;
+    err.textContent = errorText(e);
+    err.hidden = false;
+  }
+}
+
+function slug(text) {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "meeting";
+}
+
+// RFC 5545 invitation, built here (the server's invite.ics needs a service token).
+function inviteIcs(m) {
+  const esc = (s) => String(s).replace(/\\/g, "\\\\").replace(/;/g, "\\;").replace(/,/g, "\\,").replace(/\r?\n/g, "\\n");
+  const stamp = (d) => new Date(d).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const start = m.start || m.created_at;
+  const end = m.end || new Date(new Date(start).getTime() + 3600_000).toISOString();
+  const host = location.hostname;
+  const cn = String(session.display_name).replace(/["\\]/g, "");
+  const lines = [
+    "BEGIN:VCALENDAR", "PRODID:-//Frontdesk//Frontdesk meetings//EN", "VERSION:2.0", "METHOD:PUBLISH",
+    "BEGIN:VEVENT", `UID:${m.id}@${host}`, `DTSTAMP:${stamp(Date.now())}`, `DTSTART:${stamp(start)}`,
+    `DTEND:${stamp(end)}`, `SUMMARY:${esc(m.subject || "Frontdesk meeting")}`, `URL:${m.join_url}`,
+    `LOCATION:${esc(m.join_url)}`, `DESCRIPTION:${esc(`Join the meeting: ${m.join_url}`)}`,
+    `ORGANIZER;CN="${cn}":mailto:${m.organizer}@${host}`,
+    `STATUS:${m.state === "ended" ? "CANCELLED" : "CONFIRMED"}`, `X-FRONTDESK-MEETING-ID:${m.id}`,
+    "END:VEVENT", "END:VCALENDAR",
+  ];
+  return lines.map(fold).join("\r\n") + "\r\n";
+}
+
+function fold(line) {
+  const out = [];
+  let rest = line;
+  while (rest.length > 74) { out.push(rest.slice(0, 74)); rest = ` ${rest.slice(74)}`; }
+  out.push(rest);
+  return out.join("\r\n");
+}
+
+// --- the lobby queue -------------------------------------------------------------------
+function startPolling() {
+  stopPolling();
+  seen = null;
+  poll();
+  pollTimer = setInterval(poll, POLL_MS);
+  clockTimer = setInterval(renderQueue, 1000);
+}
+
+function stopPolling() {
+  clearInterval(pollTimer);
+  clearInterval(clockTimer);
+  pollTimer = clockTimer = null;
+}
+
+async function poll() {
+  try {
+    restQueue = (await api("/v1/me/lobby")).items;
+  } catch (e) {
+    return; // a transient failure: keep the last queue
+  }
+  renderQueue();
+}
+
+function queueEntries() {
+  const byId = new Map();
+  for (const e of restQueue) byId.set(e.participant_id, e);
+  if (current && current.state === "joined" && Array.isArray(current.lobby)) {
+    const info = current.info || {};
+    for (const e of current.lobby) {
+      byId.set(e.participant_id, { ...byId.get(e.participant_id), ...e, meeting_id: info.id, subject: info.subject });
+    }
+  }
+  const live = new Set(byId.keys());
+  handled = new Set([...handled].filter((pid) => live.has(pid)));
+  return [...byId.values()].filter((e) => !handled.has(e.participant_id))
+    .sort((a, b) => String(a.waiting_since || "").localeCompare(String(b.waiting_since || "")));
+}
+
+function renderQueue() {
+  const entries = queueEntries();
+  const ids = new Set(entries.map((e) => e.participant_id));
+  const arrivals = seen === null ? [] : entries.filter((e) => !seen.has(e.participant_id));
+  seen = ids;
+  if (arrivals.length) {
+    unseenArrival = true;
+    beep();
+    announce(status, `${arrivals.map((e) => e.display_name).join(", ")} is waiting in the lobby`);
+  }
+  if (entries.length === 0) unseenArrival = false;
+  document.title = entries.length ? `(${entries.length}) ${unseenArrival ? "New visitor · " : ""}${BASE_TITLE}` : BASE_TITLE;
+  $("#queue-count").textContent = String(entries.length);
+  $("#queue-empty").hidden = entries.length > 0;
+  fillQueue($("#queue"), entries, true);
+  const mine = current ? entries.filter((e) => e.meeting_id === (current.info || {}).id) : [];
+  $("#meeting-lobby").hidden = mine.length === 0;
+  fillQueue($("#meeting-queue"), mine, false);
+}
+
+function fillQueue(list, entries, withSubject) {
+  // Rebuild only when membership changes (keeps focus on buttons); update times in place.
+  const key = entries.map((e) => e.participant_id).join(",");
+  if (list.dataset.key !== key) {
+    list.dataset.key = key;
+    clear(list);
+    for (const e of entries) list.append(queueItem(e, withSubject));
+  }
+  for (const e of entries) {
+    const item = list.querySelector(`[data-pid="${CSS.escape(e.participant_id)}"] .waiting`);
+    if (item) item.textContent = `waiting ${since(e.waiting_since)}`;
+  }
+}
+
+function queueItem(e, withSubject) {
+  const vouch = e.vouched
+    ? (e.method === "token" ? "verified by invitation token" : "verified")
+    : "not verified: name typed by the visitor";
+  const who = e.display_name;
+  return el("li", { class: "visitor", data: { pid: e.participant_id, meetingId: e.meeting_id } },
+    el("div", { class: "meta" },
+      el("strong", { class: "name", text: who }),
+      el("span", { class: e.vouched ? "badge vouched" : "badge unvouched", text: vouch }),
+      withSubject ? el("span", { class: "muted", text: e.subject || "Untitled meeting" }) : null,
+      el("span", { class: "waiting muted", text: `waiting ${since(e.waiting_since)}` })),
+    el("div", { class: "actions" },
+      el("button", { class: "btn primary small", text: "Admit", attrs: { type: "button", "data-action": "admit", "aria-label": `Admit ${who}` }, on: { click: () => decide(e, true) } }),
+      el("button", { class: "btn danger small", text: "Deny", attrs: { type: "button", "data-action": "deny", "aria-label": `Deny ${who}` }, on: { click: () => decide(e, false) } })));
+}
+
+async function decide(entry, admit) {
+  unlockAudio();
+  try {
+    // Admitting acts as my participant in that meeting: open it first when needed.
+    if (!current || (current.info || {}).id !== entry.meeting_id) await openMeeting(entry.meeting_id);
+    if (!current) return;
+    await (admit ? current.admit(entry.participant_id) : current.deny(entry.participant_id));
+    handled.add(entry.participant_id);
+    announce(status, `${entry.display_name} ${admit ? "admitted" : "denied"}`);
+  } catch (e) {
+    announce(status, `Could not ${admit ? "admit" : "deny"} ${entry.display_name}: ${e.message || e}`);
+  }
+  renderQueue();
+}
+
+// --- in a meeting ---------------------------------------------------------------------
+async function openMeeting(meetingId) {
+  unlockAudio();
+  if (current && (current.info || {}).id === meetingId) { showScreen("meeting"); return; }
+  if (current) await leaveCurrent();
+  try {
+    current = await joinAsUser({ baseUrl: location.origin, meetingId, sessionToken: session.token });
+  } catch (e) {
+    current = null;
+    announce(status, `Could not open the meeting: ${errorText(e)}`);
+    return;
+  }
+  window.frontdeskMeeting = current;
+  const me = current;
+  me.on("lobby", () => renderQueue());
+  me.on("left", ({ reason }) => { if (me === current) onLeft(reason); });
+  view = new MeetingView($("#meeting-view"), me, { moderator: true, media: { audio: true, video: true }, status });
+  $("#back").hidden = false;
+  showScreen("meeting");
+  renderQueue();
+}
+
+function closeView() {
+  if (view) view.destroy();
+  view = null;
+  current = null;
+}
+
+async function leaveCurrent() {
+  const m = current;
+  closeView();
+  if (m && m.state !== "left") await m.leave().catch(() => {});
+}
+
+function onLeft(reason) {
+  closeView();
+  $("#back").hidden = true;
+  const [title, text] = reason === "left" ? ["You left the meeting", "The meeting goes on for the others."]
+    : reason === "meeting_ended" ? ["The meeting has ended", "It was ended for everyone."] : endText(reason);
+  $("#end-title").textContent = title;
+  $("#end-text").textContent = text;
+  document.body.dataset.ended = reason || "unknown";
+  showScreen("ended");
+  loadMeetings();
+  renderQueue();
+}
+
+async function backToDashboard() {
+  await leaveCurrent();
+  $("#back").hidden = true;
+  showScreen("dashboard");
+  loadMeetings();
+}
+
+// --- start ----------------------------------------------------------------------------
+$("#signin-form").addEventListener("submit", onSignIn);
+$("#new-form").addEventListener("submit", onCreate);
+$("#signout").addEventListener("click", () => signOut());
+$("#back").addEventListener("click", backToDashboard);
+$("#end-back").addEventListener("click", backToDashboard);
+window.addEventListener("focus", () => { unseenArrival = false; if (session) renderQueue(); });
+
+(async () => {
+  try { session = JSON.parse(sessionStorage.getItem(KEY) || "null"); } catch { session = null; }
+  if (!session) { showScreen("signin"); $("#username").focus(); return; }
+  try {
+    const me = await api("/v1/me");
+    session.display_name = me.display_name;
+    await showDashboard();
+  } catch {
+    if (session) signOut();
+  }
+})();

@@ -1,0 +1,245 @@
+// The guest page (/j/{code}): name, camera/mic preview, lobby, meeting, end screen.
+// With a "#token=...&discovery=..." fragment it joins with the guest token instead
+// of the join URL (the token's name is shown and cannot be changed).
+import { join, joinWithToken } from "/sdk/frontdesk.js";
+import {
+  $, announce, endText, errorText, fillSelect, formatDuration, jwtPayload, listDevices, showScreen, until,
+} from "/static/js/ui.js";
+import { MeetingView } from "/static/js/meeting_view.js";
+
+const status = $("#status");
+const form = $("#join-form");
+const nameInput = $("#name");
+const preview = $("#preview");
+const cameraSelect = $("#camera");
+const micSelect = $("#microphone");
+const useCamera = $("#use-camera");
+const useMic = $("#use-mic");
+const joinBtn = $("#join");
+const joinError = $("#join-error");
+
+const fragment = new URLSearchParams(location.hash.slice(1));
+const token = fragment.get("token");
+const discoveryUri = fragment.get("discovery");
+
+let previewStream = null;
+let cameraOk = false;
+let micOk = false;
+let meeting = null;
+let view = null;
+let lobbyTimer = null;
+
+function setupToken() {
+  if (!token) return;
+  const claims = jwtPayload(token);
+  if (claims.name) {
+    nameInput.value = claims.name;
+    nameInput.readOnly = true;
+    $("#name-help").textContent = "Your name was provided with your invitation.";
+  }
+  if (typeof claims.exp === "number" && claims.exp * 1000 < Date.now()) {
+    showEnd("token_expired");
+  }
+}
+
+// --- preview -------------------------------------------------------------------
+function stopPreview() {
+  if (previewStream) for (const t of previewStream.getTracks()) t.stop();
+  previewStream = null;
+  preview.srcObject = null;
+}
+
+async function startPreview() {
+  stopPreview();
+  const wantVideo = useCamera.checked;
+  $("#preview-off").hidden = wantVideo;
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    mediaUnavailable("This browser cannot use a camera or microphone here.");
+    return;
+  }
+  const video = wantVideo ? (cameraSelect.value ? { deviceId: { exact: cameraSelect.value } } : true) : false;
+  const audio = micSelect.value ? { deviceId: { exact: micSelect.value } } : true;
+  try {
+    previewStream = await navigator.mediaDevices.getUserMedia({ audio, video });
+    cameraOk = cameraOk || previewStream.getVideoTracks().length > 0;
+    micOk = previewStream.getAudioTracks().length > 0;
+    preview.srcObject = previewStream;
+    $("#preview-off").hidden = wantVideo;
+    await refreshDevices();
+  } catch (err) {
+    // Perhaps only the camera is missing: try the microphone alone.
+    if (video) {
+      try {
+        previewStream = await navigator.mediaDevices.getUserMedia({ audio, video: false });
+        micOk = true;
+        cameraOk = false;
+        useCamera.checked = false;
+        useCamera.disabled = true;
+        $("#preview-off").hidden = false;
+        showMediaHelp("No camera is available: you will join with your microphone only.");
+        await refreshDevices();
+        return;
+      } catch { /* neither works */ }
+    }
+    mediaUnavailable("Camera and microphone are not available (permission denied or no device). " +
+      "You can still join and chat.");
+    console.warn("preview", err);
+  }
+}
+
+function showMediaHelp(text) {
+  const help = $("#media-help");
+  help.textContent = text;
+  help.hidden = false;
+}
+
+function mediaUnavailable(text) {
+  cameraOk = false;
+  micOk = false;
+  useCamera.checked = false;
+  useMic.checked = false;
+  useCamera.disabled = true;
+  useMic.disabled = true;
+  cameraSelect.disabled = true;
+  micSelect.disabled = true;
+  $("#preview-off").hidden = false;
+  showMediaHelp(text);
+}
+
+async function refreshDevices() {
+  const { audioinputs, videoinputs } = await listDevices();
+  fillSelect(cameraSelect, videoinputs, "Camera");
+  fillSelect(micSelect, audioinputs, "Microphone");
+  const track = previewStream && previewStream.getVideoTracks()[0];
+  if (track && track.getSettings().deviceId) cameraSelect.value = track.getSettings().deviceId;
+  const mic = previewStream && previewStream.getAudioTracks()[0];
+  if (mic && mic.getSettings().deviceId) micSelect.value = mic.getSettings().deviceId;
+}
+
+// --- joining ---------------------------------------------------------------------
+async function onJoin(event) {
+  event.preventDefault();
+  const displayName = nameInput.value.trim();
+  joinError.hidden = true;
+  nameInput.removeAttribute("aria-invalid");
+  if (!token && !displayName) {
+    nameInput.setAttribute("aria-invalid", "true");
+    joinError.textContent = "Please enter your name.";
+    joinError.hidden = false;
+    nameInput.focus();
+    return;
+  }
+  const media = {
+    audio: micOk,
+    video: cameraOk,
+    audioDeviceId: micSelect.value || undefined,
+    videoDeviceId: cameraSelect.value || undefined,
+    startAudioMuted: micOk && !useMic.checked,
+    startVideoMuted: cameraOk && !useCamera.checked,
+  };
+  joinBtn.disabled = true;
+  joinBtn.textContent = "Joining…";
+  stopPreview();
+  try {
+    meeting = token && discoveryUri
+      ? await joinWithToken({ discoveryUri, token })
+      : await join({ joinUrl: location.href.split("#")[0], displayName });
+  } catch (err) {
+    joinBtn.disabled = false;
+    joinBtn.textContent = "Join";
+    if (err && (err.code === "token_expired" || err.code === "meeting_ended")) {
+      showEnd(err.code);
+      return;
+    }
+    joinError.textContent = errorText(err);
+    joinError.hidden = false;
+    joinError.focus();
+    startPreview();
+    return;
+  }
+  window.frontdeskMeeting = meeting;
+  meeting.on("state", ({ state }) => onState(state, media));
+  meeting.on("event", () => { if (meeting.state === "lobby") renderLobby(); });
+  meeting.on("left", ({ reason }) => showEnd(reason));
+  onState(meeting.state, media);
+}
+
+function onState(state, media) {
+  $("#lobby-reconnecting").hidden = state !== "reconnecting";
+  if (state === "lobby") {
+    if ($("#lobby").hidden) {
+      showScreen("lobby");
+      announce(status, "You are in the lobby. The host will let you in.");
+    }
+    renderLobby();
+    clearInterval(lobbyTimer);
+    lobbyTimer = setInterval(renderLobby, 1000);
+  } else if (state === "joined" && !view) {
+    clearInterval(lobbyTimer);
+    document.body.classList.add("in-meeting");
+    view = new MeetingView($("#meeting"), meeting, { media, status });
+    showScreen("meeting");
+    announce(status, "You joined the meeting.");
+  } else if (state === "left") {
+    showEnd(meeting.leftReason);
+  }
+}
+
+function organizerName() {
+  const info = (meeting && meeting.info) || {};
+  return info.organizer_display_name || info.organizer_name || "the advisor";
+}
+
+function renderLobby() {
+  if (!meeting) return;
+  $("#lobby-text").textContent = `Waiting for ${organizerName()} to let you in.`;
+  const pos = meeting.lobbyPosition;
+  $("#lobby-position").textContent = pos
+    ? (pos === 1 ? "You are next in the queue." : `You are number ${pos} in the queue.`)
+    : "";
+  const orgNote = $("#lobby-organizer");
+  orgNote.hidden = meeting.organizerPresent !== false;
+  orgNote.textContent = `${capitalize(organizerName())} has not joined yet. You will be let in once they arrive.`;
+  const left = meeting.lobbyTimeoutAt ? until(meeting.lobbyTimeoutAt) : null;
+  $("#lobby-timeout").textContent = left === null
+    ? "Please keep this page open."
+    : `If nobody lets you in within ${formatDuration(left)}, the wait ends and you can try to join again.`;
+}
+
+function capitalize(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function showEnd(reason) {
+  clearInterval(lobbyTimer);
+  stopPreview();
+  if (view) { view.destroy(); view = null; }
+  document.body.classList.remove("in-meeting");
+  const [title, text] = endText(reason);
+  $("#end-title").textContent = title;
+  $("#end-text").textContent = text;
+  const rejoin = $("#rejoin");
+  rejoin.hidden = !["left", "lobby_timeout", "connection_lost"].includes(reason) || (token && reason !== "connection_lost");
+  rejoin.href = location.href;
+  document.body.dataset.ended = reason || "unknown";
+  showScreen("ended");
+  announce(status, `${title}. ${text}`);
+}
+
+$("#lobby-leave").addEventListener("click", async () => {
+  if (meeting) {
+    try { await meeting.leave(); } catch (err) { console.warn("leave", err); }
+  }
+});
+$("#rejoin").addEventListener("click", (e) => { e.preventDefault(); location.reload(); });
+form.addEventListener("submit", onJoin);
+useCamera.addEventListener("change", startPreview);
+cameraSelect.addEventListener("change", startPreview);
+micSelect.addEventListener("change", startPreview);
+
+setupToken();
+if ($("#ended").hidden) {
+  showScreen("setup");
+  if (!nameInput.readOnly) nameInput.focus();
+  startPreview();
+}

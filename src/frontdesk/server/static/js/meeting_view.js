@@ -1,0 +1,378 @@
+// The in-meeting view shared by the guest page and the agent console: video tiles,
+// people, chat with history and typing indicator, media controls, and (for
+// moderators) mute / remove on each person and "End for all".
+import { announce, clear, el, formatClock, listDevices } from "/static/js/ui.js";
+
+const TYPING_IDLE_MS = 3000;
+const TYPING_STALE_MS = 8000;
+
+export class MeetingView {
+  /**
+   * @param {HTMLElement} root   empty container the view fills
+   * @param {object} meeting     a Meeting of /sdk/frontdesk.js
+   * @param {{moderator?: boolean, media?: object, status: HTMLElement}} opts
+   */
+  constructor(root, meeting, opts) {
+    this.root = root;
+    this.meeting = meeting;
+    this.moderator = Boolean(opts.moderator);
+    this.mediaOptions = opts.media || { audio: true, video: true };
+    this.status = opts.status;
+    this.offs = [];
+    this.typers = new Map();
+    this.typingTimer = null;
+    this.iAmTyping = false;
+    this.mediaStarted = false;
+    this.build();
+    this.subscribe();
+    this.renderAll();
+  }
+
+  build() {
+    clear(this.root);
+    const m = this.meeting;
+    const subject = (m.info && m.info.subject) || "Meeting";
+    this.banner = el("div", { class: "banner", text: "Reconnecting…", attrs: { role: "status", hidden: true } });
+    this.tiles = el("div", { class: "tiles", attrs: { "aria-label": "Video", role: "group" } });
+    this.mediaNote = el("p", { class: "note", attrs: { hidden: true } });
+    this.muteBtn = this.button("Mute", "mute", () => this.toggleAudio());
+    this.camBtn = this.button("Camera off", "camera", () => this.toggleVideo());
+    this.switchBtn = this.button("Switch camera", "switch-camera", () => this.switchCamera());
+    this.switchBtn.hidden = true;
+    this.leaveBtn = this.button("Leave", "leave", () => this.leave(), "btn danger");
+    const controls = el("div", { class: "controls", attrs: { role: "toolbar", "aria-label": "Meeting controls" } },
+      this.muteBtn, this.camBtn, this.switchBtn, this.leaveBtn);
+    if (this.moderator) {
+      this.endBtn = this.button("End for all", "end", () => this.endForAll(), "btn danger");
+      controls.append(this.endBtn);
+    }
+    this.roster = el("ul", { class: "roster", attrs: { "aria-label": "People in the meeting" } });
+    this.chatLog = el("ol", { class: "chat-log", attrs: { "aria-label": "Chat messages", tabindex: "0" } });
+    this.olderBtn = this.button("Show earlier messages", "older", () => this.loadOlder(), "btn link");
+    this.typing = el("p", { class: "typing", attrs: { "aria-live": "polite" } });
+    this.chatInput = el("input", {
+      attrs: { id: "chat-input", name: "text", autocomplete: "off", maxlength: "4000", required: true },
+      on: { input: () => this.onTypingInput() },
+    });
+    const form = el("form", { class: "chat-form", on: { submit: (e) => this.sendChat(e) } },
+      el("label", { text: "Message", attrs: { for: "chat-input" }, class: "visually-hidden" }),
+      this.chatInput,
+      el("button", { class: "btn primary", text: "Send", attrs: { type: "submit" } }));
+    const side = el("aside", { class: "side" },
+      el("h3", { text: "People" }), this.roster,
+      el("h3", { text: "Chat" }), this.olderBtn, this.chatLog, this.typing, form);
+    this.root.append(
+      el("h2", { text: subject, attrs: { id: "meeting-heading" } }),
+      this.banner,
+      el("div", { class: "stage" }, el("div", { class: "main" }, this.tiles, this.mediaNote, controls), side),
+    );
+  }
+
+  button(text, name, handler, cls = "btn") {
+    return el("button", { class: cls, text, attrs: { type: "button", "data-action": name }, on: { click: handler } });
+  }
+
+  subscribe() {
+    const m = this.meeting;
+    const on = (name, fn) => this.offs.push(m.on(name, fn));
+    on("state", ({ state }) => this.onState(state));
+    on("reconnecting", ({ attempt }) => {
+      this.banner.textContent = attempt > 1 ? `Reconnecting… (attempt ${attempt})` : "Reconnecting…";
+      this.banner.hidden = false;
+    });
+    on("roster", () => { this.renderRoster(); this.renderTiles(); });
+    on("media", ({ participantId }) => {
+      this.renderRoster();
+      this.renderTiles();
+      if (participantId === m.participantId) this.updateControls();
+    });
+    on("chat", (msg) => {
+      this.renderChat();
+      this.typers.delete(msg.participant_id);
+      this.renderTyping();
+      if (msg.participant_id !== m.participantId) announce(this.status, `${msg.display_name}: ${msg.text}`);
+    });
+    on("typing", ({ participant_id: pid, typing }) => {
+      if (pid === m.participantId) return;
+      if (typing) this.typers.set(pid, Date.now()); else this.typers.delete(pid);
+      this.renderTyping();
+    });
+    on("track", () => this.renderTiles());
+    on("trackended", () => this.renderTiles());
+    on("localstream", () => this.renderTiles());
+    this.staleTimer = setInterval(() => this.renderTyping(), 2000);
+  }
+
+  onState(state) {
+    this.banner.hidden = state !== "reconnecting";
+    if (state === "joined") {
+      this.renderAll();
+      this.startMedia();
+    }
+  }
+
+  renderAll() {
+    this.renderRoster();
+    this.renderTiles();
+    this.renderChat();
+    this.renderTyping();
+    if (this.meeting.state === "joined") this.startMedia();
+  }
+
+  // --- media -------------------------------------------------------------------
+  async startMedia() {
+    if (this.mediaStarted) return;
+    this.mediaStarted = true;
+    const wanted = this.mediaOptions;
+    if (!wanted.audio && !wanted.video) {
+      this.showMediaNote("You joined without camera and microphone: chat only.");
+      return;
+    }
+    const { startAudioMuted, startVideoMuted, ...constraints } = wanted;
+    try {
+      await this.meeting.startMedia(constraints);
+      if (!constraints.video) this.camBtn.disabled = true;
+      if (!constraints.audio) this.muteBtn.disabled = true;
+      if (startAudioMuted && constraints.audio) await this.toggleAudio();
+      if (startVideoMuted && constraints.video) await this.toggleVideo();
+    } catch (err) {
+      this.showMediaNote("Camera and microphone are not available: you can still chat. " +
+        "Allow access in your browser settings and rejoin to use them.");
+      this.muteBtn.disabled = true;
+      this.camBtn.disabled = true;
+      console.warn("media unavailable", err);
+    }
+    this.updateControls();
+    const { videoinputs } = await listDevices();
+    this.switchBtn.hidden = videoinputs.length < 2;
+    this.renderTiles();
+  }
+
+  showMediaNote(text) {
+    this.mediaNote.textContent = text;
+    this.mediaNote.hidden = false;
+  }
+
+  async toggleAudio() {
+    const muted = !this.meeting.audioMuted;
+    try {
+      await this.meeting.setAudioMuted(muted);
+      announce(this.status, muted ? "Microphone muted" : "Microphone on");
+    } catch (err) {
+      announce(this.status, `Could not change the microphone: ${err.message || err}`);
+    }
+    this.updateControls();
+  }
+
+  async toggleVideo() {
+    const muted = !this.meeting.videoMuted;
+    this.camBtn.disabled = true;
+    try {
+      await this.meeting.setVideoMuted(muted);
+      announce(this.status, muted ? "Camera off" : "Camera on");
+    } catch (err) {
+      announce(this.status, `Could not change the camera: ${err.message || err}`);
+    }
+    this.camBtn.disabled = false;
+    this.updateControls();
+    this.renderTiles();
+  }
+
+  async switchCamera() {
+    try {
+      await this.meeting.switchCamera();
+      announce(this.status, "Switched camera");
+      this.renderTiles();
+    } catch (err) {
+      announce(this.status, `Could not switch camera: ${err.message || err}`);
+    }
+  }
+
+  updateControls() {
+    const { audioMuted, videoMuted } = this.meeting;
+    this.muteBtn.textContent = audioMuted ? "Unmute" : "Mute";
+    this.muteBtn.setAttribute("aria-pressed", String(Boolean(audioMuted)));
+    this.camBtn.textContent = videoMuted ? "Camera on" : "Camera off";
+    this.camBtn.setAttribute("aria-pressed", String(Boolean(videoMuted)));
+  }
+
+  // --- tiles -------------------------------------------------------------------
+  renderTiles() {
+    const m = this.meeting;
+    const want = new Map();
+    const selfStream = m.localStream || null;
+    want.set(m.participantId, { name: `${(m.me && m.me.display_name) || "You"} (you)`, stream: selfStream, self: true,
+      videoOff: m.videoMuted || !selfStream || selfStream.getVideoTracks().length === 0 });
+    for (const p of m.roster.values()) {
+      if (p.id === m.participantId || p.state !== "joined") continue;
+      const stream = m.remoteStreams ? m.remoteStreams.get(p.id) || null : null;
+      want.set(p.id, { name: p.display_name, stream, self: false, videoOff: Boolean(p.video_muted) || !stream,
+        audioMuted: Boolean(p.audio_muted) });
+    }
+    for (const tile of [...this.tiles.children]) {
+      if (!want.has(tile.dataset.pid)) tile.remove();
+    }
+    for (const [pid, t] of want) {
+      let tile = this.tiles.querySelector(`[data-pid="${CSS.escape(pid)}"]`);
+      if (!tile) {
+        const video = el("video", { attrs: { autoplay: true, playsinline: true } });
+        video.muted = t.self; // never play my own microphone back
+        tile = el("figure", { class: t.self ? "tile self" : "tile", data: { pid } },
+          video, el("div", { class: "avatar", attrs: { "aria-hidden": "true" } }), el("figcaption"));
+        this.tiles.append(tile);
+      }
+      const video = tile.querySelector("video");
+      if (video.srcObject !== t.stream) {
+        video.srcObject = t.stream;
+        if (t.stream) video.play().catch(() => { /* autoplay blocked: shown when the user taps */ });
+      }
+      tile.classList.toggle("video-off", t.videoOff);
+      tile.querySelector(".avatar").textContent = initials(t.name);
+      tile.querySelector("figcaption").textContent = t.audioMuted ? `${t.name} · muted` : t.name;
+      tile.setAttribute("aria-label", t.name);
+    }
+    this.tiles.dataset.count = String(want.size);
+  }
+
+  // --- people ------------------------------------------------------------------
+  renderRoster() {
+    const m = this.meeting;
+    clear(this.roster);
+    for (const p of m.roster.values()) {
+      if (p.state !== "joined" && p.state !== "reconnecting") continue;
+      const me = p.id === m.participantId;
+      const flags = [];
+      if (p.role === "organizer") flags.push("host");
+      if (p.audio_muted) flags.push("muted");
+      if (p.video_muted) flags.push("camera off");
+      if (p.state === "reconnecting") flags.push("reconnecting…");
+      const li = el("li", { class: "person", data: { pid: p.id } },
+        el("span", { class: "name", text: me ? `${p.display_name} (you)` : p.display_name }),
+        el("span", { class: "flags", text: flags.join(" · ") }));
+      if (this.moderator && !me) {
+        const actions = el("span", { class: "actions" });
+        if (!p.audio_muted) {
+          actions.append(this.button("Mute", "mute-person", () => this.moderate("mute", p), "btn small"));
+        }
+        actions.append(this.button("Remove", "remove-person", () => this.moderate("remove", p), "btn small danger"));
+        for (const b of actions.querySelectorAll("button")) b.setAttribute("aria-label", `${b.textContent} ${p.display_name}`);
+        li.append(actions);
+      }
+      this.roster.append(li);
+    }
+  }
+
+  async moderate(action, p) {
+    try {
+      await this.meeting[action](p.id);
+      announce(this.status, action === "mute" ? `${p.display_name} was muted` : `${p.display_name} was removed`);
+    } catch (err) {
+      announce(this.status, `Could not ${action} ${p.display_name}: ${err.message || err}`);
+    }
+  }
+
+  // --- chat --------------------------------------------------------------------
+  renderChat() {
+    const log = this.chatLog;
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    clear(log);
+    for (const msg of this.meeting.chat) {
+      const mine = msg.participant_id === this.meeting.participantId;
+      log.append(el("li", { class: mine ? "msg mine" : "msg", data: { seq: msg.seq } },
+        el("span", { class: "who", text: mine ? "You" : msg.display_name }),
+        el("time", { text: formatClock(msg.at), attrs: { datetime: msg.at } }),
+        el("p", { class: "text", text: msg.text })));
+    }
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  renderTyping() {
+    const now = Date.now();
+    const names = [];
+    for (const [pid, at] of this.typers) {
+      if (now - at > TYPING_STALE_MS) { this.typers.delete(pid); continue; }
+      const p = this.meeting.roster.get(pid);
+      names.push(p ? p.display_name : "Someone");
+    }
+    const text = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`;
+    if (this.typing.textContent !== text) this.typing.textContent = text;
+  }
+
+  onTypingInput() {
+    if (!this.iAmTyping) {
+      this.iAmTyping = true;
+      this.meeting.setTyping(true);
+    }
+    clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  stopTyping() {
+    clearTimeout(this.typingTimer);
+    if (this.iAmTyping) {
+      this.iAmTyping = false;
+      try { this.meeting.setTyping(false); } catch { /* session over */ }
+    }
+  }
+
+  async sendChat(event) {
+    event.preventDefault();
+    const text = this.chatInput.value.trim();
+    if (!text) return;
+    this.chatInput.value = "";
+    this.stopTyping();
+    try {
+      await this.meeting.sendChat(text);
+      this.renderChat();
+      this.chatLog.scrollTop = this.chatLog.scrollHeight;
+    } catch (err) {
+      this.chatInput.value = text;
+      announce(this.status, `Message not sent: ${err.message || err}`);
+    }
+    this.chatInput.focus();
+  }
+
+  async loadOlder() {
+    try {
+      const older = await this.meeting.loadOlder();
+      this.renderChat();
+      if (Array.isArray(older) && older.length === 0) this.olderBtn.hidden = true;
+    } catch (err) {
+      announce(this.status, `Could not load earlier messages: ${err.message || err}`);
+    }
+  }
+
+  // --- ending ------------------------------------------------------------------
+  async leave() {
+    this.leaveBtn.disabled = true;
+    try { await this.meeting.leave(); } catch (err) { console.warn("leave", err); }
+  }
+
+  async endForAll() {
+    if (this.endBtn.dataset.confirm !== "1") {
+      this.endBtn.dataset.confirm = "1";
+      this.endBtn.textContent = "Confirm: end for all";
+      setTimeout(() => { this.endBtn.dataset.confirm = ""; this.endBtn.textContent = "End for all"; }, 5000);
+      return;
+    }
+    this.endBtn.disabled = true;
+    try { await this.meeting.end(); } catch (err) {
+      this.endBtn.disabled = false;
+      announce(this.status, `Could not end the meeting: ${err.message || err}`);
+    }
+  }
+
+  destroy() {
+    this.stopTyping();
+    clearInterval(this.staleTimer);
+    for (const off of this.offs) off();
+    this.offs = [];
+    for (const v of this.root.querySelectorAll("video")) v.srcObject = null;
+    clear(this.root);
+  }
+}
+
+export function initials(name) {
+  const parts = String(name || "?").replace(/\(you\)$/, "").trim().split(/\s+/).filter(Boolean);
+  return (parts.slice(0, 2).map((w) => w[0]).join("") || "?").toUpperCase();
+}

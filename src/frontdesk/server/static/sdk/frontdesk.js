@@ -1,0 +1,1135 @@
+/**
+ * Frontdesk browser SDK: one dependency-free ES module, no build step.
+ *
+ * Speaks protocol version 1 of the RTC WebSocket (`/v1/rtc`) like the Python SDK:
+ * joining (URL, guest token, signed-in user), the session states, roster, lobby,
+ * chat (idempotent sends), moderation, heartbeat, resume after a dropped
+ * connection (events exactly once, by seq) and WebRTC media as a mesh with the
+ * "perfect negotiation" pattern.
+ *
+ * Minimal example (works from any origin; the script is served with CORS `*`):
+ *
+ *   import { joinWithToken } from "https://frontdesk.example/sdk/frontdesk.js";
+ *   const meeting = await joinWithToken({ discoveryUri, token });
+ *   meeting.on("state", ({ state }) => console.log("now", state));
+ *   meeting.on("track", ({ participantId, stream }) => { video.srcObject = stream; });
+ *   await meeting.admitted();          // resolves once let in from the lobby
+ *   await meeting.startMedia({ audio: true, video: true });
+ *   await meeting.sendChat("Hello!");
+ *
+ * Notes on the contract (/sdk contract, protocol v1):
+ * - Media negotiation: the peer with the smaller participant id creates the
+ *   connection with one audio and one video transceiver (both "sendrecv") and
+ *   makes the first offer; the other side asks for it with a `signal` of kind
+ *   "renegotiate" (data `{}`) when it starts media first. Mute, camera off and
+ *   camera switch only swap the sender's track (`replaceTrack`), so they never
+ *   need a new offer/answer.
+ * - Lobby entries built from a live `participant_waiting` event carry
+ *   `timeout_at: null` (the event does not say it); snapshots carry it.
+ *
+ * Nothing here touches `window` or `document` at import time (Node can import it).
+ */
+
+/** Protocol version 1: the message tables, mirroring frontdesk/protocol/messages.py. */
+export const PROTOCOL = Object.freeze({
+  version: 1,
+  clientMessages: {
+    hello: { v: "int", auth: "object", client: "str?" },
+    chat: { id: "str", text: "str" },
+    typing: { typing: "bool" },
+    media: { audio_muted: "bool?", video_muted: "bool?", hand_raised: "bool?" },
+    admit: { participant_id: "str" },
+    deny: { participant_id: "str" },
+    mute: { participant_id: "str" },
+    remove: { participant_id: "str" },
+    end: {},
+    leave: {},
+    signal: { to: "str", kind: "str", data: "object" },
+    history: { before_seq: "int", limit: "int?" },
+    ping: {},
+  },
+  serverMessages: {
+    welcome: {
+      v: "int",
+      participant_id: "str",
+      resume_token: "str",
+      state: "str",
+      snapshot: "object",
+      heartbeat_s: "number",
+      resumed: "bool",
+      ice_servers: "list?",
+    },
+    state: { state: "str", snapshot: "object" },
+    event: { seq: "int", name: "str", at: "str", data: "object" },
+    typing: { participant_id: "str", typing: "bool" },
+    signal: { from: "str", kind: "str", data: "object" },
+    ok: { ref: "str?", result: "object?" },
+    error: { ref: "str?", code: "str", message: "str" },
+    pong: {},
+    ping: {},
+    bye: { reason: "str", code: "int" },
+  },
+});
+
+const CLIENT_NAME = "frontdesk-js/1";
+const REQUEST_TIMEOUT_MS = 15000;
+const JOIN_TIMEOUT_MS = 15000;
+const RESUME_INITIAL_MS = 250;
+const RESUME_MAX_MS = 5000;
+const RESUME_GIVE_UP_MS = 60000;
+const HEARTBEAT_TIMEOUT = 4014; // the only resumable close code of the 4000 range
+/** Close code -> leave reason (frontdesk/protocol/codes.py). */
+const CLOSE_REASONS = {
+  4000: "left",
+  4002: "token_expired",
+  4010: "meeting_ended",
+  4011: "removed",
+  4012: "denied",
+  4013: "lobby_timeout",
+  4015: "connection_lost",
+};
+/** Close code -> error code, for closes that are not a leave reason. */
+const CLOSE_ERRORS = {
+  4001: "unauthenticated",
+  4003: "forbidden",
+  4004: "meeting_not_found",
+  4005: "protocol_error",
+  4008: "rate_limited",
+  4009: "conflict",
+};
+const LEAVE_REASONS = new Set(Object.values(CLOSE_REASONS).concat(["connection_lost"]));
+
+/** An error with the same stable `code` as the server's (token_expired, forbidden, ...). */
+export class FrontdeskError extends Error {
+  /** @param {string} code @param {string} [message] @param {object} [extra] */
+  constructor(code, message, extra) {
+    super(message || code);
+    this.name = "FrontdeskError";
+    this.code = code;
+    if (extra) Object.assign(this, extra);
+  }
+}
+
+function newId() {
+  const c = globalThis.crypto;
+  if (c && typeof c.randomUUID === "function") return c.randomUUID().replace(/-/g, "");
+  const bytes = new Uint8Array(16);
+  if (c && c.getRandomValues) c.getRandomValues(bytes);
+  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Send one client frame on a socket. */
+function sendFrame(ws, type, fields = {}) {
+  const body = { type };
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== null) body[k] = v;
+  ws.send(JSON.stringify(body));
+}
+
+/** @returns {Promise<any>} the JSON body; rejects with FrontdeskError from problem+json. */
+async function fetchJson(url, init) {
+  let resp;
+  try {
+    resp = await fetch(url, init);
+  } catch (err) {
+    throw new FrontdeskError("unavailable", `cannot reach ${url}: ${err && err.message}`);
+  }
+  let body = null;
+  try {
+    body = await resp.json();
+  } catch {
+    body = null;
+  }
+  if (!resp.ok) {
+    const code = (body && body.code) || (resp.status === 401 ? "unauthenticated" : "error");
+    throw new FrontdeskError(code, (body && (body.detail || body.title)) || `HTTP ${resp.status}`, {
+      status: resp.status,
+    });
+  }
+  return body;
+}
+
+function rtcUrlFor(base) {
+  const u = new URL(base);
+  const scheme = u.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${u.host}/v1/rtc`;
+}
+
+/**
+ * Sign in an agent: POST {baseUrl}/v1/session.
+ * @param {{baseUrl: string, username: string, password: string}} opts
+ * @returns {Promise<{token: string, username: string, display_name: string, expires_at: string}>}
+ */
+export async function login({ baseUrl, username, password }) {
+  return fetchJson(new URL("/v1/session", baseUrl).href, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username, password }),
+    credentials: "same-origin",
+  });
+}
+
+/**
+ * Join with the join URL alone and a display name (the guest may wait in the lobby).
+ * @param {{joinUrl: string, displayName: string}} opts
+ * @returns {Promise<Meeting>}
+ */
+export async function join({ joinUrl, displayName }) {
+  const m = new Meeting(rtcUrlFor(joinUrl), []);
+  await m._open({ kind: "url", join_url: joinUrl, display_name: displayName });
+  return m;
+}
+
+/**
+ * Join with a guest token: GET the discovery URI (Bearer token), then the RTC URL it names.
+ * @param {{discoveryUri: string, token: string}} opts
+ * @returns {Promise<Meeting>}
+ */
+export async function joinWithToken({ discoveryUri, token }) {
+  const disc = await fetchJson(discoveryUri, {
+    headers: { Authorization: `Bearer ${token}` },
+    credentials: "omit",
+  });
+  const m = new Meeting(disc.rtc_url, disc.ice_servers || []);
+  await m._open({ kind: "token", token });
+  return m;
+}
+
+/**
+ * Join a meeting as a signed-in user (organizer or agent).
+ * @param {{baseUrl: string, meetingId: string, sessionToken: string}} opts
+ * @returns {Promise<Meeting>}
+ */
+export async function joinAsUser({ baseUrl, meetingId, sessionToken }) {
+  const m = new Meeting(rtcUrlFor(baseUrl), []);
+  await m._open({ kind: "session", token: sessionToken, meeting_id: meetingId });
+  return m;
+}
+
+/**
+ * The cameras and microphones (labels appear once media permission was granted).
+ * @returns {Promise<{audioinputs: MediaDeviceInfo[], videoinputs: MediaDeviceInfo[]}>}
+ */
+export async function listDevices() {
+  const md = globalThis.navigator && globalThis.navigator.mediaDevices;
+  if (!md || !md.enumerateDevices) return { audioinputs: [], videoinputs: [] };
+  const all = await md.enumerateDevices();
+  return {
+    audioinputs: all.filter((d) => d.kind === "audioinput"),
+    videoinputs: all.filter((d) => d.kind === "videoinput"),
+  };
+}
+
+/** One participant session in a meeting. Get one from join / joinWithToken / joinAsUser. */
+export class Meeting {
+  /** @param {string} rtcUrl @param {object[]} iceServers */
+  constructor(rtcUrl, iceServers) {
+    this.rtcUrl = rtcUrl;
+    /** @type {"connecting"|"lobby"|"joined"|"reconnecting"|"left"} */
+    this.state = "connecting";
+    this.participantId = null;
+    this.me = null;
+    this.info = null;
+    /** @type {Map<string, object>} */
+    this.roster = new Map();
+    this.lobby = [];
+    this.lobbyPosition = null;
+    this.organizerPresent = null;
+    this.lobbyTimeoutAt = null;
+    this.chat = [];
+    this.leftReason = null;
+    this.iceServers = iceServers || [];
+    this.lastSeq = 0;
+    this.heartbeatS = 15;
+    /** @type {MediaStream|null} */
+    this.localStream = null;
+    /** @type {Map<string, MediaStream>} */
+    this.remoteStreams = new Map();
+    this.audioMuted = false;
+    this.videoMuted = false;
+    this._listeners = new Map();
+    this._pending = new Map(); // ref -> {type, fields, resolve, reject, retry, sentOn, timer}
+    this._ws = null;
+    this._gen = 0;
+    this._resumeToken = null;
+    this._timers = [];
+    this._lastFrameAt = 0;
+    this._lastError = null;
+    this._peers = new Map(); // pid -> peer record
+    this._asked = new Set(); // peers asked to offer ("renegotiate")
+    this._media = { audio: true, video: true, audioDeviceId: undefined, videoDeviceId: undefined };
+    this._admitted = new Promise((resolve, reject) => {
+      this._admittedResolve = resolve;
+      this._admittedReject = reject;
+    });
+    this._admitted.catch(() => {});
+  }
+
+  // --- events --------------------------------------------------------------------
+
+  /**
+   * Subscribe to a named event; returns the function that unsubscribes.
+   * @param {string} name @param {(data: any) => void} callback @returns {() => void}
+   */
+  on(name, callback) {
+    if (!this._listeners.has(name)) this._listeners.set(name, new Set());
+    this._listeners.get(name).add(callback);
+    return () => this._listeners.get(name)?.delete(callback);
+  }
+
+  _emit(name, data) {
+    for (const cb of [...(this._listeners.get(name) || [])]) {
+      try {
+        cb(data);
+      } catch (err) {
+        console.error(`frontdesk: "${name}" listener failed`, err);
+      }
+    }
+  }
+
+  _setState(state) {
+    if (state === this.state) return;
+    const previous = this.state;
+    this.state = state;
+    this._emit("state", { state, previous });
+    if (state === "joined") this._admittedResolve(this);
+  }
+
+  /** Resolves when the session is in the meeting; rejects with the leave reason as code. */
+  admitted() {
+    return this._admitted;
+  }
+
+  // --- connection ----------------------------------------------------------------
+
+  /** Open a socket, send hello, wait for welcome. Resolves with the welcome frame. */
+  _connect(auth) {
+    const WS = globalThis.WebSocket;
+    if (!WS) return Promise.reject(new FrontdeskError("unavailable", "no WebSocket here"));
+    return new Promise((resolve, reject) => {
+      let ws;
+      try {
+        ws = new WS(this.rtcUrl);
+      } catch (err) {
+        reject(new FrontdeskError("unavailable", String(err && err.message)));
+        return;
+      }
+      let done = false;
+      let said = null;
+      const timer = setTimeout(() => fail(new FrontdeskError("unavailable", "no welcome in time")), JOIN_TIMEOUT_MS);
+      const fail = (err) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        try { ws.close(); } catch { /* closed already */ }
+        reject(err);
+      };
+      ws.onopen = () => sendFrame(ws, "hello", { v: PROTOCOL.version, auth, client: CLIENT_NAME });
+      ws.onerror = () => {};
+      ws.onclose = (ev) => {
+        if (said) return fail(said);
+        const code = ev.code;
+        if (code >= 4000 && code < 5000 && code !== HEARTBEAT_TIMEOUT) return fail(closeError(code));
+        fail(new FrontdeskError("unavailable", `the connection closed during the handshake (${code})`));
+      };
+      ws.onmessage = (ev) => {
+        let msg;
+        try {
+          msg = JSON.parse(ev.data);
+        } catch {
+          return;
+        }
+        if (msg.type === "welcome") {
+          done = true;
+          clearTimeout(timer);
+          resolve({ ws, welcome: msg });
+        } else if (msg.type === "error") {
+          said = new FrontdeskError(msg.code, msg.message);
+        } else if (msg.type === "bye") {
+          said = new FrontdeskError(msg.reason, `the session ended: ${msg.reason}`, { final: true });
+        }
+      };
+    });
+  }
+
+  async _open(auth) {
+    const { ws, welcome } = await this._connect(auth);
+    this._attach(ws, welcome);
+  }
+
+  _attach(ws, welcome) {
+    this._gen += 1;
+    const gen = this._gen;
+    this._ws = ws;
+    this._lastFrameAt = Date.now();
+    ws.onmessage = (ev) => {
+      if (gen !== this._gen) return;
+      this._lastFrameAt = Date.now();
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      try {
+        this._dispatch(msg);
+      } catch (err) {
+        console.error("frontdesk: handling a server message failed", msg && msg.type, err);
+      }
+    };
+    ws.onclose = (ev) => {
+      if (gen === this._gen) this._closed(ev.code);
+    };
+    ws.onerror = () => {};
+    this._dispatch(welcome);
+    this._startHeartbeat(gen);
+    // requests waiting for a connection go out now; chat sends are re-sent (idempotent)
+    for (const [ref, p] of this._pending) {
+      if (p.sentOn && p.sentOn !== gen && !p.retry) {
+        this._settle(ref, new FrontdeskError("unavailable", `the connection dropped during ${p.type}`));
+      } else if (p.sentOn !== gen) {
+        this._transmit(ref, p);
+      }
+    }
+  }
+
+  _startHeartbeat(gen) {
+    this._clearTimers();
+    const period = Math.max(1, this.heartbeatS) * 1000;
+    this._timers.push(
+      setInterval(() => {
+        if (gen !== this._gen || !this._ws) return;
+        if (Date.now() - this._lastFrameAt > period * 3) {
+          this._drop(); // the socket looks dead: do not wait for TCP to notice
+          return;
+        }
+        try {
+          sendFrame(this._ws, "ping");
+        } catch { /* the close handler resumes */ }
+      }, period),
+    );
+  }
+
+  _clearTimers() {
+    for (const t of this._timers) clearInterval(t);
+    this._timers = [];
+  }
+
+  /** Forget the current socket (it is dead) and resume. */
+  _drop() {
+    const ws = this._ws;
+    this._gen += 1;
+    this._ws = null;
+    if (ws) {
+      try { ws.close(); } catch { /* already closed */ }
+    }
+    this._resume();
+  }
+
+  _closed(code) {
+    this._ws = null;
+    this._clearTimers();
+    if (this.state === "left") return;
+    if (code >= 4000 && code < 5000 && code !== HEARTBEAT_TIMEOUT) {
+      const said = this._lastError;
+      const err = said && closeCodeOf(said.code) === code ? said : closeError(code);
+      this._finish(CLOSE_REASONS[code] || "connection_lost", err);
+      return;
+    }
+    this._gen += 1;
+    this._resume();
+  }
+
+  async _resume() {
+    if (this._resuming || this.state === "left") return;
+    this._resuming = true;
+    this._clearTimers();
+    const before = this.state;
+    this._resumeState = before === "lobby" || before === "joined" ? before : this._resumeState;
+    this._setState("reconnecting");
+    const started = Date.now();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const base = Math.min(RESUME_MAX_MS, RESUME_INITIAL_MS * 2 ** (attempt - 1));
+        const delayMs = Math.round(base * (0.75 + Math.random() * 0.25));
+        if (Date.now() + delayMs - started > RESUME_GIVE_UP_MS) {
+          this._finish("connection_lost", new FrontdeskError("connection_lost", "could not reconnect"));
+          return;
+        }
+        this._emit("reconnecting", { attempt, delayMs });
+        await sleep(delayMs);
+        if (this.state === "left") return;
+        try {
+          const auth = { kind: "resume", token: this._resumeToken, last_seq: this.lastSeq };
+          const { ws, welcome } = await this._connect(auth);
+          if (this.state === "left") {
+            try { ws.close(); } catch { /* ignore */ }
+            return;
+          }
+          this._attach(ws, welcome);
+          return;
+        } catch (err) {
+          if (err instanceof FrontdeskError && err.code !== "unavailable") {
+            const reason = LEAVE_REASONS.has(err.code) ? err.code : "connection_lost";
+            this._finish(reason, err);
+            return;
+          }
+        }
+      }
+    } finally {
+      this._resuming = false;
+    }
+  }
+
+  _finish(reason, error) {
+    if (this.state === "left") return;
+    this.leftReason = reason;
+    this._clearTimers();
+    this._gen += 1;
+    const ws = this._ws;
+    this._ws = null;
+    if (ws) {
+      try { ws.close(1000); } catch { /* closed */ }
+    }
+    const err = error || new FrontdeskError(reason, `the session ended: ${reason}`);
+    for (const [ref, p] of [...this._pending]) {
+      // the bye of an end/leave may overtake its ok: that request did what it asked
+      const done = (p.type === "end" && reason === "meeting_ended") || (p.type === "leave" && reason === "left");
+      this._settle(ref, done ? {} : err, done);
+    }
+    this._closeAllPeers();
+    this._stopLocal();
+    this._setState("left");
+    this._admittedReject(new FrontdeskError(reason, err.message));
+    if (error && !LEAVE_REASONS.has(error.code)) this._emit("error", { code: error.code, message: error.message });
+    this._emit("left", { reason });
+  }
+
+  // --- requests -------------------------------------------------------------------
+
+  /** Send a request with a ref; resolves with the `result` of its `ok`. */
+  _request(type, fields = {}, { retry = false } = {}) {
+    if (this.state === "left") {
+      return Promise.reject(new FrontdeskError(this.leftReason || "left", "the session has ended"));
+    }
+    const ref = newId().slice(0, 16);
+    return new Promise((resolve, reject) => {
+      const p = { type, fields, resolve, reject, retry, sentOn: 0, timer: null };
+      p.timer = setTimeout(
+        () => this._settle(ref, new FrontdeskError("unavailable", `no answer to ${type} in time`)),
+        REQUEST_TIMEOUT_MS,
+      );
+      this._pending.set(ref, p);
+      if (this._ws && this.state !== "reconnecting") this._transmit(ref, p);
+    });
+  }
+
+  _transmit(ref, p) {
+    if (!this._ws) return;
+    try {
+      sendFrame(this._ws, p.type, { ...p.fields, ref });
+      p.sentOn = this._gen;
+    } catch { /* sent again after resuming */ }
+  }
+
+  _settle(ref, errOrResult, ok = false) {
+    const p = this._pending.get(ref);
+    if (!p) return;
+    this._pending.delete(ref);
+    clearTimeout(p.timer);
+    if (ok) p.resolve(errOrResult || {});
+    else p.reject(errOrResult);
+  }
+
+  /** A frame without answer (typing, signal); dropped while disconnected. */
+  _send(type, fields = {}) {
+    if (!this._ws || this.state === "reconnecting" || this.state === "left") return false;
+    try {
+      sendFrame(this._ws, type, fields);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // --- server messages ------------------------------------------------------------
+
+  _dispatch(msg) {
+    switch (msg.type) {
+      case "welcome":
+        this._onWelcome(msg);
+        break;
+      case "state":
+        this._applySnapshot(msg.snapshot, { full: true });
+        this._setState(msg.state);
+        if (msg.state === "joined") this._afterJoined();
+        break;
+      case "event":
+        if (typeof msg.seq !== "number" || msg.seq <= this.lastSeq) return; // exactly once
+        this.lastSeq = msg.seq;
+        this._onEvent(msg);
+        this._emit("event", { seq: msg.seq, name: msg.name, at: msg.at, data: msg.data });
+        break;
+      case "typing":
+        this._emit("typing", { participant_id: msg.participant_id, typing: msg.typing });
+        break;
+      case "signal":
+        this._onSignal(msg.from, msg.kind, msg.data || {});
+        break;
+      case "ok":
+        if (msg.ref) this._settle(msg.ref, msg.result || {}, true);
+        break;
+      case "error": {
+        const err = new FrontdeskError(msg.code, msg.message);
+        if (msg.ref && this._pending.has(msg.ref)) {
+          this._settle(msg.ref, err);
+        } else {
+          this._lastError = err;
+          this._emit("error", { code: msg.code, message: msg.message });
+        }
+        break;
+      }
+      case "pong":
+        break;
+      case "ping":
+        this._send("ping");
+        break;
+      case "bye":
+        this._finish(msg.reason, new FrontdeskError(msg.reason, `the session ended: ${msg.reason}`));
+        break;
+      default:
+        break; // a newer server's message: ignored
+    }
+  }
+
+  _onWelcome(w) {
+    const resumed = !!w.resumed;
+    this.participantId = w.participant_id;
+    this._resumeToken = w.resume_token;
+    this.heartbeatS = typeof w.heartbeat_s === "number" ? w.heartbeat_s : this.heartbeatS;
+    if (Array.isArray(w.ice_servers) && w.ice_servers.length) this.iceServers = w.ice_servers;
+    // On resume the missed events follow and are applied (and announced) one by one.
+    this._applySnapshot(w.snapshot, { full: !resumed });
+    const wasJoined = this.state === "joined" || this._resumeState === "joined";
+    this._setState(w.state);
+    if (w.state === "joined" && (!resumed || !wasJoined)) this._afterJoined();
+    else if (w.state === "joined") this._syncPeers();
+  }
+
+  _applySnapshot(s, { full }) {
+    if (!s) return;
+    this.info = s.meeting || this.info;
+    this.me = s.me || this.me;
+    this.roster = new Map((s.roster || []).map((p) => [p.id, { ...p }]));
+    this.lobby = (s.lobby || []).map((e) => ({ ...e }));
+    this.lobbyPosition = s.lobby_position ?? null;
+    this.organizerPresent = s.organizer_present ?? null;
+    this.lobbyTimeoutAt = s.timeout_at ?? null;
+    if (full) {
+      this._mergeChat(s.chat || [], false);
+      if (typeof s.last_seq === "number") this.lastSeq = Math.max(this.lastSeq, s.last_seq);
+    }
+    this._emit("roster", this.roster);
+    this._emit("lobby", this.lobby);
+  }
+
+  /** Add messages in seq order without duplicates; returns the new ones. */
+  _mergeChat(messages, announce) {
+    const seen = new Set(this.chat.map((c) => c.seq));
+    const added = messages.filter((c) => !seen.has(c.seq) && (seen.add(c.seq), true));
+    if (!added.length) return added;
+    this.chat = this.chat.concat(added).sort((a, b) => a.seq - b.seq);
+    if (announce) for (const c of added) this._emit("chat", c);
+    return added;
+  }
+
+  _onEvent(e) {
+    const d = e.data || {};
+    switch (e.name) {
+      case "participant_waiting": {
+        const p = d.participant;
+        this.lobby = this.lobby.filter((x) => x.participant_id !== p.id).concat([{
+          participant_id: p.id,
+          display_name: p.display_name,
+          role: p.role,
+          method: p.method,
+          vouched: p.vouched,
+          state: p.state,
+          waiting_since: p.lobby_since,
+          timeout_at: null,
+        }]);
+        this._emit("lobby", this.lobby);
+        break;
+      }
+      case "lobby_position":
+        if (d.participant_id === this.participantId) {
+          this.lobbyPosition = d.position;
+          this.organizerPresent = d.organizer_present;
+          this.lobbyTimeoutAt = d.timeout_at;
+        }
+        break;
+      case "participant_admitted":
+      case "participant_denied":
+        this._dropFromLobby(d.participant_id);
+        break;
+      case "participant_joined": {
+        const p = d.participant;
+        this._dropFromLobby(p.id);
+        this.roster.set(p.id, { ...p, state: "joined" });
+        if (p.id === this.participantId) this.me = { ...p, state: "joined" };
+        this._emit("roster", this.roster);
+        this._syncPeers();
+        break;
+      }
+      case "participant_left":
+        this._dropFromLobby(d.participant_id);
+        if (this.roster.delete(d.participant_id)) this._emit("roster", this.roster);
+        if (d.participant_id === this.participantId) this.leftReason = d.reason;
+        else this._closePeer(d.participant_id);
+        break;
+      case "participant_reconnecting":
+      case "participant_reconnected": {
+        const state = e.name === "participant_reconnecting" ? "reconnecting" : null;
+        const r = this.roster.get(d.participant_id);
+        if (r) {
+          r.state = state || "joined";
+          this._emit("roster", this.roster);
+        }
+        const l = this.lobby.find((x) => x.participant_id === d.participant_id);
+        if (l) {
+          l.state = state || "lobby";
+          this._emit("lobby", this.lobby);
+        }
+        if (!state && r) this._syncPeers();
+        break;
+      }
+      case "media_changed": {
+        const r = this.roster.get(d.participant_id);
+        const fields = { audio_muted: !!d.audio_muted, video_muted: !!d.video_muted, hand_raised: !!d.hand_raised };
+        if (r) Object.assign(r, fields);
+        if (d.participant_id === this.participantId) {
+          this.me = { ...(this.me || {}), ...fields };
+          if (fields.audio_muted && !this.audioMuted && d.by !== this.participantId) {
+            this._applyAudio(true); // a moderator muted me: really stop sending
+          }
+        }
+        this._emit("roster", this.roster);
+        this._emit("media", { participantId: d.participant_id, ...fields });
+        break;
+      }
+      case "chat_message":
+        this._mergeChat([{
+          seq: e.seq,
+          participant_id: d.participant_id,
+          display_name: d.display_name,
+          text: d.text,
+          client_msg_id: d.client_msg_id,
+          at: e.at,
+        }], true);
+        break;
+      case "policy_changed":
+        this.info = { ...(this.info || {}), access_policy: d.access_policy, lobby_bypass: d.lobby_bypass };
+        break;
+      case "meeting_ended":
+        this.info = { ...(this.info || {}), ended: true, state: "ended" };
+        break;
+      default:
+        break;
+    }
+  }
+
+  _dropFromLobby(pid) {
+    const before = this.lobby.length;
+    this.lobby = this.lobby.filter((x) => x.participant_id !== pid);
+    if (this.lobby.length !== before) this._emit("lobby", this.lobby);
+  }
+
+  _afterJoined() {
+    const me = this.me || {};
+    const want = {};
+    if (this.localStream || this.audioMuted || this.videoMuted) {
+      if (!!me.audio_muted !== this.audioMuted) want.audio_muted = this.audioMuted;
+      if (!!me.video_muted !== this.videoMuted) want.video_muted = this.videoMuted;
+    }
+    if (Object.keys(want).length) this._request("media", want).catch(() => {});
+    this._syncPeers();
+  }
+
+  // --- chat and moderation ----------------------------------------------------------
+
+  /**
+   * Send a chat message; idempotent (a client id) and re-sent after a resume.
+   * @param {string} text @returns {Promise<object>} the stored message
+   */
+  async sendChat(text) {
+    const id = newId().slice(0, 32);
+    const result = await this._request("chat", { id, text }, { retry: true });
+    const msg = result.message;
+    if (msg) this._mergeChat([msg], true);
+    return msg;
+  }
+
+  /** Tell the others whether I am typing (no answer; lost while disconnected). */
+  setTyping(typing) {
+    if (this.state === "joined") this._send("typing", { typing: !!typing });
+  }
+
+  /** @param {string} pid */
+  admit(pid) {
+    return this._request("admit", { participant_id: pid });
+  }
+
+  /** @param {string} pid */
+  deny(pid) {
+    return this._request("deny", { participant_id: pid });
+  }
+
+  /** Mute another participant (moderators). @param {string} pid */
+  mute(pid) {
+    return this._request("mute", { participant_id: pid });
+  }
+
+  /** Remove a participant from the meeting (moderators). @param {string} pid */
+  remove(pid) {
+    return this._request("remove", { participant_id: pid });
+  }
+
+  /** End the meeting for everyone (moderators). */
+  async end() {
+    await this._request("end");
+    await this._waitLeft(3000);
+  }
+
+  /** Leave the meeting; the session ends with reason "left". Idempotent. */
+  async leave() {
+    if (this.state === "left") return;
+    if (this._ws && this.state !== "reconnecting") {
+      try {
+        await this._request("leave");
+        await this._waitLeft(3000);
+      } catch { /* ending anyway */ }
+    }
+    this._finish("left", null);
+  }
+
+  _waitLeft(ms) {
+    if (this.state === "left") return Promise.resolve();
+    return new Promise((resolve) => {
+      const off = this.on("left", () => { off(); clearTimeout(t); resolve(); });
+      const t = setTimeout(() => { off(); resolve(); }, ms);
+    });
+  }
+
+  /**
+   * Load chat messages older than the oldest one held (50 at a time).
+   * @returns {Promise<object[]>} the messages added
+   */
+  async loadOlder(limit = 50) {
+    const before = this.chat.length ? this.chat[0].seq : this.lastSeq + 1;
+    const result = await this._request("history", { before_seq: before, limit });
+    return this._mergeChat(result.messages || [], false);
+  }
+
+  // --- media ------------------------------------------------------------------------
+
+  /** @param {string} pid @returns {RTCPeerConnection|null} */
+  peerConnection(pid) {
+    const peer = this._peers.get(pid);
+    return peer ? peer.pc : null;
+  }
+
+  /**
+   * Acquire camera and microphone and publish them to every joined participant.
+   * Rejects with FrontdeskError("media_unavailable") and the session continues chat-only.
+   * @param {{audio?: boolean, video?: boolean, audioDeviceId?: string, videoDeviceId?: string}} [opts]
+   * @returns {Promise<MediaStream>}
+   */
+  async startMedia(opts = {}) {
+    const o = { audio: true, video: true, ...opts };
+    this._media = o;
+    const attempts = [[o.audio, o.video]];
+    if (o.audio && o.video) attempts.push([true, false], [false, true]);
+    let stream = null;
+    let lastErr = null;
+    for (const [a, v] of attempts) {
+      if (!a && !v) continue;
+      try {
+        stream = await getUserMedia(a && audioConstraint(o.audioDeviceId), v && videoConstraint(o.videoDeviceId));
+        break;
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    if (!stream) {
+      const why = lastErr ? `${lastErr.name || "Error"}: ${lastErr.message}` : "no media requested";
+      this._emit("error", { code: "media_unavailable", message: why });
+      throw new FrontdeskError("media_unavailable", `camera and microphone are unavailable (${why})`);
+    }
+    this._stopLocal();
+    this.localStream = stream;
+    const audio = stream.getAudioTracks()[0] || null;
+    const video = stream.getVideoTracks()[0] || null;
+    // a fresh start: muted exactly when a device is missing
+    this.audioMuted = !audio;
+    this.videoMuted = !video;
+    this._emit("localstream", stream);
+    this._publish();
+    if (this.state === "joined") this._afterJoined();
+    return stream;
+  }
+
+  /** Stop or resume sending audio (the sender sends nothing while muted). */
+  async setAudioMuted(muted) {
+    this._applyAudio(!!muted);
+    if (this.state === "joined") await this._request("media", { audio_muted: !!muted });
+  }
+
+  _applyAudio(muted) {
+    this.audioMuted = muted;
+    const track = this.localStream && this.localStream.getAudioTracks()[0];
+    if (track) track.enabled = !muted;
+    this._publish();
+  }
+
+  /** Camera off (stops sending and releases the camera) or on (re-acquires it). */
+  async setVideoMuted(muted) {
+    muted = !!muted;
+    if (muted) {
+      this.videoMuted = true;
+      this._releaseVideo();
+      this._publish();
+    } else {
+      await this._acquireVideo(this._media.videoDeviceId);
+      this.videoMuted = false;
+      this._publish();
+    }
+    if (this.state === "joined") await this._request("media", { video_muted: muted });
+  }
+
+  /**
+   * Use another camera: the given one, or the next one in the device list.
+   * @param {string} [deviceId]
+   */
+  async switchCamera(deviceId) {
+    let id = deviceId;
+    if (!id) {
+      const { videoinputs } = await listDevices();
+      if (!videoinputs.length) throw new FrontdeskError("media_unavailable", "no camera");
+      const current = this.localStream && this.localStream.getVideoTracks()[0];
+      const currentId = current && current.getSettings ? current.getSettings().deviceId : undefined;
+      const i = videoinputs.findIndex((d) => d.deviceId === currentId);
+      id = videoinputs[(i + 1) % videoinputs.length].deviceId;
+    }
+    this._media = { ...this._media, videoDeviceId: id };
+    if (this.videoMuted) return; // used when the camera is turned on again
+    this._releaseVideo(); // phones cannot open two cameras at once
+    await this._acquireVideo(id);
+    this._publish();
+  }
+
+  _releaseVideo() {
+    const s = this.localStream;
+    if (!s) return;
+    for (const t of s.getVideoTracks()) {
+      t.stop();
+      s.removeTrack(t);
+    }
+    this._emit("localstream", s);
+  }
+
+  async _acquireVideo(deviceId) {
+    let got;
+    try {
+      got = await getUserMedia(false, videoConstraint(deviceId));
+    } catch (err) {
+      throw new FrontdeskError("media_unavailable", `the camera is unavailable (${err && err.name})`);
+    }
+    const track = got.getVideoTracks()[0];
+    if (!this.localStream) this.localStream = new MediaStream();
+    for (const t of this.localStream.getVideoTracks()) {
+      t.stop();
+      this.localStream.removeTrack(t);
+    }
+    this.localStream.addTrack(track);
+    this._emit("localstream", this.localStream);
+  }
+
+  _stopLocal() {
+    if (!this.localStream) return;
+    for (const t of this.localStream.getTracks()) t.stop();
+  }
+
+  /** The tracks each sender should carry right now (null: send nothing). */
+  _tracks() {
+    const s = this.localStream;
+    const audio = s && !this.audioMuted ? s.getAudioTracks()[0] || null : null;
+    const video = s && !this.videoMuted ? s.getVideoTracks()[0] || null : null;
+    return { audio, video };
+  }
+
+  /** Put the current tracks on every peer's senders, and connect to new peers. */
+  _publish() {
+    for (const peer of this._peers.values()) this._attachLocal(peer);
+    this._syncPeers();
+  }
+
+  _attachLocal(peer) {
+    const tracks = this._tracks();
+    for (const t of peer.pc.getTransceivers()) {
+      const kind = t.receiver && t.receiver.track && t.receiver.track.kind;
+      if (!kind || t.stopped || t.currentDirection === "stopped") continue;
+      if (t.direction !== "sendrecv") t.direction = "sendrecv";
+      const track = tracks[kind] || null;
+      if (t.sender.track !== track) t.sender.replaceTrack(track).catch((err) => console.error("frontdesk: replaceTrack", err));
+    }
+  }
+
+  /** One connection per remote joined participant once either side has media. */
+  _syncPeers() {
+    if (this.state !== "joined" || !this.localStream) return;
+    for (const p of this.roster.values()) {
+      if (p.id === this.participantId || p.state !== "joined" || this._peers.has(p.id)) continue;
+      if (this.participantId < p.id) this._createPeer(p.id, true);
+      else if (!this._asked.has(p.id) && this._send("signal", { to: p.id, kind: "renegotiate", data: {} })) {
+        this._asked.add(p.id); // the smaller id makes the first offer
+      }
+    }
+  }
+
+  _createPeer(pid, offerer) {
+    const RTC = globalThis.RTCPeerConnection;
+    if (!RTC) return null;
+    const pc = new RTC({ iceServers: this.iceServers });
+    const peer = { pid, pc, polite: this.participantId > pid, makingOffer: false, ignoreOffer: false, queue: Promise.resolve() };
+    this._peers.set(pid, peer);
+    pc.onicecandidate = ({ candidate }) => {
+      const data = candidate
+        ? { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex }
+        : {};
+      this._send("signal", { to: pid, kind: "candidate", data });
+    };
+    pc.onnegotiationneeded = async () => {
+      try {
+        peer.makingOffer = true;
+        await pc.setLocalDescription();
+        const d = pc.localDescription;
+        this._send("signal", { to: pid, kind: d.type, data: { type: d.type, sdp: d.sdp } });
+      } catch (err) {
+        console.error("frontdesk: making an offer failed", err);
+      } finally {
+        peer.makingOffer = false;
+      }
+    };
+    pc.ontrack = ({ track }) => {
+      let stream = this.remoteStreams.get(pid);
+      if (!stream) {
+        stream = new MediaStream();
+        this.remoteStreams.set(pid, stream);
+      }
+      if (!stream.getTracks().includes(track)) stream.addTrack(track);
+      this._emit("track", { participantId: pid, stream });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed" && !peer.polite) pc.restartIce();
+    };
+    if (offerer) {
+      const tracks = this._tracks();
+      const streams = this.localStream ? [this.localStream] : [];
+      pc.addTransceiver(tracks.audio || "audio", { direction: "sendrecv", streams });
+      pc.addTransceiver(tracks.video || "video", { direction: "sendrecv", streams });
+    }
+    return peer;
+  }
+
+  _onSignal(from, kind, data) {
+    if (this.state === "left") return;
+    let peer = this._peers.get(from);
+    if (kind === "renegotiate") {
+      if (!peer) this._createPeer(from, true);
+      else if (peer.pc.signalingState === "stable" && !peer.polite) peer.pc.onnegotiationneeded();
+      return;
+    }
+    if (!peer) {
+      if (kind !== "offer") return; // stale candidate/answer for a closed connection
+      peer = this._createPeer(from, false);
+      if (!peer) return;
+    }
+    // one signal at a time per peer, in arrival order
+    peer.queue = peer.queue.then(() => this._handleSignal(peer, kind, data)).catch((err) => {
+      console.error(`frontdesk: signal ${kind} from ${from} failed`, err);
+    });
+  }
+
+  async _handleSignal(peer, kind, data) {
+    const pc = peer.pc;
+    if (pc.signalingState === "closed") return;
+    if (kind === "offer" || kind === "answer") {
+      const collision = kind === "offer" && (peer.makingOffer || pc.signalingState !== "stable");
+      peer.ignoreOffer = !peer.polite && collision;
+      if (peer.ignoreOffer) return;
+      await pc.setRemoteDescription({ type: data.type || kind, sdp: data.sdp });
+      if (kind === "offer") {
+        this._attachLocal(peer);
+        await pc.setLocalDescription();
+        const d = pc.localDescription;
+        this._send("signal", { to: peer.pid, kind: "answer", data: { type: d.type, sdp: d.sdp } });
+      }
+    } else if (kind === "candidate") {
+      try {
+        if (data && data.candidate) await pc.addIceCandidate(data);
+        else await pc.addIceCandidate();
+      } catch (err) {
+        if (!peer.ignoreOffer) console.warn("frontdesk: ICE candidate rejected", err);
+      }
+    }
+  }
+
+  _closePeer(pid) {
+    this._asked.delete(pid);
+    const peer = this._peers.get(pid);
+    if (peer) {
+      this._peers.delete(pid);
+      try { peer.pc.close(); } catch { /* closed */ }
+    }
+    if (this.remoteStreams.delete(pid) || peer) this._emit("trackended", { participantId: pid });
+  }
+
+  _closeAllPeers() {
+    for (const pid of [...this._peers.keys()]) this._closePeer(pid);
+  }
+}
+
+/** Also available as a static helper. */
+Meeting.listDevices = listDevices;
+
+function audioConstraint(deviceId) {
+  return deviceId ? { deviceId: { exact: deviceId } } : true;
+}
+
+function videoConstraint(deviceId) {
+  const base = { width: { ideal: 640 }, height: { ideal: 480 } };
+  return deviceId ? { ...base, deviceId: { exact: deviceId } } : { ...base, facingMode: "user" };
+}
+
+async function getUserMedia(audio, video) {
+  const md = globalThis.navigator && globalThis.navigator.mediaDevices;
+  if (!md || !md.getUserMedia) throw new FrontdeskError("media_unavailable", "no media devices here");
+  return md.getUserMedia({ audio: audio || false, video: video || false });
+}
+
+function closeCodeOf(errorCode) {
+  for (const [code, reason] of Object.entries(CLOSE_REASONS)) if (reason === errorCode) return Number(code);
+  for (const [code, name] of Object.entries(CLOSE_ERRORS)) if (name === errorCode) return Number(code);
+  if (["invalid_credentials", "token_invalid", "token_wrong_meeting"].includes(errorCode)) return 4001;
+  if (["token_used", "limit_exceeded"].includes(errorCode)) return 4003;
+  if (errorCode === "not_found") return 4004;
+  if (errorCode === "unsupported_version") return 4005;
+  return null;
+}
+
+function closeError(code) {
+  const name = CLOSE_REASONS[code] || CLOSE_ERRORS[code] || "protocol_error";
+  return new FrontdeskError(name, `the server closed the connection (${code})`);
+}

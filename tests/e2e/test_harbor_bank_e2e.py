@@ -1,0 +1,113 @@
+"""Harbor Bank in real browsers: a customer signs in to the bank, asks for an
+advisor, waits in the lobby; the advisor admits from Frontdesk's console; video
+both ways and chat. Screenshots of both views go to the artifacts dir."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from frontdesk.cli.demo import find_bank, serve_app
+from frontdesk.config import Settings
+from tests.support.live_server import LiveServer, free_port, live_server
+from tests.support.netns import require_loopback_only
+
+pytestmark = pytest.mark.netns
+harbor_bank = find_bank()
+
+# frames decoded from the (only) remote peer, read from WebRTC stats
+FRAMES_DECODED = """async (m) => {
+  let total = 0;
+  for (const pid of m.remoteStreams.keys()) {
+    const pc = m.peerConnection(pid);
+    if (!pc) continue;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") total += s.framesDecoded || 0;
+    });
+  }
+  return total;
+}"""
+
+
+@dataclass
+class Bank:
+    node: LiveServer
+    url: str
+
+
+@pytest.fixture
+async def bank(tmp_path: Path) -> AsyncIterator[Bank]:
+    require_loopback_only()
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db",
+        allowed_origins=(origin,),
+        ice_loopback_only=True,
+    )
+    async with live_server(settings) as node:
+        creds = await node.ops.create_app("Harbor Bank")
+        await node.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        app = harbor_bank.create_app(
+            harbor_bank.BankConfig(
+                frontdesk_url=node.base_url,
+                client_id=creds.client_id,
+                client_secret=creds.client_secret,
+                public_url=origin,
+                database=str(tmp_path / "bank.db"),
+            )
+        )
+        app.state.accounts.add("ann", "Ann Customer", "ann's password")
+        async with serve_app(app, port) as url:
+            yield Bank(node, url)
+
+
+async def frames(page: Any, meeting: str) -> int:
+    return int(await page.evaluate(f"({FRAMES_DECODED})(window.{meeting})"))
+
+
+async def test_customer_talks_to_an_advisor_by_video(
+    bank: Bank, browser: Any, artifacts: Path
+) -> None:
+    customer = await (await browser.new_context()).new_page()
+    advisor = await (await browser.new_context()).new_page()
+
+    await customer.goto(f"{bank.url}/login")
+    await customer.fill("#username", "ann")
+    await customer.fill("#password", "ann's password")
+    await customer.click("#sign-in")
+    await customer.click("#talk-to-advisor")
+    await customer.wait_for_function("window.harborMeeting?.state === 'lobby'", timeout=10_000)
+
+    await advisor.goto(f"{bank.node.base_url}/console")
+    await advisor.fill("#username", "alice")
+    await advisor.fill("#password", "correct horse battery")
+    await advisor.click("#signin-button")
+    waiting = advisor.locator("#queue li.visitor", has_text="Ann Customer")
+    await waiting.wait_for(timeout=10_000)
+    assert await waiting.locator(".badge.vouched").count() == 1  # the bank's verified name
+    await waiting.locator("[data-action=admit]").click()
+
+    await customer.wait_for_function("window.harborMeeting.state === 'joined'", timeout=10_000)
+    for page, meeting in ((customer, "harborMeeting"), (advisor, "frontdeskMeeting")):
+        await page.wait_for_function(
+            f"window.{meeting} && window.{meeting}.remoteStreams.size > 0", timeout=20_000
+        )
+        first = await frames(page, meeting)
+        await page.wait_for_timeout(1000)
+        assert await frames(page, meeting) > first, f"{meeting}: remote video is not moving"
+
+    await customer.fill("#chat-input", "Hello from Ann")
+    await customer.click("#chat-send")
+    await advisor.wait_for_function(
+        "window.frontdeskMeeting.chat.some((m) => m.text === 'Hello from Ann')", timeout=10_000
+    )
+    await advisor.evaluate("window.frontdeskMeeting.sendChat('Hi Ann, how can I help?')")
+    await customer.locator("#chat li", has_text="Hi Ann, how can I help?").wait_for(timeout=10_000)
+
+    await customer.screenshot(path=str(artifacts / "harbor_bank_customer.png"))
+    await advisor.screenshot(path=str(artifacts / "harbor_bank_advisor.png"))
