@@ -81,7 +81,9 @@ async def test_customer_talks_to_an_advisor_by_video(
     await customer.fill("#password", "ann's password")
     await customer.click("#sign-in")
     await customer.click("#talk-to-advisor")
-    await customer.wait_for_function("window.harborMeeting?.state === 'lobby'", timeout=10_000)
+    await customer.wait_for_function(
+        "() => window.harborMeeting?.state === 'lobby'", timeout=10_000
+    )
 
     await advisor.goto(f"{bank.node.base_url}/console")
     await advisor.fill("#username", "alice")
@@ -92,10 +94,12 @@ async def test_customer_talks_to_an_advisor_by_video(
     assert await waiting.locator(".badge.vouched").count() == 1  # the bank's verified name
     await waiting.locator("[data-action=admit]").click()
 
-    await customer.wait_for_function("window.harborMeeting.state === 'joined'", timeout=10_000)
+    await customer.wait_for_function(
+        "() => window.harborMeeting.state === 'joined'", timeout=10_000
+    )
     for page, meeting in ((customer, "harborMeeting"), (advisor, "frontdeskMeeting")):
         await page.wait_for_function(
-            f"window.{meeting} && window.{meeting}.remoteStreams.size > 0", timeout=20_000
+            f"() => window.{meeting} && window.{meeting}.remoteStreams.size > 0", timeout=20_000
         )
         first = await frames(page, meeting)
         await page.wait_for_timeout(1000)
@@ -104,7 +108,8 @@ async def test_customer_talks_to_an_advisor_by_video(
     await customer.fill("#chat-input", "Hello from Ann")
     await customer.click("#chat-send")
     await advisor.wait_for_function(
-        "window.frontdeskMeeting.chat.some((m) => m.text === 'Hello from Ann')", timeout=10_000
+        "() => window.frontdeskMeeting.chat.some((m) => m.text === 'Hello from Ann')",
+        timeout=10_000,
     )
     await advisor.evaluate("window.frontdeskMeeting.sendChat('Hi Ann, how can I help?')")
     await customer.locator("#chat li", has_text="Hi Ann, how can I help?").wait_for(timeout=10_000)

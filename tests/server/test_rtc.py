@@ -47,6 +47,7 @@ async def test_token_join_lobby_admit_chat(server: LiveServer) -> None:
     assert ann.welcome["state"] == "lobby"
     assert ann.welcome["snapshot"]["lobby_position"] == 1
     assert ann.welcome["snapshot"]["organizer_present"] is True
+    assert ann.welcome["snapshot"]["meeting"]["organizer_display_name"] == "Alice Advisor"
     assert ann.welcome["snapshot"]["roster"] == []
 
     waiting = await alice.event("participant_waiting")

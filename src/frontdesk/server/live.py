@@ -59,8 +59,10 @@ def event_frame(e: Event) -> str:
     return encode("event", seq=e.seq, name=e.type, at=e.at.isoformat(), data=e.data)
 
 
-def wire_snapshot(room: Room, participant_id: str) -> dict[str, Any]:
-    snap = room.snapshot_for(participant_id)
+def wire_snapshot(lr: LiveRoom, participant_id: str) -> dict[str, Any]:
+    snap = lr.room.snapshot_for(participant_id)
+    # The name a visitor waits for ("waiting for Alice Advisor to let you in").
+    snap["meeting"]["organizer_display_name"] = lr.organizer_name
     chat = snap.get("chat") or []
     if len(chat) > SNAPSHOT_CHAT:
         snap["chat"] = chat[-SNAPSHOT_CHAT:]
@@ -75,6 +77,7 @@ class LiveRoom:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     conns: dict[str, Connection] = field(default_factory=dict)
     timer: asyncio.TimerHandle | None = None
+    organizer_name: str | None = None
 
     def idle(self) -> bool:
         """Nothing left to serve: no connection and nobody who could come back."""
@@ -132,6 +135,8 @@ class LiveMeetings:
         events = [Event.from_record(r.seq, r.type, r.at, r.data) for r in records]
         room = Room.restore(meeting, events, self.limits)
         lr = LiveRoom(meeting.id, room)
+        with contextlib.suppress(FrontdeskError):
+            lr.organizer_name = (await self.ops.store.get_user(meeting.organizer)).display_name
         if records:
             # Whoever was connected before this node (re)started has no
             # connection here: give each the reconnect grace to resume.
@@ -214,9 +219,7 @@ class LiveMeetings:
                 lr.conns.pop(pid, None)
                 continue
             if p.state is SessionState.JOINED and conn.last_state is SessionState.LOBBY:
-                conn.send(
-                    encode("state", state=p.state.value, snapshot=wire_snapshot(lr.room, pid))
-                )
+                conn.send(encode("state", state=p.state.value, snapshot=wire_snapshot(lr, pid)))
             if p.state is not SessionState.RECONNECTING:
                 conn.last_state = p.state
 

@@ -283,7 +283,7 @@ class RtcEndpoint:
             participant_id=pid,
             resume_token=token,
             state=p.state.value,
-            snapshot=wire_snapshot(lr.room, pid),
+            snapshot=wire_snapshot(lr, pid),
             heartbeat_s=self.settings.heartbeat_s,
             resumed=resumed,
             ice_servers=self.ops.ice_servers(pid),
