@@ -177,6 +177,7 @@ async def test_console_and_guest_meeting(browser: Any, node: LiveServer, artifac
     await agent.locator("#chat-input").fill(agent_html)
     await agent.get_by_role("button", name="Send").click()
     await expect_text(guest, ".chat-log .msg:last-child .text", re.escape(agent_html))
+    await expect_text(agent, ".chat-log .msg:last-child .text", re.escape(agent_html))
     for page in (agent, guest):
         assert await page.locator(".chat-log b, .chat-log img, .chat-log script").count() == 0
         assert await page.locator(".chat-log .msg").count() == 2
