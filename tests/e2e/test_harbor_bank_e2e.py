@@ -116,3 +116,48 @@ async def test_customer_talks_to_an_advisor_by_video(
 
     await customer.screenshot(path=str(artifacts / "harbor_bank_customer.png"))
     await advisor.screenshot(path=str(artifacts / "harbor_bank_advisor.png"))
+
+
+async def test_customer_joins_office_hours_by_meeting_url(
+    bank: Bank, browser: Any, artifacts: Path
+) -> None:
+    """Meeting URL flow: the advisor scheduled office hours; the bank reads the
+    join URL from its invite.ics; the customer waits in the lobby unvouched."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    office = await bank.node.ops.create_meeting(
+        subject="Office hours", organizer="alice", start=start, end=start + timedelta(hours=1)
+    )
+    customer = await (await browser.new_context()).new_page()
+    advisor = await (await browser.new_context()).new_page()
+
+    await customer.goto(f"{bank.url}/login")
+    await customer.fill("#username", "ann")
+    await customer.fill("#password", "ann's password")
+    await customer.click("#sign-in")
+    await customer.click("#office-hours")
+    await customer.wait_for_function(
+        "() => window.harborMeeting?.state === 'lobby'", timeout=10_000
+    )
+    assert await customer.evaluate("() => window.harborMeeting.info.id") == office.id
+
+    await advisor.goto(f"{bank.node.base_url}/console")
+    await advisor.fill("#username", "alice")
+    await advisor.fill("#password", "correct horse battery")
+    await advisor.click("#signin-button")
+    waiting = advisor.locator("#queue li.visitor", has_text="Ann Customer")
+    await waiting.wait_for(timeout=10_000)
+    # Came with the URL alone: the name is the one typed, not vouched by a token.
+    assert await waiting.locator(".badge.vouched").count() == 0
+    await waiting.locator("[data-action=admit]").click()
+    await customer.wait_for_function(
+        "() => window.harborMeeting.state === 'joined'", timeout=10_000
+    )
+    await customer.fill("#chat-input", "Hello from office hours")
+    await customer.click("#chat-send")
+    await advisor.wait_for_function(
+        "() => window.frontdeskMeeting.chat.some((m) => m.text === 'Hello from office hours')",
+        timeout=10_000,
+    )
+    await customer.screenshot(path=str(artifacts / "harbor_bank_office_hours_customer.png"))
