@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -23,23 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.service_api import machine
 from tests.support.live_server import live_server
 from websockets.asyncio.client import connect
 
 from frontdesk.config import Settings
 from frontdesk.domain.model import LobbyBypass
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -131,7 +118,7 @@ async def main(joins: int, chats: int) -> None:
             await b.close()
             writer = srv.app.state.live.writer
     print(
-        f"machine: {machine()}; SQLite (WAL) in a temp dir; client and node in one process on 127.0.0.1"
+        f"{machine()}; SQLite (WAL) in a temp dir; client and node in one process on 127.0.0.1"
     )
     report("join (token → welcome)", join_ms)
     report("chat → ack (stored)", ack_ms)

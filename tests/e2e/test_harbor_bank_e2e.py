@@ -66,6 +66,20 @@ async def bank(tmp_path: Path) -> AsyncIterator[Bank]:
             yield Bank(node, url)
 
 
+async def sign_in_to_the_bank(page: Any, bank: Bank) -> None:
+    await page.goto(f"{bank.url}/login")
+    await page.fill("#username", "ann")
+    await page.fill("#password", "ann's password")
+    await page.click("#sign-in")
+
+
+async def sign_in_to_the_console(page: Any, bank: Bank) -> None:
+    await page.goto(f"{bank.node.base_url}/console")
+    await page.fill("#username", "alice")
+    await page.fill("#password", "correct horse battery")
+    await page.click("#signin-button")
+
+
 async def frames(page: Any, meeting: str) -> int:
     return int(await page.evaluate(f"({FRAMES_DECODED})(window.{meeting})"))
 
@@ -76,19 +90,13 @@ async def test_customer_talks_to_an_advisor_by_video(
     customer = await (await browser.new_context()).new_page()
     advisor = await (await browser.new_context()).new_page()
 
-    await customer.goto(f"{bank.url}/login")
-    await customer.fill("#username", "ann")
-    await customer.fill("#password", "ann's password")
-    await customer.click("#sign-in")
+    await sign_in_to_the_bank(customer, bank)
     await customer.click("#talk-to-advisor")
     await customer.wait_for_function(
         "() => window.harborMeeting?.state === 'lobby'", timeout=10_000
     )
 
-    await advisor.goto(f"{bank.node.base_url}/console")
-    await advisor.fill("#username", "alice")
-    await advisor.fill("#password", "correct horse battery")
-    await advisor.click("#signin-button")
+    await sign_in_to_the_console(advisor, bank)
     waiting = advisor.locator("#queue li.visitor", has_text="Ann Customer")
     await waiting.wait_for(timeout=10_000)
     assert await waiting.locator(".badge.vouched").count() == 1  # the bank's verified name
@@ -132,20 +140,14 @@ async def test_customer_joins_office_hours_by_meeting_url(
     customer = await (await browser.new_context()).new_page()
     advisor = await (await browser.new_context()).new_page()
 
-    await customer.goto(f"{bank.url}/login")
-    await customer.fill("#username", "ann")
-    await customer.fill("#password", "ann's password")
-    await customer.click("#sign-in")
+    await sign_in_to_the_bank(customer, bank)
     await customer.click("#office-hours")
     await customer.wait_for_function(
         "() => window.harborMeeting?.state === 'lobby'", timeout=10_000
     )
     assert await customer.evaluate("() => window.harborMeeting.info.id") == office.id
 
-    await advisor.goto(f"{bank.node.base_url}/console")
-    await advisor.fill("#username", "alice")
-    await advisor.fill("#password", "correct horse battery")
-    await advisor.click("#signin-button")
+    await sign_in_to_the_console(advisor, bank)
     waiting = advisor.locator("#queue li.visitor", has_text="Ann Customer")
     await waiting.wait_for(timeout=10_000)
     # Came with the URL alone: the name is the one typed, not vouched by a token.
