@@ -466,6 +466,11 @@ async def test_operational_endpoints(harness: Harness) -> None:
     ):
         assert path in schema["paths"], path
     assert (await harness.http.get("/docs")).status_code == 200
+    # Errors are documented as they are sent: problem+json with our Problem schema.
+    get_meeting = schema["paths"]["/v1/meetings/{meeting_id}"]["get"]["responses"]
+    assert list(get_meeting["404"]["content"]) == ["application/problem+json"]
+    create = schema["paths"]["/v1/meetings"]["post"]["responses"]["422"]["content"]
+    assert create["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
 
 
 async def test_rate_limit_on_token_endpoint(harness: Harness) -> None:

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -17,7 +18,7 @@ from frontdesk.errors import LimitExceeded
 from frontdesk.server.live import LiveMeetings
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
-from frontdesk.server.problems import install_problem_handlers, problem_response
+from frontdesk.server.problems import PROBLEM_TYPE, install_problem_handlers, problem_response
 from frontdesk.server.ratelimit import RateLimiter
 from frontdesk.server.rtc import RtcEndpoint
 from frontdesk.server.webhooks import WebhookDispatcher, webhook_event_for
@@ -112,12 +113,39 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     from frontdesk.server import routes_public, routes_service, routes_user, routes_web, rtc
 
+    _problem_json_in_openapi(app)
+
     app.include_router(routes_service.router)
     app.include_router(routes_user.router)
     app.include_router(routes_public.router)
     rtc.install(app)
     routes_web.install(app)
     return app
+
+
+def _problem_json_in_openapi(app: FastAPI) -> None:
+    """Document error answers as ``application/problem+json``, as they are sent."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        has_problem = "Problem" in schema.get("components", {}).get("schemas", {})
+        for path in schema.get("paths", {}).values():
+            for op in path.values():
+                for status, response in op.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if status[:1] in ("4", "5") and "application/json" in content:
+                        content[PROBLEM_TYPE] = content.pop("application/json")
+                        if status == "422" and has_problem:  # ours, not FastAPI's default
+                            content[PROBLEM_TYPE] = {
+                                "schema": {"$ref": "#/components/schemas/Problem"}
+                            }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _limits(settings: Settings) -> Limits:
