@@ -64,6 +64,8 @@ async def test_token_join_lobby_admit_chat(server: LiveServer) -> None:
     assert state["state"] == "joined"
     names = {x["display_name"] for x in state["snapshot"]["roster"]}
     assert names == {"Alice Advisor", "Ann Visitor"}
+    # An agent's login name is not shown to visitors.
+    assert all("username" not in x for x in state["snapshot"]["roster"])
 
     sent = await ann.request({"type": "chat", "id": "c1", "text": "Hello <b>Alice</b>"})
     assert sent["type"] == "ok"

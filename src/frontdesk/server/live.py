@@ -55,14 +55,27 @@ class Publisher(Protocol):
     def publish(self, event: str, data: dict[str, Any], *, meeting_id: str) -> None: ...
 
 
+def _without_login(p: Any) -> Any:
+    """Participants as clients see them: an agent's login name is not shown
+    (it is kept in the stored log, where the meeting core needs it)."""
+    if isinstance(p, dict) and "username" in p:
+        return {k: v for k, v in p.items() if k != "username"}
+    return p
+
+
 def event_frame(e: Event) -> str:
-    return encode("event", seq=e.seq, name=e.type, at=e.at.isoformat(), data=e.data)
+    data = e.data
+    if "participant" in data:
+        data = {**data, "participant": _without_login(data["participant"])}
+    return encode("event", seq=e.seq, name=e.type, at=e.at.isoformat(), data=data)
 
 
 def wire_snapshot(lr: LiveRoom, participant_id: str) -> dict[str, Any]:
     snap = lr.room.snapshot_for(participant_id)
     # The name a visitor waits for ("waiting for Alice Advisor to let you in").
     snap["meeting"]["organizer_display_name"] = lr.organizer_name
+    snap["me"] = _without_login(snap["me"])
+    snap["roster"] = [_without_login(p) for p in snap.get("roster") or []]
     chat = snap.get("chat") or []
     if len(chat) > SNAPSHOT_CHAT:
         snap["chat"] = chat[-SNAPSHOT_CHAT:]
