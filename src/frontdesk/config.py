@@ -66,7 +66,6 @@ class Settings:
     heartbeat_s: float = 15.0
     rate_limit_per_min: int = 600  # service API requests per client per minute
     ws_messages_per_s: float = 20.0
-    ice_loopback_only: bool = False  # offer only 127.0.0.1 host candidates (tests)
     log_level: str = "info"
 
     @property

@@ -47,7 +47,6 @@ async def bank(tmp_path: Path) -> AsyncIterator[Bank]:
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db",
         allowed_origins=(origin,),
-        ice_loopback_only=True,
     )
     async with live_server(settings) as node:
         creds = await node.ops.create_app("Harbor Bank")

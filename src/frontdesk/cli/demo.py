@@ -221,7 +221,6 @@ async def _run(once: bool, frontdesk_port: int, bank_port: int, data_dir: Path) 
         port=fd_port,
         database_url=f"sqlite+aiosqlite:///{data_dir / 'frontdesk.db'}",
         allowed_origins=(bank_origin,),
-        ice_loopback_only=True,
     )
     node = create_app(settings)
     async with serve_app(node, fd_port, ws=True) as frontdesk_url:
