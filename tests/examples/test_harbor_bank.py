@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -145,4 +146,6 @@ def test_demo_once_tells_the_whole_story() -> None:
         assert step in done.stdout
     for step in ("admitted", "chat customer → advisor", "chat advisor → customer", "left"):
         assert step in done.stdout
-    assert "media connected" in done.stdout and "every step succeeded" in done.stdout
+    # aiortc media with host candidates on 127.0.0.1 only: it connects on any machine.
+    assert re.search(r"\bok\s+media connected.*both ways", done.stdout), done.stdout
+    assert "every step succeeded" in done.stdout

@@ -28,7 +28,7 @@ from frontdesk.cli.serve import WS_MAX_SIZE
 from frontdesk.client import Meeting, MeetingEvent, join_as_user, join_with_token
 from frontdesk.config import Settings
 from frontdesk.domain.participants import SessionState
-from frontdesk.errors import FrontdeskError, ValidationFailed
+from frontdesk.errors import FrontdeskError, Unavailable, ValidationFailed
 from frontdesk.server.app import create_app
 from frontdesk.server.listen import bind_socket
 from frontdesk.service_client import discover
@@ -202,13 +202,36 @@ async def _chat(sender: Meeting, receiver: Meeting, text: str) -> str:
 
 
 async def _media(customer: Meeting, advisor: Meeting, tl: Timeline) -> None:
-    from frontdesk.cli import _demo_media
-
-    reason = _demo_media.unavailable_reason()
-    if reason is not None:
-        tl.skipped("media connected", reason)
+    """Audio and video both ways through the App SDK's aiortc media. Host
+    candidates are restricted to 127.0.0.1 and no STUN/TURN is used, so every
+    packet stays on loopback whatever interfaces the machine has."""
+    try:
+        from frontdesk.client.media import pattern_track, tone_track
+    except Unavailable as err:
+        tl.skipped("media connected", str(err))
         return
-    await tl.step("media connected", _demo_media.connect_video(customer, advisor))
+
+    async def first_video(media: Any, pid: str | None) -> Any:
+        assert pid is not None
+        async for frame in media.frames(pid, "video"):
+            return frame
+        raise Unavailable("the video track ended before a frame arrived")
+
+    async def connect() -> str:
+        loopback: dict[str, Any] = {"ice_host_addresses": ["127.0.0.1"], "ice_servers": []}
+        sides = []
+        for m in (customer, advisor):
+            video = pattern_track(640, 480, fps=20)
+            sides.append(await m.start_media(audio=tone_track(), video=video, **loopback))
+        async with asyncio.timeout(20):
+            at_customer, at_advisor = await asyncio.gather(
+                first_video(sides[0], advisor.participant_id),
+                first_video(sides[1], customer.participant_id),
+            )
+        sizes = {f"{f.width}x{f.height}" for f in (at_customer, at_advisor)}
+        return f"audio and video both ways ({', '.join(sorted(sizes))}), ICE on 127.0.0.1 only"
+
+    await tl.step("media connected", connect())
 
 
 # --- set-up and the command --------------------------------------------------------------
