@@ -22,7 +22,12 @@ async def _until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untype
 
 
 async def test_server_restart_mid_meeting(tmp_path: Path) -> None:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
+    await scenario_restart_mid_meeting(
+        Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
+    )
+
+
+async def scenario_restart_mid_meeting(settings: Settings) -> None:
     async with live_server(settings) as srv:
         port = srv.settings.port
         ops = srv.ops
