@@ -1,0 +1,52 @@
+"""Group commit: concurrent rooms share transactions; one bad batch fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from frontdesk.domain.model import Meeting, User, new_join_code
+from frontdesk.errors import AlreadyExists
+from frontdesk.server.writer import EventWriter
+from frontdesk.store import EventRecord, open_store
+
+
+async def test_group_commit_and_failure_isolation(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path}/w.db")
+    now = datetime.now(UTC)
+    await store.create_user(User("alice", "Alice", "x", now))
+    ids = [f"m_{i}" for i in range(20)]
+    for mid in ids:
+        await store.create_meeting(Meeting(mid, new_join_code(), "", "alice", now))
+    writer = EventWriter(store)
+    await writer.start()
+    try:
+
+        def rec(mid: str, seq: int) -> EventRecord:
+            return EventRecord(mid, seq, "chat_message", {"text": str(seq), "to": []}, now)
+
+        # 20 rooms write 5 events each, all at once.
+        await asyncio.gather(*(writer.write([rec(mid, s)]) for mid in ids for s in range(1, 6)))
+        assert writer.records == 100
+        assert writer.batches < 100  # batched: fewer transactions than writes
+        for mid in ids:
+            assert [r.seq for r in await store.events_since(mid, 0)] == [1, 2, 3, 4, 5]
+
+        # A duplicate seq in one room's batch fails that write only.
+        results = await asyncio.gather(
+            writer.write([rec("m_0", 6)]),
+            writer.write([rec("m_1", 5)]),  # duplicate
+            writer.write([rec("m_2", 6)]),
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], AlreadyExists)
+        assert (await store.last_seq("m_0"), await store.last_seq("m_2")) == (6, 6)
+        with pytest.raises(AlreadyExists):
+            await writer.write([rec("m_3", 1)])
+    finally:
+        await writer.stop()
+        await store.close()
