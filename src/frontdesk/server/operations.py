@@ -190,6 +190,8 @@ class Operations:
         claims = verify_session_token(
             ring, token, issuer=self.issuer, now=self.clock(), leeway_s=self.settings.clock_leeway_s
         )
+        if await self.store.is_token_used(claims.jti):
+            raise TokenInvalid("signed out")
         try:
             user = await self.store.get_user(claims.username)
         except UserNotFound:
@@ -197,6 +199,14 @@ class Operations:
         if user.disabled:
             raise TokenInvalid("the user is disabled")
         return user
+
+    async def logout(self, token: str) -> None:
+        """Revoke a session token: its id joins the used-token ids until it expires."""
+        ring = await self.keys.ring_for(token)
+        claims = verify_session_token(
+            ring, token, issuer=self.issuer, now=self.clock(), leeway_s=self.settings.clock_leeway_s
+        )
+        await self.store.consume_token(claims.jti, f"session:{claims.username}", claims.expires_at)
 
     # --- meetings ------------------------------------------------------------------
     async def create_meeting(

@@ -6,6 +6,7 @@ token as a bearer token — or rely on the ``HttpOnly`` session cookie it also s
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse
 from frontdesk.domain import commands as cmd
 from frontdesk.domain.model import MeetingState
 from frontdesk.domain.participants import SessionState
-from frontdesk.errors import PermissionDenied
+from frontdesk.errors import FrontdeskError, PermissionDenied
 from frontdesk.server.deps import OpsDep, UserDep, client_address
 from frontdesk.server.live import LiveMeetings
 from frontdesk.server.schemas import (
@@ -57,7 +58,15 @@ async def login(body: SessionIn, request: Request, ops: OpsDep) -> JSONResponse:
 
 
 @router.delete("/session", status_code=204)
-async def logout() -> Response:
+async def logout(request: Request, ops: OpsDep) -> Response:
+    """Sign out: the session token stops working everywhere, not only here."""
+    token = request.cookies.get(COOKIE)
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        token = auth[7:].strip()
+    if token:
+        with contextlib.suppress(FrontdeskError):
+            await ops.logout(token)
     resp = Response(status_code=204)
     resp.delete_cookie(COOKIE, path="/")
     return resp
