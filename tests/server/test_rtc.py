@@ -266,3 +266,25 @@ async def test_server_restart_keeps_meeting_and_chat(tmp_path: Path) -> None:
         assert replayed == [f"msg {i}" for i in range(5, 10)]
         await back.close()
     await asyncio.sleep(0)
+
+
+async def test_single_use_token_is_spent_only_by_a_join_that_succeeds(server: LiveServer) -> None:
+    ops = server.ops
+    m = await ops.create_meeting(subject="", organizer="alice")
+    grant = await ops.mint_guest_token(
+        m.id, display_name="Ann", single_use=True, origins=["https://bank.example"]
+    )
+    # Refused for its web origin: the token is not spent ...
+    async with connect(rtc_url(server), origin="https://evil.example") as ws:
+        await ws.send(
+            json.dumps({"type": "hello", "v": 1, "auth": {"kind": "token", "token": grant.token}})
+        )
+        assert json.loads(await ws.recv())["code"] == "forbidden"
+    # ... so the right page can still use it, once.
+    async with connect(rtc_url(server), origin="https://bank.example") as ws:
+        await ws.send(
+            json.dumps({"type": "hello", "v": 1, "auth": {"kind": "token", "token": grant.token}})
+        )
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        again = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
+        assert again.inbox[0]["code"] == "token_used"

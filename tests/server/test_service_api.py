@@ -375,13 +375,14 @@ async def test_single_use_token(harness: Harness) -> None:
     hdr = {"Authorization": f"Bearer {g['token']}"}
     # Discovery does not use the token up; joining does.
     assert (await harness.http.get(f"/v1/discovery/{m['id']}", headers=hdr)).status_code == 200
-    claims, _ = await harness.ops.check_guest_token(g["token"], m["id"], consume=True)
-    assert claims.single_use
+    claims, _ = await harness.ops.check_guest_token(g["token"], m["id"])
+    assert claims.single_use and await harness.ops.consume_guest_token(claims)
     problem(await harness.http.get(f"/v1/discovery/{m['id']}", headers=hdr), 403, "token_used")
     from frontdesk.errors import TokenUsed
 
     with pytest.raises(TokenUsed):
-        await harness.ops.check_guest_token(g["token"], m["id"], consume=True)
+        await harness.ops.check_guest_token(g["token"], m["id"])
+    assert not await harness.ops.consume_guest_token(claims)
 
 
 async def test_turn_credentials_in_discovery(settings, tmp_path) -> None:

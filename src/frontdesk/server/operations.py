@@ -346,11 +346,9 @@ class Operations:
             claims=claims,
         )
 
-    async def check_guest_token(
-        self, token: str, meeting_id: str, *, consume: bool = False
-    ) -> tuple[GuestClaims, Meeting]:
-        """Verify a guest token for ``meeting_id``; single-use tokens are consumed
-        (``consume=True``, at join) or checked not yet used (discovery)."""
+    async def check_guest_token(self, token: str, meeting_id: str) -> tuple[GuestClaims, Meeting]:
+        """Verify a guest token for ``meeting_id`` (a single-use one must not be spent
+        yet; the join spends it with :meth:`consume_guest_token`)."""
         ring = await self.keys.ring_for(token)
         claims = verify_guest_token(
             ring,
@@ -362,16 +360,13 @@ class Operations:
         )
         meeting = await self.store.get_meeting(claims.meeting_id)
         meeting.ensure_open()
-        if claims.single_use:
-            if consume:
-                first = await self.store.consume_token(
-                    claims.jti, claims.meeting_id, claims.expires_at
-                )
-                if not first:
-                    raise TokenUsed()
-            elif await self.store.is_token_used(claims.jti):
-                raise TokenUsed()
+        if claims.single_use and await self.store.is_token_used(claims.jti):
+            raise TokenUsed()
         return claims, meeting
+
+    async def consume_guest_token(self, claims: GuestClaims) -> bool:
+        """Spend a single-use token: True the first time, False ever after."""
+        return await self.store.consume_token(claims.jti, claims.meeting_id, claims.expires_at)
 
     def ice_servers(self, user: str) -> list[dict[str, object]]:
         return ice_servers_with_turn(

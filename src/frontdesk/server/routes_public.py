@@ -37,7 +37,7 @@ async def discovery(
 ) -> JSONResponse:
     # No per-address limit here: the bearer is an unguessable signed token, and
     # many visitors may share one address (carrier NAT, a company proxy).
-    claims, meeting = await ops.check_guest_token(token, meeting_id, consume=False)
+    claims, meeting = await ops.check_guest_token(token, meeting_id)
     placement = getattr(request.app.state, "placement", None)
     rtc_url = ops.rtc_url()
     node_id = ops.settings.node_id

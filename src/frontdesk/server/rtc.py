@@ -30,6 +30,7 @@ from frontdesk.errors import (
     ProtocolError,
     RateLimited,
     TokenInvalid,
+    TokenUsed,
 )
 from frontdesk.protocol import PROTOCOL_VERSION, decode_client, encode
 from frontdesk.protocol import messages as m
@@ -37,7 +38,12 @@ from frontdesk.protocol.codes import CloseCode, close_code_for
 from frontdesk.server.live import LiveMeetings, LiveRoom, event_frame, wire_snapshot
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import TokenBucket
-from frontdesk.tokens import MEETING_AUDIENCE_PREFIX, issue_resume_token, verify_resume_token
+from frontdesk.tokens import (
+    MEETING_AUDIENCE_PREFIX,
+    GuestClaims,
+    issue_resume_token,
+    verify_resume_token,
+)
 
 __all__ = ["RtcConnection", "install"]
 
@@ -198,15 +204,18 @@ class RtcEndpoint:
         if auth.kind == "resume":
             return await self._resume(hello, conn)
         pid = "p_" + secrets.token_urlsafe(9)
+        single_use: GuestClaims | None = None
         if auth.kind == "token":
             assert auth.token is not None
             meeting_id = _meeting_of(auth.token)
             lr = await self.live.room(meeting_id)
-            claims, _meeting = await ops.check_guest_token(auth.token, meeting_id, consume=True)
+            claims, _meeting = await ops.check_guest_token(auth.token, meeting_id)
             origin = ws.headers.get("origin")
             if claims.origins and origin is not None and origin.rstrip("/") not in claims.origins:
                 raise PermissionDenied("this token may not be used from this web origin")
             join = cmd.Join(pid, claims.display_name, claims.role, JoinMethod.TOKEN)
+            if claims.single_use:
+                single_use = claims
         elif auth.kind == "url":
             assert auth.join_url is not None and auth.display_name is not None
             meeting = await ops.meeting_for_join_code(_join_code(auth.join_url))
@@ -220,7 +229,14 @@ class RtcEndpoint:
             join = cmd.Join(pid, user.display_name, role, JoinMethod.USER, username=user.username)
         conn.participant_id = pid
         async with lr.lock:
+            # A single-use token is spent only by a join that succeeds.
+            if single_use is not None and await ops.store.is_token_used(single_use.jti):
+                raise TokenUsed()
             await self.live.run_locked(lr, join)
+            if single_use is not None and not await ops.consume_guest_token(single_use):
+                # Spent on another node at the same moment: undo this join.
+                await self.live.run_locked(lr, cmd.Leave(pid))
+                raise TokenUsed()
             p = lr.room.participant(pid)
             self.live.attach(lr, conn)
             conn.last_state = p.state

@@ -1049,6 +1049,12 @@ export class Meeting {
     if (kind === "renegotiate") {
       if (!peer) this._createPeer(from, true);
       else if (peer.pc.signalingState === "stable" && !peer.polite) peer.pc.onnegotiationneeded();
+      else if (peer.pc.signalingState === "have-local-offer" && !peer.polite && !peer.makingOffer) {
+        // our offer went unheard (the other side started media later): send it again,
+        // with the candidates gathered so far (the trickled ones were lost too)
+        const d = peer.pc.localDescription;
+        this._send("signal", { to: from, kind: d.type, data: { type: d.type, sdp: d.sdp } });
+      }
       return;
     }
     if (!peer) {
