@@ -59,6 +59,7 @@ class Settings:
     access_token_ttl_s: int = 3600  # service API bearer tokens
     session_ttl_s: int = 12 * 3600  # user API sessions
     key_rotation_overlap_s: int = 24 * 3600  # how long a rotated key keeps verifying
+    key_passphrase: str | None = None  # encrypts stored signing keys (PKCS#8)
     clock_leeway_s: int = 30
     lobby_timeout_s: int = 15 * 60
     reconnect_grace_s: int = 30

@@ -1,5 +1,10 @@
 """The node's signing keys: loaded from the store, created on first start,
-reloaded when another node (or ``frontdesk keys rotate``) changed them."""
+reloaded when another node (or ``frontdesk keys rotate``) changed them.
+
+With ``FRONTDESK_KEY_PASSPHRASE`` set, private keys are stored as encrypted
+PKCS#8 (``BestAvailableEncryption``), so a copy of the database alone cannot
+mint tokens. Keys stored in clear before the passphrase was set keep working.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from frontdesk.errors import AlreadyExists
+from cryptography.hazmat.primitives import serialization
+
+from frontdesk.errors import AlreadyExists, Unavailable
 from frontdesk.store.base import SigningKeyRecord, Store
 from frontdesk.tokens import KeyMaterial, KeyRing, generate_key
 
@@ -18,30 +25,62 @@ __all__ = ["KeyManager", "rotate_keys"]
 log = logging.getLogger(__name__)
 
 
-def _material(rec: SigningKeyRecord) -> KeyMaterial:
+_ENCRYPTED = "-----BEGIN ENCRYPTED PRIVATE KEY-----"
+
+
+def _seal(pem: str, passphrase: str | None) -> str:
+    if not passphrase:
+        return pem
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase.encode()),
+    ).decode()
+
+
+def _unseal(pem: str, passphrase: str | None) -> str:
+    if not pem.startswith(_ENCRYPTED):
+        return pem
+    if not passphrase:
+        raise Unavailable("the signing keys are encrypted: set FRONTDESK_KEY_PASSPHRASE")
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=passphrase.encode())
+    except ValueError:
+        raise Unavailable("FRONTDESK_KEY_PASSPHRASE does not open the signing keys") from None
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _material(rec: SigningKeyRecord, passphrase: str | None) -> KeyMaterial:
     return KeyMaterial(
         kid=rec.kid,
-        private_pem=rec.private_pem,
+        private_pem=_unseal(rec.private_pem, passphrase),
         created_at=rec.created_at,
         retired_at=rec.retired_at,
         expires_at=rec.expires_at,
     )
 
 
-def _record(key: KeyMaterial) -> SigningKeyRecord:
+def _record(key: KeyMaterial, passphrase: str | None) -> SigningKeyRecord:
     return SigningKeyRecord(
         kid=key.kid,
-        private_pem=key.private_pem,
+        private_pem=_seal(key.private_pem, passphrase),
         created_at=key.created_at,
         retired_at=key.retired_at,
         expires_at=key.expires_at,
     )
 
 
-async def rotate_keys(store: Store, now: datetime, *, overlap_s: int) -> str:
+async def rotate_keys(
+    store: Store, now: datetime, *, overlap_s: int, passphrase: str | None = None
+) -> str:
     """Make a new signing key active; older keys keep verifying for ``overlap_s``."""
     key = generate_key(now)
-    await store.add_signing_key(_record(key))
+    await store.add_signing_key(_record(key, passphrase))
     await store.retire_signing_keys(
         except_kid=key.kid, now=now, expires_at=now + timedelta(seconds=overlap_s)
     )
@@ -52,8 +91,16 @@ async def rotate_keys(store: Store, now: datetime, *, overlap_s: int) -> str:
 class KeyManager:
     """Holds the current :class:`KeyRing`; refreshes it from the store."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime], *, refresh_s: float = 30.0):
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], datetime],
+        *,
+        refresh_s: float = 30.0,
+        passphrase: str | None = None,
+    ):
         self._store = store
+        self._passphrase = passphrase
         self._clock = clock
         self._refresh_s = refresh_s
         self._ring: KeyRing | None = None
@@ -75,10 +122,10 @@ class KeyManager:
                 key = generate_key(now)
                 # Another node may have created one at the same moment: both are kept.
                 with contextlib.suppress(AlreadyExists):
-                    await self._store.add_signing_key(_record(key))
+                    await self._store.add_signing_key(_record(key, self._passphrase))
                 records = [r for r in await self._store.list_signing_keys() if not _expired(r, now)]
                 log.info("created signing key %s", key.kid)
-            self._ring = KeyRing([_material(r) for r in records])
+            self._ring = KeyRing([_material(r, self._passphrase) for r in records])
             self._loaded_at = asyncio.get_running_loop().time()
             return self._ring
 

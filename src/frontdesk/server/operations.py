@@ -96,7 +96,7 @@ class Operations:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.keys = KeyManager(store, clock)
+        self.keys = KeyManager(store, clock, passphrase=settings.key_passphrase)
 
     async def start(self) -> None:
         await self.keys.load()
@@ -380,7 +380,10 @@ class Operations:
     # --- keys --------------------------------------------------------------------------
     async def rotate_keys(self) -> str:
         kid = await rotate_keys(
-            self.store, self.clock(), overlap_s=self.settings.key_rotation_overlap_s
+            self.store,
+            self.clock(),
+            overlap_s=self.settings.key_rotation_overlap_s,
+            passphrase=self.settings.key_passphrase,
         )
         await self.keys.load()
         return kid
