@@ -33,7 +33,7 @@ from frontdesk.server.app import create_app
 from frontdesk.server.listen import bind_socket
 from frontdesk.service_client import discover
 
-__all__ = ["demo", "find_bank", "pick_port", "serve_app"]
+__all__ = ["STEPS", "Timeline", "demo", "find_bank", "pick_port", "serve_app", "story", "tell"]
 
 T = TypeVar("T")
 ADVISOR = ("alice", "Alice Advisor", "correct horse battery")
@@ -92,24 +92,56 @@ def find_bank() -> ModuleType:
 
 
 # --- the timeline ------------------------------------------------------------------------
+# Every step the story must complete for ``--once`` to exit 0, in order.
+STEPS = (
+    "customer signed in to the bank",
+    "token minted by the bank",
+    "discovery",
+    "customer in the lobby",
+    "advisor signed in (console login)",
+    "advisor joined (console session)",
+    "admitted",
+    "chat customer → advisor",
+    "chat advisor → customer",
+    "media connected",
+    "left",
+)
+
+
 @dataclass
 class Timeline:
+    """The story's steps as they happen, with timings; :attr:`ok` only when every
+    expected step completed (a failure, or a step never reached, is not ok)."""
+
+    expected: tuple[str, ...] = STEPS
     started: float = field(default_factory=time.perf_counter)
+    done: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     async def step(self, what: str, action: Awaitable[T]) -> T:
         t0 = time.perf_counter()
         try:
             result = await asyncio.wait_for(action, STEP_TIMEOUT_S)
-        except (FrontdeskError, TimeoutError, httpx.HTTPError, AssertionError) as exc:
+        except Exception as exc:
             self.failed.append(what)
-            self._line("FAIL", what, t0, f"{type(exc).__name__}: {exc}")
+            self._line("FAIL", what, t0, f"{type(exc).__name__}: {exc}".replace("\n", " "))
             raise
+        self.done.append(what)
         self._line("ok", what, t0, result if isinstance(result, str) else "")
         return result
 
     def skipped(self, what: str, reason: str) -> None:
+        self.done.append(what)
         typer.echo(f"  {'':>8}  skip  {what:<34} skipped ({reason})")
+
+    @property
+    def missing(self) -> list[str]:
+        """Expected steps that neither completed nor failed (never reached)."""
+        return [s for s in self.expected if s not in self.done and s not in self.failed]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.missing
 
     def _line(self, status: str, what: str, t0: float, detail: str) -> None:
         now = time.perf_counter()
@@ -125,17 +157,28 @@ async def _next(meeting: Meeting, test: Callable[[MeetingEvent], bool]) -> Meeti
 
 
 # --- the story ----------------------------------------------------------------------------
-async def story(frontdesk_url: str, bank_url: str, tl: Timeline) -> None:
-    """Customer ``ann`` asks Harbor Bank for an advisor; ``alice`` admits her."""
+async def story(
+    frontdesk_url: str,
+    bank_url: str,
+    tl: Timeline,
+    *,
+    advisor_login: tuple[str, str, str] = ADVISOR,
+    customer_login: tuple[str, str, str] = CUSTOMER,
+) -> None:
+    """Customer ``ann`` asks Harbor Bank for an advisor; ``alice`` admits her.
+    Every call that can fail runs inside a :meth:`Timeline.step`."""
     async with (
         httpx.AsyncClient(base_url=bank_url, timeout=10) as bank,
         httpx.AsyncClient(timeout=10) as http,
+        contextlib.AsyncExitStack() as stack,
     ):
 
         async def sign_in() -> str:
-            r = await bank.post("/login", data={"username": CUSTOMER[0], "password": CUSTOMER[2]})
+            r = await bank.post(
+                "/login", data={"username": customer_login[0], "password": customer_login[2]}
+            )
             assert r.status_code == 303 and "harbor_session" in bank.cookies, r.status_code
-            return f"as {CUSTOMER[0]} (the bank's own login)"
+            return f"as {customer_login[0]} (the bank's own login)"
 
         await tl.step("customer signed in to the bank", sign_in())
         material: dict[str, Any] = {}
@@ -147,48 +190,58 @@ async def story(frontdesk_url: str, bank_url: str, tl: Timeline) -> None:
             return f"meeting {material['meeting_id']}, {{discovery_uri, token}} to the app"
 
         await tl.step("token minted by the bank", mint())
-        found = await tl.step(
-            "discovery", discover(material["discovery_uri"], material["token"], http_client=http)
-        )
-        typer.echo(f"  {'':>8}        {'':<34} {'':>10}  → {found.rtc_url}")
+
+        async def discovery() -> str:
+            found = await discover(material["discovery_uri"], material["token"], http_client=http)
+            material["found"] = found
+            return f"→ {found.rtc_url}"
+
+        await tl.step("discovery", discovery())
         customer = join_with_token(material["discovery_uri"], material["token"], http_client=http)
-        await tl.step("customer in the lobby", customer.connect())
-        assert customer.state is SessionState.LOBBY, customer.state
+        stack.push_async_callback(customer.leave)
 
-        login = await http.post(
-            f"{frontdesk_url}/v1/session", json={"username": ADVISOR[0], "password": ADVISOR[2]}
-        )
-        login.raise_for_status()
-        advisor = join_as_user(frontdesk_url, found.meeting_id, login.json()["token"])
-        try:
-            await tl.step("advisor joined (console session)", advisor.connect())
+        async def lobby() -> str:
+            await customer.connect()
+            assert customer.state is SessionState.LOBBY, customer.state
+            return "waiting with the name the bank vouched for"
 
-            async def admit() -> str:
-                while not advisor.lobby:
-                    await _next(advisor, lambda e: e.name == "participant_waiting")
-                entry = next(iter(advisor.lobby.values()))
-                assert entry.display_name == CUSTOMER[1] and entry.vouched, entry
-                await advisor.admit(entry.participant_id)
-                await customer.admitted()
-                return f"{entry.display_name!r}, vouched by the bank"
+        await tl.step("customer in the lobby", lobby())
 
-            await tl.step("admitted", admit())
-            await tl.step("chat customer → advisor", _chat(customer, advisor, "Hi, about my loan"))
-            await tl.step("chat advisor → customer", _chat(advisor, customer, "Happy to help!"))
-            await _media(customer, advisor, tl)
+        async def advisor_signs_in() -> str:
+            r = await http.post(
+                f"{frontdesk_url}/v1/session",
+                json={"username": advisor_login[0], "password": advisor_login[2]},
+            )
+            r.raise_for_status()
+            material["session"] = r.json()["token"]
+            return f"as {advisor_login[0]}"
 
-            async def leave() -> str:
-                waiting = asyncio.ensure_future(
-                    _next(advisor, lambda e: e.name == "participant_left")
-                )
-                await customer.leave()
-                await waiting
-                return "advisor saw the customer leave"
+        await tl.step("advisor signed in (console login)", advisor_signs_in())
+        advisor = join_as_user(frontdesk_url, material["found"].meeting_id, material["session"])
+        stack.push_async_callback(advisor.leave)
+        await tl.step("advisor joined (console session)", advisor.connect())
 
-            await tl.step("left", leave())
-        finally:
+        async def admit() -> str:
+            while not advisor.lobby:
+                await _next(advisor, lambda e: e.name == "participant_waiting")
+            entry = next(iter(advisor.lobby.values()))
+            assert entry.display_name == customer_login[1] and entry.vouched, entry
+            await advisor.admit(entry.participant_id)
+            await customer.admitted()
+            return f"{entry.display_name!r}, vouched by the bank"
+
+        await tl.step("admitted", admit())
+        await tl.step("chat customer → advisor", _chat(customer, advisor, "Hi, about my loan"))
+        await tl.step("chat advisor → customer", _chat(advisor, customer, "Happy to help!"))
+        await _media(customer, advisor, tl)
+
+        async def leave() -> str:
+            waiting = asyncio.ensure_future(_next(advisor, lambda e: e.name == "participant_left"))
             await customer.leave()
-            await advisor.leave()
+            await waiting
+            return "advisor saw the customer leave"
+
+        await tl.step("left", leave())
 
 
 async def _chat(sender: Meeting, receiver: Meeting, text: str) -> str:
@@ -262,18 +315,31 @@ async def _run(once: bool, frontdesk_port: int, bank_port: int, data_dir: Path) 
         bank_app.state.accounts.add(*CUSTOMER)
         async with serve_app(bank_app, bk_port) as bank_url:
             typer.echo(f"Frontdesk  {frontdesk_url}    Harbor Bank  {bank_url}\n")
-            tl = Timeline()
-            with contextlib.suppress(FrontdeskError, TimeoutError, httpx.HTTPError, AssertionError):
-                await story(frontdesk_url, bank_url, tl)
-            ok = not tl.failed
-            typer.echo("\nevery step succeeded" if ok else f"\nFAILED at: {', '.join(tl.failed)}")
+            tl = await tell(frontdesk_url, bank_url)
             if once:
-                return 0 if ok else 1
+                return 0 if tl.ok else 1
             await _office_hours(frontdesk_url)
             _how_to_try(frontdesk_url, bank_url)
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
     return 0
+
+
+async def tell(frontdesk_url: str, bank_url: str, **logins: Any) -> Timeline:
+    """Run :func:`story` and print the verdict: every expected step, or what failed
+    and what was never reached. Nothing raised by the story escapes."""
+    tl = Timeline()
+    try:
+        await story(frontdesk_url, bank_url, tl, **logins)
+    except Exception as exc:  # recorded by its step, or reported here
+        if not tl.failed:
+            typer.echo(f"  the story stopped: {type(exc).__name__}: {exc}")
+    if tl.ok:
+        typer.echo("\nevery step succeeded")
+    else:
+        failed = ", ".join(tl.failed) or "none"
+        typer.echo(f"\nFAILED at: {failed}; not reached: {', '.join(tl.missing) or 'none'}")
+    return tl
 
 
 async def _office_hours(frontdesk_url: str) -> None:
