@@ -23,7 +23,7 @@ const token = fragment.get("token");
 const discoveryUri = fragment.get("discovery");
 
 let previewStream = null;
-let cameraOk = false;
+let cameraOk = false; // a camera works (even if "Join with camera on" is unchecked)
 let micOk = false;
 let meeting = null;
 let view = null;
@@ -129,6 +129,8 @@ async function onJoin(event) {
     nameInput.focus();
     return;
   }
+  // Unchecked boxes start muted / camera off; the SDK then never opens the camera
+  // until "Camera on" is pressed in the meeting.
   const media = {
     audio: micOk,
     video: cameraOk,

@@ -130,11 +130,12 @@ export class MeetingView {
     }
     const { startAudioMuted, startVideoMuted, ...constraints } = wanted;
     try {
-      await this.meeting.startMedia(constraints);
+      // Muted before anything is published; a camera that starts off is not opened.
+      await this.meeting.startMedia({
+        ...constraints, audioMuted: Boolean(startAudioMuted), videoMuted: Boolean(startVideoMuted),
+      });
       if (!constraints.video) this.camBtn.disabled = true;
       if (!constraints.audio) this.muteBtn.disabled = true;
-      if (startAudioMuted && constraints.audio) await this.toggleAudio();
-      if (startVideoMuted && constraints.video) await this.toggleVideo();
     } catch (err) {
       this.showMediaNote("Camera and microphone are not available: you can still chat. " +
         "Allow access in your browser settings and rejoin to use them.");

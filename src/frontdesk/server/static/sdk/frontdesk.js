@@ -17,6 +17,13 @@
  *   await meeting.startMedia({ audio: true, video: true });
  *   await meeting.sendChat("Hello!");
  *
+ * A "track" (and "localstream") listener added late is called at once for the
+ * streams that exist already, so the order of `on` and `startMedia` does not matter.
+ * `joinWithToken({ discoveryUri, token, media: false })` (also `join`, `joinAsUser`)
+ * is a chat-only session: it never creates an RTCPeerConnection and never answers
+ * an offer (the protocol has no "decline", so the other side's connection to it
+ * simply never completes).
+ *
  * Notes on the contract (/sdk contract, protocol v1):
  * - Media negotiation: the peer with the smaller participant id creates the
  *   connection with one audio and one video transceiver (both "sendrecv") and
@@ -26,6 +33,12 @@
  *   need a new offer/answer.
  * - Lobby entries built from a live `participant_waiting` event carry
  *   `timeout_at: null` (the event does not say it); snapshots carry it.
+ * - Mesh: at most MAX_PEERS (3) peer connections, i.e. 4 people with media. Anyone
+ *   beyond is chat-only for this session: a "mediacap" event and a console warning.
+ * - Recovery: answers are applied only in "have-local-offer" (a stale duplicate is
+ *   ignored). After this session resumes, and when ICE fails or stays
+ *   "disconnected" for ICE_DISCONNECTED_MS, the impolite side (smaller id) calls
+ *   restartIce() and the polite side sends "renegotiate" with `{ice_restart: true}`.
  *
  * Nothing here touches `window` or `document` at import time (Node can import it).
  */
@@ -77,7 +90,10 @@ const JOIN_TIMEOUT_MS = 15000;
 const RESUME_INITIAL_MS = 250;
 const RESUME_MAX_MS = 5000;
 const RESUME_GIVE_UP_MS = 60000;
-const HEARTBEAT_TIMEOUT = 4014; // the only resumable close code of the 4000 range
+const HEARTBEAT_TIMEOUT = 4014;
+/** Peer connections per session (a mesh of 4 people with media). */
+export const MAX_PEERS = 3;
+const ICE_DISCONNECTED_MS = 3000; // the only resumable close code of the 4000 range
 /** Close code -> leave reason (frontdesk/protocol/codes.py). */
 const CLOSE_REASONS = {
   4000: "left",
@@ -173,37 +189,39 @@ export async function login({ baseUrl, username, password }) {
 
 /**
  * Join with the join URL alone and a display name (the guest may wait in the lobby).
- * @param {{joinUrl: string, displayName: string}} opts
+ * `media: false` makes a chat-only session (no peer connection is ever created).
+ * @param {{joinUrl: string, displayName: string, media?: boolean}} opts
  * @returns {Promise<Meeting>}
  */
-export async function join({ joinUrl, displayName }) {
-  const m = new Meeting(rtcUrlFor(joinUrl), []);
+export async function join({ joinUrl, displayName, media = true }) {
+  const m = new Meeting(rtcUrlFor(joinUrl), [], { media });
   await m._open({ kind: "url", join_url: joinUrl, display_name: displayName });
   return m;
 }
 
 /**
  * Join with a guest token: GET the discovery URI (Bearer token), then the RTC URL it names.
- * @param {{discoveryUri: string, token: string}} opts
+ * `media: false` makes a chat-only session (no peer connection is ever created).
+ * @param {{discoveryUri: string, token: string, media?: boolean}} opts
  * @returns {Promise<Meeting>}
  */
-export async function joinWithToken({ discoveryUri, token }) {
+export async function joinWithToken({ discoveryUri, token, media = true }) {
   const disc = await fetchJson(discoveryUri, {
     headers: { Authorization: `Bearer ${token}` },
     credentials: "omit",
   });
-  const m = new Meeting(disc.rtc_url, disc.ice_servers || []);
+  const m = new Meeting(disc.rtc_url, disc.ice_servers || [], { media });
   await m._open({ kind: "token", token });
   return m;
 }
 
 /**
  * Join a meeting as a signed-in user (organizer or agent).
- * @param {{baseUrl: string, meetingId: string, sessionToken: string}} opts
+ * @param {{baseUrl: string, meetingId: string, sessionToken: string, media?: boolean}} opts
  * @returns {Promise<Meeting>}
  */
-export async function joinAsUser({ baseUrl, meetingId, sessionToken }) {
-  const m = new Meeting(rtcUrlFor(baseUrl), []);
+export async function joinAsUser({ baseUrl, meetingId, sessionToken, media = true }) {
+  const m = new Meeting(rtcUrlFor(baseUrl), [], { media });
   await m._open({ kind: "session", token: sessionToken, meeting_id: meetingId });
   return m;
 }
@@ -224,9 +242,11 @@ export async function listDevices() {
 
 /** One participant session in a meeting. Get one from join / joinWithToken / joinAsUser. */
 export class Meeting {
-  /** @param {string} rtcUrl @param {object[]} iceServers */
-  constructor(rtcUrl, iceServers) {
+  /** @param {string} rtcUrl @param {object[]} iceServers @param {{media?: boolean}} [opts] */
+  constructor(rtcUrl, iceServers, { media = true } = {}) {
     this.rtcUrl = rtcUrl;
+    /** false: a chat-only session (never a peer connection; shown to others as muted, camera off) */
+    this.mediaEnabled = media !== false;
     /** @type {"connecting"|"lobby"|"joined"|"reconnecting"|"left"} */
     this.state = "connecting";
     this.participantId = null;
@@ -247,8 +267,8 @@ export class Meeting {
     this.localStream = null;
     /** @type {Map<string, MediaStream>} */
     this.remoteStreams = new Map();
-    this.audioMuted = false;
-    this.videoMuted = false;
+    this.audioMuted = !this.mediaEnabled;
+    this.videoMuted = !this.mediaEnabled;
     this._listeners = new Map();
     this._pending = new Map(); // ref -> {type, fields, resolve, reject, retry, sentOn, timer}
     this._ws = null;
@@ -259,6 +279,7 @@ export class Meeting {
     this._lastError = null;
     this._peers = new Map(); // pid -> peer record
     this._asked = new Set(); // peers asked to offer ("renegotiate")
+    this._overCap = new Set(); // peers left chat-only by MAX_PEERS
     this._media = { audio: true, video: true, audioDeviceId: undefined, videoDeviceId: undefined };
     this._admitted = new Promise((resolve, reject) => {
       this._admittedResolve = resolve;
@@ -275,8 +296,24 @@ export class Meeting {
    */
   on(name, callback) {
     if (!this._listeners.has(name)) this._listeners.set(name, new Set());
-    this._listeners.get(name).add(callback);
-    return () => this._listeners.get(name)?.delete(callback);
+    const set = this._listeners.get(name);
+    set.add(callback);
+    // Media that exists already is announced to a late listener (asynchronously,
+    // like every other event, and only while it is still subscribed).
+    const replay = (data) => queueMicrotask(() => {
+      if (!set.has(callback)) return;
+      try {
+        callback(data);
+      } catch (err) {
+        console.error(`frontdesk: "${name}" listener failed`, err);
+      }
+    });
+    if (name === "track") {
+      for (const [participantId, stream] of this.remoteStreams) replay({ participantId, stream });
+    } else if (name === "localstream" && this.localStream) {
+      replay(this.localStream);
+    }
+    return () => set.delete(callback);
   }
 
   _emit(name, data) {
@@ -615,7 +652,11 @@ export class Meeting {
     const wasJoined = this.state === "joined" || this._resumeState === "joined";
     this._setState(w.state);
     if (w.state === "joined" && (!resumed || !wasJoined)) this._afterJoined();
-    else if (w.state === "joined") this._syncPeers();
+    else if (w.state === "joined") {
+      this._syncPeers();
+      // signals sent while the socket was down are lost: renegotiate with fresh ICE
+      for (const peer of this._peers.values()) this._recoverPeer(peer);
+    }
   }
 
   _applySnapshot(s, { full }) {
@@ -687,7 +728,10 @@ export class Meeting {
         this._dropFromLobby(d.participant_id);
         if (this.roster.delete(d.participant_id)) this._emit("roster", this.roster);
         if (d.participant_id === this.participantId) this.leftReason = d.reason;
-        else this._closePeer(d.participant_id);
+        else {
+          this._closePeer(d.participant_id);
+          this._syncPeers(); // a freed slot goes to someone left chat-only by the cap
+        }
         break;
       case "participant_reconnecting":
       case "participant_reconnected": {
@@ -702,7 +746,12 @@ export class Meeting {
           l.state = state || "lobby";
           this._emit("lobby", this.lobby);
         }
-        if (!state && r) this._syncPeers();
+        if (!state && r) {
+          this._syncPeers();
+          // what I sent while it was away is lost: an unanswered offer goes again
+          const peer = this._peers.get(d.participant_id);
+          if (peer) this._resendOffer(peer);
+        }
         break;
       }
       case "media_changed": {
@@ -842,38 +891,54 @@ export class Meeting {
 
   /**
    * Acquire camera and microphone and publish them to every joined participant.
+   * `audioMuted` starts with the microphone muted (opened, nothing sent);
+   * `videoMuted` starts with the camera off: it is not even opened until
+   * `setVideoMuted(false)`. Both are applied before anything is published.
    * Rejects with FrontdeskError("media_unavailable") and the session continues chat-only.
-   * @param {{audio?: boolean, video?: boolean, audioDeviceId?: string, videoDeviceId?: string}} [opts]
+   * @param {{audio?: boolean, video?: boolean, audioMuted?: boolean, videoMuted?: boolean,
+   *          audioDeviceId?: string, videoDeviceId?: string}} [opts]
    * @returns {Promise<MediaStream>}
    */
   async startMedia(opts = {}) {
-    const o = { audio: true, video: true, ...opts };
-    this._media = o;
-    const attempts = [[o.audio, o.video]];
-    if (o.audio && o.video) attempts.push([true, false], [false, true]);
-    let stream = null;
-    let lastErr = null;
-    for (const [a, v] of attempts) {
-      if (!a && !v) continue;
-      try {
-        stream = await getUserMedia(a && audioConstraint(o.audioDeviceId), v && videoConstraint(o.videoDeviceId));
-        break;
-      } catch (err) {
-        lastErr = err;
-      }
+    if (!this.mediaEnabled) {
+      throw new FrontdeskError("media_unavailable", "this session was joined with media: false (chat only)");
     }
-    if (!stream) {
-      const why = lastErr ? `${lastErr.name || "Error"}: ${lastErr.message}` : "no media requested";
-      this._emit("error", { code: "media_unavailable", message: why });
-      throw new FrontdeskError("media_unavailable", `camera and microphone are unavailable (${why})`);
+    const o = { audio: true, video: true, audioMuted: false, videoMuted: false, ...opts };
+    this._media = o;
+    const wantVideo = o.video && !o.videoMuted;
+    let stream = null;
+    if (!o.audio && !wantVideo) {
+      if (!o.video) {
+        this._emit("error", { code: "media_unavailable", message: "no media requested" });
+        throw new FrontdeskError("media_unavailable", "camera and microphone are unavailable (no media requested)");
+      }
+      stream = new MediaStream(); // camera off, no microphone: receive only until the camera goes on
+    } else {
+      const attempts = [[o.audio, wantVideo]];
+      if (o.audio && wantVideo) attempts.push([true, false], [false, true]);
+      let lastErr = null;
+      for (const [a, v] of attempts) {
+        try {
+          stream = await getUserMedia(a && audioConstraint(o.audioDeviceId), v && videoConstraint(o.videoDeviceId));
+          break;
+        } catch (err) {
+          lastErr = err;
+        }
+      }
+      if (!stream) {
+        const why = lastErr ? `${lastErr.name || "Error"}: ${lastErr.message}` : "no media requested";
+        this._emit("error", { code: "media_unavailable", message: why });
+        throw new FrontdeskError("media_unavailable", `camera and microphone are unavailable (${why})`);
+      }
     }
     this._stopLocal();
     this.localStream = stream;
     const audio = stream.getAudioTracks()[0] || null;
     const video = stream.getVideoTracks()[0] || null;
-    // a fresh start: muted exactly when a device is missing
-    this.audioMuted = !audio;
-    this.videoMuted = !video;
+    // a fresh start: muted when asked to, or when a device is missing
+    this.audioMuted = !audio || !!o.audioMuted;
+    this.videoMuted = !video || !!o.videoMuted;
+    if (audio) audio.enabled = !this.audioMuted;
     this._emit("localstream", stream);
     this._publish();
     if (this.state === "joined") this._afterJoined();
@@ -909,23 +974,43 @@ export class Meeting {
   }
 
   /**
-   * Use another camera: the given one, or the next one in the device list.
+   * Use another camera: the given one, or the next one in the device list. The
+   * current camera keeps sending until the new one is open; if the new one cannot
+   * be opened, the current one stays (or is reopened) and this rejects.
    * @param {string} [deviceId]
    */
   async switchCamera(deviceId) {
+    const current = this.localStream && this.localStream.getVideoTracks()[0];
+    const currentId = current && current.getSettings ? current.getSettings().deviceId : undefined;
     let id = deviceId;
     if (!id) {
       const { videoinputs } = await listDevices();
       if (!videoinputs.length) throw new FrontdeskError("media_unavailable", "no camera");
-      const current = this.localStream && this.localStream.getVideoTracks()[0];
-      const currentId = current && current.getSettings ? current.getSettings().deviceId : undefined;
-      const i = videoinputs.findIndex((d) => d.deviceId === currentId);
+      const i = videoinputs.findIndex((d) => d.deviceId === (currentId || this._media.videoDeviceId));
       id = videoinputs[(i + 1) % videoinputs.length].deviceId;
     }
+    if (this.videoMuted) {
+      this._media = { ...this._media, videoDeviceId: id }; // used when the camera is turned on again
+      return;
+    }
+    let track;
+    try {
+      track = await openVideo(id);
+    } catch {
+      // Phones cannot open two cameras at once: free this one and try again.
+      this._releaseVideo();
+      try {
+        track = await openVideo(id);
+      } catch (err) {
+        try {
+          if (current) this._putVideo(await openVideo(currentId));
+        } catch { /* the old camera is gone too: camera stays off */ }
+        this._publish();
+        throw new FrontdeskError("media_unavailable", `cannot switch to that camera (${err && err.name})`);
+      }
+    }
     this._media = { ...this._media, videoDeviceId: id };
-    if (this.videoMuted) return; // used when the camera is turned on again
-    this._releaseVideo(); // phones cannot open two cameras at once
-    await this._acquireVideo(id);
+    this._putVideo(track);
     this._publish();
   }
 
@@ -940,13 +1025,17 @@ export class Meeting {
   }
 
   async _acquireVideo(deviceId) {
-    let got;
+    let track;
     try {
-      got = await getUserMedia(false, videoConstraint(deviceId));
+      track = await openVideo(deviceId);
     } catch (err) {
       throw new FrontdeskError("media_unavailable", `the camera is unavailable (${err && err.name})`);
     }
-    const track = got.getVideoTracks()[0];
+    this._putVideo(track);
+  }
+
+  /** Make `track` the local video track (stopping any other). */
+  _putVideo(track) {
     if (!this.localStream) this.localStream = new MediaStream();
     for (const t of this.localStream.getVideoTracks()) {
       t.stop();
@@ -988,9 +1077,10 @@ export class Meeting {
 
   /** One connection per remote joined participant once either side has media. */
   _syncPeers() {
-    if (this.state !== "joined" || !this.localStream) return;
+    if (!this.mediaEnabled || this.state !== "joined" || !this.localStream) return;
     for (const p of this.roster.values()) {
       if (p.id === this.participantId || p.state !== "joined" || this._peers.has(p.id)) continue;
+      if (!this._roomFor(p.id)) continue;
       if (this.participantId < p.id) this._createPeer(p.id, true);
       else if (!this._asked.has(p.id) && this._send("signal", { to: p.id, kind: "renegotiate", data: {} })) {
         this._asked.add(p.id); // the smaller id makes the first offer
@@ -998,16 +1088,34 @@ export class Meeting {
     }
   }
 
+  /** Whether one more peer connection (to `pid`) fits under MAX_PEERS; warns once if not. */
+  _roomFor(pid) {
+    if (this._peers.size < MAX_PEERS) {
+      if (this._overCap.delete(pid)) this._asked.delete(pid);
+      return true;
+    }
+    if (!this._overCap.has(pid)) {
+      this._overCap.add(pid);
+      const p = this.roster.get(pid);
+      console.warn(`frontdesk: ${MAX_PEERS} media connections already: ${(p && p.display_name) || pid} is chat-only`);
+      this._emit("mediacap", { participantId: pid, max: MAX_PEERS });
+    }
+    return false;
+  }
+
   _createPeer(pid, offerer) {
     const RTC = globalThis.RTCPeerConnection;
-    if (!RTC) return null;
+    if (!RTC || !this.mediaEnabled || !this._roomFor(pid)) return null;
     const pc = new RTC({ iceServers: this.iceServers });
-    const peer = { pid, pc, polite: this.participantId > pid, makingOffer: false, ignoreOffer: false, queue: Promise.resolve() };
+    const peer = {
+      pid, pc, polite: this.participantId > pid, makingOffer: false, ignoreOffer: false,
+      queue: Promise.resolve(), iceTimer: null,
+    };
     this._peers.set(pid, peer);
     pc.onicecandidate = ({ candidate }) => {
-      const data = candidate
-        ? { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex }
-        : {};
+      // toJSON() carries sdpMid, sdpMLineIndex and usernameFragment (which ICE
+      // generation the candidate belongs to, after a restart)
+      const data = candidate ? candidate.toJSON() : {};
       this._send("signal", { to: pid, kind: "candidate", data });
     };
     pc.onnegotiationneeded = async () => {
@@ -1028,11 +1136,23 @@ export class Meeting {
         stream = new MediaStream();
         this.remoteStreams.set(pid, stream);
       }
-      if (!stream.getTracks().includes(track)) stream.addTrack(track);
+      if (stream.getTracks().includes(track)) return;
+      // one track per kind: a new connection's track replaces the old one's
+      for (const t of stream.getTracks()) if (t.kind === track.kind) stream.removeTrack(t);
+      stream.addTrack(track);
       this._emit("track", { participantId: pid, stream });
     };
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState === "failed" && !peer.polite) pc.restartIce();
+    pc.oniceconnectionstatechange = () => {
+      const st = pc.iceConnectionState;
+      clearTimeout(peer.iceTimer);
+      peer.iceTimer = null;
+      if (st === "failed") this._restartIce(peer);
+      else if (st === "disconnected") {
+        peer.iceTimer = setTimeout(() => {
+          peer.iceTimer = null;
+          if (pc.iceConnectionState === "disconnected") this._restartIce(peer);
+        }, ICE_DISCONNECTED_MS);
+      }
     };
     if (offerer) {
       const tracks = this._tracks();
@@ -1044,16 +1164,19 @@ export class Meeting {
   }
 
   _onSignal(from, kind, data) {
-    if (this.state === "left") return;
+    // chat-only: no connection, no answer (the protocol has no way to decline)
+    if (this.state === "left" || !this.mediaEnabled) return;
     let peer = this._peers.get(from);
     if (kind === "renegotiate") {
       if (!peer) this._createPeer(from, true);
-      else if (peer.pc.signalingState === "stable" && !peer.polite) peer.pc.onnegotiationneeded();
-      else if (peer.pc.signalingState === "have-local-offer" && !peer.polite && !peer.makingOffer) {
-        // our offer went unheard (the other side started media later): send it again,
-        // with the candidates gathered so far (the trickled ones were lost too)
-        const d = peer.pc.localDescription;
-        this._send("signal", { to: from, kind: d.type, data: { type: d.type, sdp: d.sdp } });
+      else if (peer.polite) return; // only the impolite side makes the offers asked for
+      else if (peer.pc.signalingState === "stable") {
+        if (data && data.ice_restart) peer.pc.restartIce(); // fires negotiationneeded
+        else peer.pc.onnegotiationneeded();
+      } else {
+        // our offer went unheard (the other side started media later, or it was
+        // lost in a socket drop): send it again, with the candidates gathered so far
+        this._resendOffer(peer);
       }
       return;
     }
@@ -1071,6 +1194,18 @@ export class Meeting {
   async _handleSignal(peer, kind, data) {
     const pc = peer.pc;
     if (pc.signalingState === "closed") return;
+    if (kind === "answer" && pc.signalingState !== "have-local-offer") {
+      return; // a stale or duplicate answer (e.g. to an offer sent twice)
+    }
+    const remote = pc.remoteDescription;
+    if ((kind === "offer" || kind === "answer") && remote && remote.sdp &&
+        fingerprintOf(data.sdp) && fingerprintOf(data.sdp) !== fingerprintOf(remote.sdp)) {
+      // The other side started over with a new connection (the Python SDK does,
+      // e.g. on an ICE restart): so do we, rather than fail on a DTLS change.
+      const fresh = this._replacePeer(peer, kind === "answer");
+      if (fresh && kind === "offer") await this._handleSignal(fresh, kind, data);
+      return;
+    }
     if (kind === "offer" || kind === "answer") {
       const collision = kind === "offer" && (peer.makingOffer || pc.signalingState !== "stable");
       peer.ignoreOffer = !peer.polite && collision;
@@ -1092,11 +1227,55 @@ export class Meeting {
     }
   }
 
+  /** An offer of mine still unanswered goes again (it may have been lost). */
+  _resendOffer(peer) {
+    const pc = peer.pc;
+    if (pc.signalingState !== "have-local-offer" || peer.makingOffer || !pc.localDescription) return;
+    const d = pc.localDescription;
+    this._send("signal", { to: peer.pid, kind: d.type, data: { type: d.type, sdp: d.sdp } });
+  }
+
+  /** ICE failed or stayed disconnected: the impolite side restarts, the polite one asks. */
+  _restartIce(peer) {
+    if (peer.pc.signalingState === "closed" || this._peers.get(peer.pid) !== peer) return;
+    if (peer.polite) this._send("signal", { to: peer.pid, kind: "renegotiate", data: { ice_restart: true } });
+    else peer.pc.restartIce();
+  }
+
+  /**
+   * After this session resumed: signals may have been lost while the socket was
+   * down. A negotiation in progress is pushed on; a connection whose ICE never
+   * completed (candidates lost) restarts ICE; a working one is left alone.
+   */
+  _recoverPeer(peer) {
+    const pc = peer.pc;
+    if (pc.signalingState === "closed") return;
+    const iceUp = pc.iceConnectionState === "connected" || pc.iceConnectionState === "completed";
+    if (pc.signalingState === "have-local-offer") this._resendOffer(peer);
+    if (peer.polite && (pc.signalingState !== "stable" || !iceUp)) {
+      this._send("signal", { to: peer.pid, kind: "renegotiate", data: { ice_restart: !iceUp } });
+    } else if (!peer.polite && pc.signalingState === "stable" && !iceUp) {
+      pc.restartIce();
+    }
+  }
+
+  /** A new connection to the same peer in place of `peer` (an offerer: it offers at once). */
+  _replacePeer(peer, offerer) {
+    this._peers.delete(peer.pid);
+    clearTimeout(peer.iceTimer);
+    try { peer.pc.close(); } catch { /* closed */ }
+    const fresh = this._createPeer(peer.pid, offerer);
+    if (fresh) fresh.queue = peer.queue;
+    return fresh;
+  }
+
   _closePeer(pid) {
     this._asked.delete(pid);
+    this._overCap.delete(pid);
     const peer = this._peers.get(pid);
     if (peer) {
       this._peers.delete(pid);
+      clearTimeout(peer.iceTimer);
       try { peer.pc.close(); } catch { /* closed */ }
     }
     if (this.remoteStreams.delete(pid) || peer) this._emit("trackended", { participantId: pid });
@@ -1119,10 +1298,22 @@ function videoConstraint(deviceId) {
   return deviceId ? { ...base, deviceId: { exact: deviceId } } : { ...base, facingMode: "user" };
 }
 
+/** Open one camera; resolves with its video track. */
+async function openVideo(deviceId) {
+  const got = await getUserMedia(false, videoConstraint(deviceId));
+  return got.getVideoTracks()[0];
+}
+
 async function getUserMedia(audio, video) {
   const md = globalThis.navigator && globalThis.navigator.mediaDevices;
   if (!md || !md.getUserMedia) throw new FrontdeskError("media_unavailable", "no media devices here");
   return md.getUserMedia({ audio: audio || false, video: video || false });
+}
+
+/** The DTLS fingerprint of an SDP (the identity of the other end's connection). */
+function fingerprintOf(sdp) {
+  const m = /^a=fingerprint:(.+)$/m.exec(String(sdp || ""));
+  return m ? m[1].trim() : null;
 }
 
 function closeCodeOf(errorCode) {
