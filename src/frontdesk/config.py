@@ -70,6 +70,15 @@ class Settings:
     log_level: str = "info"
 
     @property
+    def longest_token_life_s(self) -> int:
+        """How long any token this node signs can stay valid (clock leeway included):
+        a rotated-out key keeps verifying at least this long."""
+        return (
+            max(self.guest_token_max_ttl_s, self.access_token_ttl_s, self.session_ttl_s)
+            + self.clock_leeway_s
+        )
+
+    @property
     def base_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")

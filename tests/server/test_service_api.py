@@ -52,7 +52,10 @@ async def test_token_refused(harness: Harness) -> None:
         data={"grant_type": "client_credentials"},
         auth=(harness.client_id, "wrong"),
     )
-    problem(bad, 401, "invalid_client")
+    body = problem(bad, 401, "invalid_client")
+    # RFC 6749 5.2: OAuth clients read ``error``; a Basic client gets a Basic challenge
+    assert body["error"] == "invalid_client"
+    assert bad.headers["www-authenticate"].startswith("Basic")
     unknown = await harness.http.post(
         "/v1/oauth/token", data={"grant_type": "client_credentials"}, auth=("app_nope", "x")
     )
@@ -60,15 +63,42 @@ async def test_token_refused(harness: Harness) -> None:
     grant = await harness.http.post(
         "/v1/oauth/token", data={"grant_type": "password"}, auth=(harness.client_id, "x")
     )
-    problem(grant, 422, "validation_failed")
+    assert problem(grant, 400, "validation_failed")["error"] == "unsupported_grant_type"
     garbage = await harness.http.post(
         "/v1/oauth/token",
         data={"grant_type": "client_credentials"},
         headers={"Authorization": "Basic !!!notbase64"},
     )
     problem(garbage, 401, "invalid_client")
+    # not latin-1 base64 at all: was a 500 before (b64decode raises ValueError)
+    non_ascii = await harness.http.post(
+        "/v1/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=[(b"Authorization", "Basic ñññ".encode("latin-1"))],
+    )
+    problem(non_ascii, 401, "invalid_client")
     missing = await harness.http.post("/v1/oauth/token", data={})
-    problem(missing, 422, "validation_failed")
+    assert problem(missing, 400, "validation_failed")["error"] == "invalid_request"
+    both = await harness.http.post(
+        "/v1/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": harness.client_id,
+            "client_secret": harness.client_secret,
+        },
+        auth=(harness.client_id, harness.client_secret),
+    )
+    assert problem(both, 400, "validation_failed")["error"] == "invalid_request"
+    in_body = await harness.http.post(
+        "/v1/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": harness.client_id,
+            "client_secret": "wrong",
+        },
+    )
+    problem(in_body, 401, "invalid_client")
+    assert not in_body.headers["www-authenticate"].startswith("Basic")
 
 
 async def test_api_needs_bearer(harness: Harness) -> None:

@@ -11,6 +11,8 @@ from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState
 from frontdesk.errors import (
     AlreadyExists,
     AppNotFound,
+    Conflict,
+    MeetingEnded,
     MeetingNotFound,
     UserNotFound,
     ValidationFailed,
@@ -136,22 +138,42 @@ async def test_missing_meeting(store: SqlStore) -> None:
 async def test_update_meeting(store: SqlStore) -> None:
     meeting = s.meeting()
     await store.create_meeting(meeting)
-    ended = meeting.updated(subject="Car loan", access_policy=AccessPolicy.DIRECT).ended_copy(
-        at(60)
-    )
+    changed = meeting.updated(subject="Car loan", access_policy=AccessPolicy.DIRECT)
+    await store.update_meeting(changed)
+    assert await store.get_meeting("m_1") == changed
+    ended = changed.ended_copy(at(60))
     await store.update_meeting(ended)
     got = await store.get_meeting("m_1")
-    assert got == ended
+    assert got == ended and got.revision == 2
     assert got.state is MeetingState.ENDED
     assert got.ended_at == at(60)
     assert_utc(got.ended_at)
+
+
+async def test_update_meeting_is_written_over_its_revision_only(store: SqlStore) -> None:
+    """Two changes made from the same revision: the second is refused (Conflict)
+    and stores nothing; a change made from before an end never revives it."""
+    meeting = s.meeting()
+    await store.create_meeting(meeting)
+    first = meeting.updated(subject="First")
+    second = meeting.updated(subject="Second")
+    await store.update_meeting(first)
+    with pytest.raises(Conflict):
+        await store.update_meeting(second)
+    assert (await store.get_meeting("m_1")).subject == "First"
+    await store.update_meeting(first.ended_copy(at(60)))
+    stale = first.updated(access_policy=AccessPolicy.DIRECT)  # made before the end
+    with pytest.raises(MeetingEnded):
+        await store.update_meeting(stale)
+    got = await store.get_meeting("m_1")
+    assert got.state is MeetingState.ENDED and got.access_policy is AccessPolicy.LOBBY
 
 
 async def test_update_meeting_to_taken_join_code(store: SqlStore) -> None:
     await store.create_meeting(s.meeting("m_1"))
     await store.create_meeting(s.meeting("m_2"))
     with pytest.raises(AlreadyExists):
-        await store.update_meeting(s.meeting("m_2", join_code="code-m_1"))
+        await store.update_meeting(s.meeting("m_2", join_code="code-m_1", revision=1))
     assert (await store.get_meeting("m_2")).join_code == "code-m_2"
 
 

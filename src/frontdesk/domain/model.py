@@ -11,19 +11,21 @@ import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 from frontdesk.errors import IllegalState, MeetingEnded, ValidationFailed
 
 __all__ = [
     "MAX_DISPLAY_NAME",
     "MAX_SUBJECT",
+    "UNSET",
     "AccessPolicy",
     "App",
     "LobbyBypass",
     "Meeting",
     "MeetingState",
     "Role",
+    "Unset",
     "User",
     "check_display_name",
     "new_join_code",
@@ -60,6 +62,15 @@ class Role(StrEnum):
     def moderates(self) -> bool:
         """Organizers and presenters admit, mute, remove and end."""
         return self in (Role.ORGANIZER, Role.PRESENTER)
+
+
+class Unset(Enum):
+    """The type of :data:`UNSET`: "leave this field as it is" (``None`` clears it)."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
 
 
 class MeetingState(StrEnum):
@@ -147,11 +158,18 @@ class Meeting:
     state: MeetingState = MeetingState.ACTIVE
     created_by_app: str | None = None
     ended_at: datetime | None = None
+    #: Bumped by every change; the store writes a change only over the revision
+    #: it was made from (optimistic concurrency), and invites carry it as SEQUENCE.
+    revision: int = 0
 
     def __post_init__(self) -> None:
         _clean_text(self.subject, "subject", MAX_SUBJECT, allow_empty=True)
         if self.start and self.end and self.end <= self.start:
             raise ValidationFailed("end must be after start")
+        if self.end and not self.start and self.end <= self.created_at:
+            raise ValidationFailed("end must be after the meeting's creation (or give a start)")
+        if self.revision < 0:
+            raise ValidationFailed("revision must not be negative")
         for f in ("start", "end", "created_at", "ended_at"):
             v = getattr(self, f)
             if v is not None and v.tzinfo is None:
@@ -165,23 +183,37 @@ class Meeting:
         if self.ended:
             raise MeetingEnded(f"meeting {self.id} has ended")
 
+    def as_of(self, now: datetime) -> Meeting:
+        """The meeting with its state as of ``now``: an open meeting is
+        ``scheduled`` until its start and ``active`` from then on."""
+        if self.ended:
+            return self
+        state = (
+            MeetingState.SCHEDULED
+            if self.start is not None and self.start > now
+            else MeetingState.ACTIVE
+        )
+        return self if state is self.state else dataclasses.replace(self, state=state)
+
     def updated(
         self,
         *,
         subject: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: datetime | Unset | None = UNSET,
+        end: datetime | Unset | None = UNSET,
         access_policy: AccessPolicy | None = None,
         lobby_bypass: LobbyBypass | None = None,
     ) -> Meeting:
-        """A copy with the given fields changed; an ended meeting cannot change."""
+        """The next revision with the given fields changed (``start``/``end`` may be
+        set to ``None`` to clear them; left ``UNSET`` they stay); an ended meeting
+        cannot change. The result is validated as a whole (end after start)."""
         self.ensure_open()
-        changes: dict[str, object] = {}
+        changes: dict[str, object] = {"revision": self.revision + 1}
         if subject is not None:
             changes["subject"] = subject.strip()
-        if start is not None:
+        if not isinstance(start, Unset):
             changes["start"] = start
-        if end is not None:
+        if not isinstance(end, Unset):
             changes["end"] = end
         if access_policy is not None:
             changes["access_policy"] = access_policy
@@ -192,4 +224,6 @@ class Meeting:
     def ended_copy(self, now: datetime) -> Meeting:
         if self.ended:
             raise IllegalState("meeting already ended")
-        return dataclasses.replace(self, state=MeetingState.ENDED, ended_at=now)
+        return dataclasses.replace(
+            self, state=MeetingState.ENDED, ended_at=now, revision=self.revision + 1
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,6 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk import __version__
 from frontdesk.config import Settings
@@ -62,21 +66,27 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.state.live = live
         app.state.webhooks = webhooks
         app.state.rtc = RtcEndpoint(ops, live)
+        sweeper = asyncio.create_task(_housekeeping(ops), name="frontdesk-housekeeping")
         log.info("frontdesk node %s ready at %s", settings.node_id, settings.base_url)
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await live.close()
             await writer.stop()
             await webhooks.stop()
             if own_store:
                 await st.close()
 
-    app = FastAPI(
+    app = _FrontdeskApp(
         title="Frontdesk",
         version=__version__,
         summary="Business-to-consumer meetings: service API, user API, discovery and RTC.",
         lifespan=lifespan,
+        # Counted as the bytes arrive (chunked bodies too): 413 problem+json.
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -88,9 +98,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     async def observe(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return problem_response(LimitExceeded(f"request body above {MAX_BODY_BYTES} bytes"))
         t0 = time.perf_counter()
         response = await call_next(request)
         elapsed = time.perf_counter() - t0
@@ -123,6 +130,28 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     return app
 
 
+class _FrontdeskApp(FastAPI):
+    """FastAPI counts body bytes as they arrive (``max_body_size``: a chunked body
+    over the limit raises into the route, and the problem handler answers 413).
+    A body *declared* too large is refused here, outermost, before any of it is
+    read, so that it too gets problem+json rather than Starlette's plain text."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = super().build_middleware_stack()
+        limit = self.max_body_size
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and limit is not None:
+                length = Headers(scope=scope).get("content-length")
+                if length is not None and (not length.isdigit() or int(length) > limit):
+                    refusal = LimitExceeded(f"request body above {limit} bytes")
+                    await problem_response(refusal)(scope, receive, send)
+                    return
+            await inner(scope, receive, send)
+
+        return app
+
+
 def _problem_json_in_openapi(app: FastAPI) -> None:
     """Document error answers as ``application/problem+json``, as they are sent."""
     generate = app.openapi
@@ -146,6 +175,25 @@ def _problem_json_in_openapi(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+HOUSEKEEPING_INTERVAL_S = 600.0
+
+
+async def _housekeeping(ops: Operations, interval_s: float = HOUSEKEEPING_INTERVAL_S) -> None:
+    """Keep the used-token and key tables from growing without bound."""
+    while True:
+        try:
+            done = await ops.housekeeping()
+            if any(done.values()):
+                log.info(
+                    "housekeeping: forgot %(used_tokens)d used tokens, "
+                    "%(signing_keys)d expired keys",
+                    done,
+                )
+        except Exception:  # a database hiccup must not end the loop
+            log.exception("housekeeping failed; will try again")
+        await asyncio.sleep(interval_s)
 
 
 def _limits(settings: Settings) -> Limits:

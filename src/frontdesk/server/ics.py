@@ -22,8 +22,11 @@ def invite_ics(
     ev.add("uid", f"{meeting.id}@{domain}")
     ev.add("dtstamp", now)
     start = meeting.start or meeting.created_at
+    end = meeting.end if meeting.end is not None and meeting.end > start else None
     ev.add("dtstart", start)
-    ev.add("dtend", meeting.end or start + timedelta(hours=1))
+    ev.add("dtend", end or start + timedelta(hours=1))
+    # Calendar clients replace an event they hold only by a higher SEQUENCE.
+    ev.add("sequence", meeting.revision)
     ev.add("summary", meeting.subject or "Frontdesk meeting")
     ev.add("url", join_url)
     ev.add("location", join_url)

@@ -7,7 +7,9 @@ lifetime is capped, an ended meeting mints no tokens) is written once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,12 +17,14 @@ from datetime import UTC, datetime, timedelta
 
 from frontdesk.config import Settings
 from frontdesk.domain.model import (
+    UNSET,
     AccessPolicy,
     App,
     LobbyBypass,
     Meeting,
     MeetingState,
     Role,
+    Unset,
     User,
     check_display_name,
     new_join_code,
@@ -28,8 +32,10 @@ from frontdesk.domain.model import (
 )
 from frontdesk.errors import (
     AppNotFound,
+    Conflict,
     InvalidClient,
     InvalidCredentials,
+    MeetingEnded,
     MeetingNotFound,
     TokenInvalid,
     TokenUsed,
@@ -63,6 +69,13 @@ log = logging.getLogger(__name__)
 # A constant hash to verify against when the client id is unknown, so that the
 # answer takes as long as for a wrong secret (no user enumeration by timing).
 _DUMMY_HASH = hash_secret("frontdesk-dummy-secret")
+# How often a meeting change is re-read and re-applied when another won the race
+# (with a short, growing, jittered pause between attempts).
+_WRITE_ATTEMPTS = 8
+
+
+async def _backoff(attempt: int) -> None:
+    await asyncio.sleep(random.uniform(0, 0.005) * (attempt + 1))  # noqa: S311
 
 
 def utcnow() -> datetime:
@@ -243,50 +256,88 @@ class Operations:
         return meeting
 
     async def get_meeting(self, meeting_id: str) -> Meeting:
-        return await self.store.get_meeting(meeting_id)
+        return (await self.store.get_meeting(meeting_id)).as_of(self.clock())
+
+    async def meeting_for_app(self, meeting_id: str, app: App) -> Meeting:
+        """A meeting the application may see: one it made, or one made by no
+        application (an agent's, from the console or the CLI). Another
+        application's meeting is answered as not found, not as forbidden."""
+        meeting = await self.get_meeting(meeting_id)
+        if meeting.created_by_app not in (None, app.client_id):
+            raise MeetingNotFound(f"no meeting {meeting_id!r}")
+        return meeting
 
     async def list_meetings(
         self,
         *,
         organizer: str | None = None,
         state: MeetingState | None = None,
+        visible_to_app: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> Sequence[Meeting]:
-        return await self.store.list_meetings(
-            organizer=organizer, state=state, limit=limit, offset=offset
+        now = self.clock()
+        found = await self.store.list_meetings(
+            organizer=organizer,
+            state=state,
+            visible_to_app=visible_to_app,
+            now=now,
+            limit=limit,
+            offset=offset,
         )
+        return [m.as_of(now) for m in found]
 
     async def update_meeting(
         self,
         meeting_id: str,
         *,
+        app: App | None = None,
         subject: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: datetime | Unset | None = UNSET,
+        end: datetime | Unset | None = UNSET,
         access_policy: AccessPolicy | None = None,
         lobby_bypass: LobbyBypass | None = None,
     ) -> Meeting:
-        meeting = await self.store.get_meeting(meeting_id)
-        updated = meeting.updated(
-            subject=subject,
-            start=start,
-            end=end,
-            access_policy=access_policy,
-            lobby_bypass=lobby_bypass,
-        )
-        # Re-validate the combination (e.g. end after start).
-        updated = Meeting(**{f: getattr(updated, f) for f in Meeting.__dataclass_fields__})
-        await self.store.update_meeting(updated)
-        return updated
+        """Change an open meeting. The change is written over the revision it was
+        made from, so a concurrent end or change is never overwritten: an ended
+        meeting answers ``meeting_ended``, a concurrent change is retried."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            meeting = await (
+                self.meeting_for_app(meeting_id, app) if app else self.get_meeting(meeting_id)
+            )
+            updated = meeting.updated(
+                subject=subject,
+                start=start,
+                end=end,
+                access_policy=access_policy,
+                lobby_bypass=lobby_bypass,
+            ).as_of(self.clock())
+            try:
+                await self.store.update_meeting(updated)
+            except MeetingEnded:
+                raise
+            except Conflict:
+                await _backoff(attempt)
+                continue
+            return updated
+        raise Conflict(f"meeting {meeting_id} is being changed by others; try again")
 
-    async def end_meeting(self, meeting_id: str) -> Meeting:
-        meeting = await self.store.get_meeting(meeting_id)
-        if meeting.ended:
-            return meeting
-        ended = meeting.ended_copy(self.clock())
-        await self.store.update_meeting(ended)
-        return ended
+    async def end_meeting(self, meeting_id: str, *, app: App | None = None) -> Meeting:
+        """End a meeting (idempotent): its tokens and join URL stop working."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            meeting = await (
+                self.meeting_for_app(meeting_id, app) if app else self.get_meeting(meeting_id)
+            )
+            if meeting.ended:
+                return meeting
+            ended = meeting.ended_copy(self.clock())
+            try:
+                await self.store.update_meeting(ended)
+            except (MeetingEnded, Conflict):
+                await _backoff(attempt)
+                continue
+            return ended
+        return await self.get_meeting(meeting_id)
 
     async def meeting_for_join_code(self, join_code: str) -> Meeting:
         if not join_code or len(join_code) > 64:
@@ -315,10 +366,13 @@ class Operations:
         ttl_s: int | None = None,
         single_use: bool = False,
         origins: Sequence[str] = (),
-        app_id: str | None = None,
+        app: App | None = None,
     ) -> GuestGrant:
-        meeting = await self.store.get_meeting(meeting_id)
+        meeting = await (
+            self.meeting_for_app(meeting_id, app) if app else self.get_meeting(meeting_id)
+        )
         meeting.ensure_open()
+        app_id = app.client_id if app else None
         if role is Role.ORGANIZER:
             raise ValidationFailed("a guest token cannot carry the organizer role")
         ttl = ttl_s if ttl_s is not None else self.settings.guest_token_ttl_s
@@ -358,8 +412,15 @@ class Operations:
             now=self.clock(),
             leeway_s=self.settings.clock_leeway_s,
         )
-        meeting = await self.store.get_meeting(claims.meeting_id)
+        meeting = await self.get_meeting(claims.meeting_id)
         meeting.ensure_open()
+        if claims.app_id is not None:
+            try:
+                issuer_app = await self.store.get_app(claims.app_id)
+            except AppNotFound:
+                raise TokenInvalid("the application that issued this token is gone") from None
+            if not issuer_app.active:
+                raise TokenInvalid("the application that issued this token was revoked")
         if claims.single_use and await self.store.is_token_used(claims.jti):
             raise TokenUsed()
         return claims, meeting
@@ -382,11 +443,22 @@ class Operations:
         kid = await rotate_keys(
             self.store,
             self.clock(),
-            overlap_s=self.settings.key_rotation_overlap_s,
+            # Never shorter than the life of a token signed just before: rotation
+            # must not break a live token (guest, access, session or resume).
+            overlap_s=max(self.settings.key_rotation_overlap_s, self.settings.longest_token_life_s),
             passphrase=self.settings.key_passphrase,
         )
         await self.keys.load()
         return kid
+
+    async def housekeeping(self) -> dict[str, int]:
+        """Forget what can no longer matter: used-token ids of tokens that have
+        expired (with the clock leeway) and signing keys past their overlap."""
+        now = self.clock()
+        before = now - timedelta(seconds=self.settings.clock_leeway_s)
+        tokens = await self.store.purge_used_tokens(before)
+        keys = await self.store.delete_expired_signing_keys(now)
+        return {"used_tokens": tokens, "signing_keys": keys}
 
     # --- webhooks ------------------------------------------------------------------------
     async def create_webhook(self, app_id: str, url: str, events: Sequence[str]) -> WebhookRecord:

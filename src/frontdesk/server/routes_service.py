@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from frontdesk.domain.model import MeetingState
-from frontdesk.errors import InvalidClient, ValidationFailed
+from frontdesk.domain.model import UNSET, MeetingState
+from frontdesk.errors import FrontdeskError, InvalidClient, RateLimited, ValidationFailed
 from frontdesk.server.deps import AppDep, OpsDep, client_address
 from frontdesk.server.ics import invite_ics
+from frontdesk.server.problems import PROBLEM_TYPE, problem_response
 from frontdesk.server.schemas import (
     GuestTokenIn,
     GuestTokenOut,
@@ -49,13 +49,39 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
         return None
     try:
         raw = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
         raise InvalidClient("malformed Basic credentials") from None
     cid, sep, secret = raw.partition(":")
     if not sep:
         raise InvalidClient("malformed Basic credentials")
     # RFC 6749 2.3.1: both parts are form-urlencoded before Basic encoding.
     return unquote(cid), unquote(secret)
+
+
+def _oauth_error(err: FrontdeskError, *, basic: bool) -> JSONResponse:
+    """RFC 6749 5.2: the problem+json body also carries ``error`` (and
+    ``error_description``) so that off-the-shelf OAuth clients understand it;
+    a bad request is 400, a failed client authentication 401 with a challenge
+    for the scheme the client used."""
+    body = err.to_dict()
+    headers: dict[str, str] = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if isinstance(err, InvalidClient):
+        body["error"] = "invalid_client"
+        status = 401
+        headers["WWW-Authenticate"] = (
+            'Basic realm="frontdesk"' if basic else 'Bearer error="invalid_client"'
+        )
+    elif isinstance(err, RateLimited):
+        return problem_response(err)
+    else:
+        body.setdefault("error", "invalid_request")
+        status = 400
+    body["status"] = status
+    body["error_description"] = err.detail
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
+
+
+_FORM_LIMITS = {"grant_type": 64, "client_id": 128, "client_secret": 256, "scope": 256}
 
 
 @router.post(
@@ -67,22 +93,43 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 async def oauth_token(
     request: Request,
     ops: OpsDep,
-    grant_type: Annotated[str, Form(max_length=64)],
-    client_id: Annotated[str | None, Form(max_length=128)] = None,
-    client_secret: Annotated[str | None, Form(max_length=256)] = None,
-    scope: Annotated[str | None, Form(max_length=256)] = None,
+    grant_type: Annotated[str | None, Form()] = None,
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+    scope: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
-    request.app.state.auth_limiter.check("ip:" + client_address(request))
-    if grant_type != "client_credentials":
-        raise ValidationFailed(
-            "grant_type must be client_credentials", error="unsupported_grant_type"
-        )
-    creds = _basic_credentials(request)
-    if creds is None:
-        if not client_id or not client_secret:
-            raise InvalidClient("send client_id and client_secret (HTTP Basic or form body)")
-        creds = (client_id, client_secret)
-    app = await ops.authenticate_client(*creds)
+    basic = request.headers.get("authorization", "").lower().startswith("basic ")
+    try:
+        request.app.state.auth_limiter.check("ip:" + client_address(request))
+        form = {
+            "grant_type": grant_type,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "scope": scope,
+        }
+        for name, value in form.items():
+            if value is not None and len(value) > _FORM_LIMITS[name]:
+                raise ValidationFailed(f"{name} is longer than {_FORM_LIMITS[name]} characters")
+        if not grant_type:
+            raise ValidationFailed("grant_type is required", error="invalid_request")
+        if grant_type != "client_credentials":
+            raise ValidationFailed(
+                "grant_type must be client_credentials", error="unsupported_grant_type"
+            )
+        creds = _basic_credentials(request)
+        if creds is None:
+            if not client_id or not client_secret:
+                raise InvalidClient("send client_id and client_secret (HTTP Basic or form body)")
+            creds = (client_id, client_secret)
+        elif client_id is not None or client_secret is not None:
+            # RFC 6749 2.3: a client must not use more than one authentication method.
+            raise ValidationFailed(
+                "send the client credentials once: HTTP Basic or the form body, not both",
+                error="invalid_request",
+            )
+        app = await ops.authenticate_client(*creds)
+    except FrontdeskError as err:
+        return _oauth_error(err, basic=basic)
     token, _claims = await ops.issue_access_token(app)
     request.app.state.metrics.tokens_issued.labels("access").inc()
     body = TokenOut(access_token=token, expires_in=ops.settings.access_token_ttl_s)
@@ -114,25 +161,33 @@ async def list_meetings(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> MeetingList:
-    items = await ops.list_meetings(organizer=organizer, state=state, limit=limit, offset=offset)
+    items = await ops.list_meetings(
+        organizer=organizer,
+        state=state,
+        visible_to_app=app.client_id,
+        limit=limit,
+        offset=offset,
+    )
     base = ops.settings.base_url
     return MeetingList(items=[MeetingOut.of(m, base) for m in items], limit=limit, offset=offset)
 
 
 @router.get("/meetings/{meeting_id}", response_model=MeetingOut, responses=_NOT_FOUND)
 async def get_meeting(meeting_id: str, ops: OpsDep, app: AppDep) -> MeetingOut:
-    return MeetingOut.of(await ops.get_meeting(meeting_id), ops.settings.base_url)
+    return MeetingOut.of(await ops.meeting_for_app(meeting_id, app), ops.settings.base_url)
 
 
 @router.patch("/meetings/{meeting_id}", response_model=MeetingOut, responses=_NOT_FOUND)
 async def patch_meeting(
     meeting_id: str, body: MeetingPatch, request: Request, ops: OpsDep, app: AppDep
 ) -> MeetingOut:
+    given = body.model_fields_set  # an explicit null clears start or end
     m = await ops.update_meeting(
         meeting_id,
+        app=app,
         subject=body.subject,
-        start=body.start,
-        end=body.end,
+        start=body.start if "start" in given else UNSET,
+        end=body.end if "end" in given else UNSET,
         access_policy=body.access_policy,
         lobby_bypass=body.lobby_bypass,
     )
@@ -144,10 +199,12 @@ async def patch_meeting(
 
 @router.delete("/meetings/{meeting_id}", response_model=MeetingOut, responses=_NOT_FOUND)
 async def delete_meeting(meeting_id: str, request: Request, ops: OpsDep, app: AppDep) -> MeetingOut:
+    # The store first: from then on no token or join URL admits anyone; then
+    # the people inside are told and disconnected.
+    m = await ops.end_meeting(meeting_id, app=app)
     live = getattr(request.app.state, "live", None)
     if live is not None:
         await live.end_meeting(meeting_id, reason="ended_by_api")
-    m = await ops.end_meeting(meeting_id)
     return MeetingOut.of(m, ops.settings.base_url)
 
 
@@ -159,7 +216,7 @@ async def delete_meeting(meeting_id: str, request: Request, ops: OpsDep, app: Ap
 async def participants(
     meeting_id: str, request: Request, ops: OpsDep, app: AppDep
 ) -> dict[str, list[ParticipantOut]]:
-    await ops.get_meeting(meeting_id)
+    await ops.meeting_for_app(meeting_id, app)
     live = getattr(request.app.state, "live", None)
     rows = await live.participants(meeting_id) if live is not None else []
     return {"items": [ParticipantOut(**r) for r in rows]}
@@ -171,7 +228,7 @@ async def participants(
     responses={200: {"content": {"text/calendar": {}}}, **_NOT_FOUND},
 )
 async def invite(meeting_id: str, ops: OpsDep, app: AppDep) -> Response:
-    m = await ops.get_meeting(meeting_id)
+    m = await ops.meeting_for_app(meeting_id, app)
     try:
         organizer_name = (await ops.store.get_user(m.organizer)).display_name
     except Exception:
@@ -203,7 +260,7 @@ async def guest_token(
         ttl_s=body.ttl_s,
         single_use=body.single_use,
         origins=[str(o) for o in body.origins],
-        app_id=app.client_id,
+        app=app,
     )
     request.app.state.metrics.tokens_issued.labels("guest").inc()
     out = GuestTokenOut(

@@ -107,13 +107,20 @@ class Store(abc.ABC):
         organizer: str | None = None,
         state: MeetingState | None = None,
         app_id: str | None = None,
+        visible_to_app: str | None = None,
+        now: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> Sequence[Meeting]:
-        """Newest first."""
+        """Newest first. ``app_id``: made by that application; ``visible_to_app``:
+        made by it or by no application (the console, the CLI). With ``now``, a
+        ``scheduled``/``active`` filter means "open, starting after/by ``now``"."""
 
     @abc.abstractmethod
-    async def update_meeting(self, meeting: Meeting) -> None: ...
+    async def update_meeting(self, meeting: Meeting) -> None:
+        """Write ``meeting`` over revision ``meeting.revision - 1`` of an open
+        meeting: :class:`MeetingEnded` if it has ended meanwhile, :class:`Conflict`
+        if another change came first, :class:`MeetingNotFound` if there is none."""
 
     # --- single-use guest tokens --------------------------------------------------
     @abc.abstractmethod

@@ -37,6 +37,8 @@ from frontdesk.domain.model import (
 from frontdesk.errors import (
     AlreadyExists,
     AppNotFound,
+    Conflict,
+    MeetingEnded,
     MeetingNotFound,
     NotFound,
     UserNotFound,
@@ -210,6 +212,8 @@ class SqlStore(Store):
         organizer: str | None = None,
         state: MeetingState | None = None,
         app_id: str | None = None,
+        visible_to_app: str | None = None,
+        now: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> Sequence[Meeting]:
@@ -220,21 +224,52 @@ class SqlStore(Store):
         if organizer is not None:
             stmt = stmt.where(c.organizer == organizer)
         if state is not None:
-            stmt = stmt.where(c.state == MeetingState(state).value)
+            state = MeetingState(state)
+            if now is None or state is MeetingState.ENDED:
+                stmt = stmt.where(c.state == state.value)
+            elif state is MeetingState.SCHEDULED:
+                stmt = stmt.where(c.state != MeetingState.ENDED.value, c.starts_at > now)
+            else:
+                stmt = stmt.where(
+                    c.state != MeetingState.ENDED.value,
+                    sa.or_(c.starts_at.is_(None), c.starts_at <= now),
+                )
         if app_id is not None:
             stmt = stmt.where(c.created_by_app == app_id)
+        if visible_to_app is not None:
+            stmt = stmt.where(
+                sa.or_(c.created_by_app.is_(None), c.created_by_app == visible_to_app)
+            )
         rows = await self._all(stmt.limit(limit).offset(offset))
         return [_meeting(r) for r in rows]
 
     async def update_meeting(self, meeting: Meeting) -> None:
         values = _meeting_row(meeting)
         del values["id"]
+        c = t.meetings.c
         async with self._write(f"join code of meeting {meeting.id!r}") as conn:
             result = await conn.execute(
-                sa.update(t.meetings).where(t.meetings.c.id == meeting.id).values(**values)
+                sa.update(t.meetings)
+                .where(
+                    c.id == meeting.id,
+                    c.revision == meeting.revision - 1,
+                    c.state != MeetingState.ENDED.value,
+                )
+                .values(**values)
             )
-            if result.rowcount == 0:
-                raise MeetingNotFound(f"no meeting {meeting.id!r}")
+            if result.rowcount == 1:
+                return
+            row = (
+                await conn.execute(sa.select(c.state, c.revision).where(c.id == meeting.id))
+            ).first()
+        if row is None:
+            raise MeetingNotFound(f"no meeting {meeting.id!r}")
+        if row.state == MeetingState.ENDED.value:
+            raise MeetingEnded(f"meeting {meeting.id} has ended")
+        raise Conflict(
+            f"meeting {meeting.id} changed meanwhile (revision {row.revision}, "
+            f"change made from {meeting.revision - 1})"
+        )
 
     # --- single-use guest tokens ---------------------------------------------------------
     async def consume_token(self, jti: str, meeting_id: str, expires_at: datetime) -> bool:
@@ -403,6 +438,7 @@ def _meeting_row(meeting: Meeting) -> dict[str, Any]:
         "state": MeetingState(meeting.state).value,
         "created_by_app": meeting.created_by_app,
         "ended_at": meeting.ended_at,
+        "revision": meeting.revision,
     }
 
 
@@ -420,6 +456,7 @@ def _meeting(m: RowMapping) -> Meeting:
         state=MeetingState(m["state"]),
         created_by_app=m["created_by_app"],
         ended_at=m["ended_at"],
+        revision=m["revision"],
     )
 
 

@@ -113,6 +113,7 @@ meetings = sa.Table(
     sa.Column("state", _str(), nullable=False, index=True),
     sa.Column("created_by_app", _str(), nullable=True, index=True),
     sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Column("revision", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Index(None, "created_at", "id"),
 )
 
