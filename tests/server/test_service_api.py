@@ -279,8 +279,13 @@ async def test_guest_token_and_discovery(harness: Harness) -> None:
     assert header["alg"] == "EdDSA" and header["kid"]
     claims = jwt.decode(g["token"], options={"verify_signature": False})
     assert claims["aud"] == f"frontdesk:meeting:{m['id']}"
-    assert claims["name"] == "Ann Visitor" if "name" in claims else True
+    assert claims["name"] == "Ann Visitor" and claims["role"] == "attendee"
+    assert claims["typ"] == "guest" and claims["app_id"] == harness.client_id
     assert claims["jti"]
+    again = await http.post(f"/v1/meetings/{m['id']}/guest-tokens", json={"display_name": "A"})
+    assert jwt.decode(again.json()["token"], options={"verify_signature": False})["jti"] != (
+        claims["jti"]
+    )
 
     d = await harness.http.get(
         g["discovery_uri"].removeprefix(BASE), headers={"Authorization": f"Bearer {g['token']}"}
