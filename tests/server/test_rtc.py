@@ -288,3 +288,39 @@ async def test_single_use_token_is_spent_only_by_a_join_that_succeeds(server: Li
         assert json.loads(await ws.recv())["type"] == "welcome"
         again = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
         assert again.inbox[0]["code"] == "token_used"
+
+
+async def test_service_api_delete_ends_the_live_meeting(server: LiveServer) -> None:
+    """DELETE /v1/meetings/{id} from the back end: everyone inside gets bye
+    meeting_ended, and neither the token nor the join URL admits anyone again."""
+    import httpx
+
+    ops = server.ops
+    creds = await ops.create_app("Harbor Bank")
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        tok = await http.post(
+            "/v1/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(creds.client_id, creds.client_secret),
+        )
+        http.headers["Authorization"] = f"Bearer {tok.json()['access_token']}"
+        m = (await http.post("/v1/meetings", json={"organizer": "alice"})).json()
+        alice = await agent(server, m["id"])
+        grant = (
+            await http.post(f"/v1/meetings/{m['id']}/guest-tokens", json={"display_name": "Ann"})
+        ).json()
+        ann = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant["token"]})
+        await alice.event("participant_waiting")
+        assert (await alice.request({"type": "admit", "participant_id": ann.pid}))["type"] == "ok"
+        assert (await http.delete(f"/v1/meetings/{m['id']}")).json()["state"] == "ended"
+        for client in (alice, ann):
+            bye = await client.wait_for(lambda msg: msg["type"] == "bye")
+            assert bye["reason"] == "meeting_ended" and bye["code"] == 4010
+        again = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant["token"]})
+        refused = again.inbox[0] if again.inbox else await again.recv()
+        assert refused["type"] == "error" and refused["code"] == "meeting_ended", refused
+        by_url = await RawClient.connect(
+            rtc_url(server), {"kind": "url", "join_url": m["join_url"], "display_name": "Eve"}
+        )
+        refused = by_url.inbox[0] if by_url.inbox else await by_url.recv()
+        assert refused["type"] == "error" and refused["code"] == "meeting_ended", refused
