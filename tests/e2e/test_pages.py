@@ -74,6 +74,15 @@ async def rising(page: Any, kind: str, key: str, timeout: float = 15.0) -> int:
     raise AssertionError(f"inbound {kind} {key} stopped at {last}")
 
 
+# Every text the page's live #status region says, in window.said.
+RECORD_STATUS = """() => {
+  window.said = [];
+  const region = document.querySelector('#status');
+  new MutationObserver(() => { if (region.textContent) window.said.push(region.textContent); })
+    .observe(region, {childList: true, characterData: true, subtree: true});
+}"""
+
+
 def track_errors(page: Any) -> list[str]:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -105,6 +114,7 @@ async def test_console_and_guest_meeting(browser: Any, node: LiveServer, artifac
 
     # The agent signs in and creates a meeting from the console.
     await sign_in(agent, node.base_url, artifacts)
+    await agent.evaluate(RECORD_STATUS)
     await agent.get_by_label("Subject").fill("Mortgage advice")
     await agent.get_by_role("button", name="Create meeting").click()
     item = agent.locator(".meeting", has_text="Mortgage advice")
@@ -134,6 +144,11 @@ async def test_console_and_guest_meeting(browser: Any, node: LiveServer, artifac
     await expect_text(guest, "#lobby-organizer", "has not joined yet")
     await expect_text(guest, "#lobby-timeout", r"If nobody lets you in within \d+ min")
     await guest.screenshot(path=artifacts / "guest-lobby.png")
+    # The countdown is not a live region; the page says only what changes.
+    assert await guest.evaluate(
+        "() => document.querySelector('#lobby-timeout').closest('[aria-live]') === null"
+    )
+    await guest.evaluate(RECORD_STATUS)
 
     # The agent's queue (polled across meetings) shows the visitor, unvouched.
     visitor = agent.locator("#queue .visitor", has_text="Bob Visitor")
@@ -142,6 +157,14 @@ async def test_console_and_guest_meeting(browser: Any, node: LiveServer, artifac
     await expect_text(agent, "#queue .visitor .waiting", r"waiting \d+ s")
     assert (await agent.title()).startswith("(1)")
     await agent.screenshot(path=artifacts / "console-lobby.png")
+    # The arrival is said once (by #status; the queue itself is not a live region),
+    # however often the queue is polled and redrawn.
+    assert await agent.evaluate("() => document.querySelector('#queue[aria-live]') === null")
+    await asyncio.sleep(4.5)  # two polls, four clock ticks
+    said = await agent.evaluate("() => window.said")
+    assert [t for t in said if "Bob Visitor" in t] == ["Bob Visitor is waiting in the lobby"], said
+    guest_said = await guest.evaluate("() => window.said")
+    assert not [t for t in guest_said if re.search(r"\d+ s|min", t)], guest_said
 
     # Admit: the console joins the meeting as alice, then admits.
     await visitor.get_by_role("button", name="Admit Bob Visitor").click()

@@ -28,6 +28,7 @@ let micOk = false;
 let meeting = null;
 let view = null;
 let lobbyTimer = null;
+let lobbySaid = null; // the position / host presence last announced
 
 function setupToken() {
   if (!token) return;
@@ -196,12 +197,23 @@ function renderLobby() {
   if (!meeting) return;
   $("#lobby-text").textContent = `Waiting for ${organizerName()} to let you in.`;
   const pos = meeting.lobbyPosition;
-  $("#lobby-position").textContent = pos
+  const posText = pos
     ? (pos === 1 ? "You are next in the queue." : `You are number ${pos} in the queue.`)
     : "";
+  $("#lobby-position").textContent = posText;
   const orgNote = $("#lobby-organizer");
   orgNote.hidden = meeting.organizerPresent !== false;
   orgNote.textContent = `${capitalize(organizerName())} has not joined yet. You will be let in once they arrive.`;
+  // Say only what changed (the queue position, the host arriving), never the clock.
+  const said = `${pos}|${meeting.organizerPresent}`;
+  if (lobbySaid !== null && said !== lobbySaid) {
+    const parts = [posText];
+    if (meeting.organizerPresent === true && !lobbySaid.endsWith("|true")) parts.push(`${capitalize(organizerName())} has joined.`);
+    else if (meeting.organizerPresent === false) parts.push(orgNote.textContent);
+    const text = parts.filter(Boolean).join(" ");
+    if (text) announce(status, text);
+  }
+  lobbySaid = said;
   const left = meeting.lobbyTimeoutAt ? until(meeting.lobbyTimeoutAt) : null;
   $("#lobby-timeout").textContent = left === null
     ? "Please keep this page open."
