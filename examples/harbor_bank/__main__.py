@@ -14,6 +14,7 @@ import uvicorn
 
 from .accounts import Accounts
 from .app import create_app
+from .config import BankConfig
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,7 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     if args.command == "serve":
-        uvicorn.run(create_app(), host=args.host, port=args.port)
+        bound = f"http://{args.host}:{args.port}"
+        config = BankConfig.from_env(default_public_url=bound)
+        uvicorn.run(create_app(config), host=args.host, port=args.port)
     else:
         password = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass()
         database = os.environ.get("BANK_DATABASE", "var/harbor_bank.db")

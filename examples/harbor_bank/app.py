@@ -25,8 +25,7 @@ from fastapi import Body, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from frontdesk.errors import FrontdeskError
-from frontdesk.service_client import ServiceClient
+from frontdesk.service_client import FrontdeskError, ServiceClient
 
 from .accounts import Accounts, Customer
 from .config import BankConfig
@@ -48,6 +47,11 @@ def _page(template: str, /, **values: str) -> HTMLResponse:
 
 def create_app(config: BankConfig | None = None) -> FastAPI:
     config = config or BankConfig.from_env()
+    if not config.public_url:
+        # The guest tokens' allowed origin: configured, never taken from a request's
+        # Host header (which whoever sends the request chooses).
+        raise ValueError("Harbor Bank needs its public URL (BANK_PUBLIC_URL)")
+    origin = config.public_url.rstrip("/")
     Path(config.database).parent.mkdir(parents=True, exist_ok=True)
     accounts = Accounts(config.database)
 
@@ -66,9 +70,6 @@ def create_app(config: BankConfig | None = None) -> FastAPI:
     def customer_of(request: Request) -> Customer | None:
         username = verify_session(config.secret_key, request.cookies.get(COOKIE_NAME))
         return accounts.get(username) if username else None
-
-    def origin_of(request: Request) -> str:
-        return config.public_url or f"{request.url.scheme}://{request.url.netloc}"
 
     def frontdesk_failed(err: FrontdeskError) -> JSONResponse:
         return JSONResponse({"error": err.code, "detail": err.detail}, status_code=502)
@@ -144,7 +145,7 @@ def create_app(config: BankConfig | None = None) -> FastAPI:
             grant = await frontdesk.create_guest_token(
                 meeting.id,
                 display_name=customer.full_name,  # the name the bank vouches for
-                origins=[origin_of(request)],  # usable from the bank's pages only
+                origins=[origin],  # usable from the bank's pages only
                 single_use=True,
             )
         except FrontdeskError as err:

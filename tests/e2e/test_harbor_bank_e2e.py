@@ -162,3 +162,60 @@ async def test_customer_joins_office_hours_by_meeting_url(
         timeout=10_000,
     )
     await customer.screenshot(path=str(artifacts / "harbor_bank_office_hours_customer.png"))
+
+
+# Counts every RTCPeerConnection the page creates (installed before any script runs).
+COUNT_PEER_CONNECTIONS = """
+window.pcCount = 0;
+const RealPC = window.RTCPeerConnection;
+window.RTCPeerConnection = function (...args) { window.pcCount += 1; return new RealPC(...args); };
+window.RTCPeerConnection.prototype = RealPC.prototype;
+"""
+
+
+async def test_chat_with_us_is_chat_only(bank: Bank, browser: Any, artifacts: Path) -> None:
+    """ "Chat with us": the customer's page never creates a peer connection, even
+    though the advisor's console has camera and microphone on."""
+    context = await browser.new_context()
+    await context.add_init_script(COUNT_PEER_CONNECTIONS)
+    customer = await context.new_page()
+    advisor = await (await browser.new_context()).new_page()
+
+    await sign_in_to_the_bank(customer, bank)
+    await customer.click("#chat-with-us")
+    await customer.wait_for_function(
+        "() => window.harborMeeting?.state === 'lobby'", timeout=10_000
+    )
+    assert await customer.get_attribute("#status", "aria-live") == "polite"
+    assert await customer.get_by_label("Message").count() == 1
+    await sign_in_to_the_console(advisor, bank)
+    waiting = advisor.locator("#queue li.visitor", has_text="Ann Customer")
+    await waiting.wait_for(timeout=10_000)
+    await waiting.locator("[data-action=admit]").click()
+    await customer.wait_for_function(
+        "() => window.harborMeeting.state === 'joined'", timeout=10_000
+    )
+    # The advisor's media is up (its own camera), and it knows the customer has none.
+    await advisor.wait_for_function(
+        "() => window.frontdeskMeeting?.localStream?.getVideoTracks().length > 0",
+        timeout=10_000,
+    )
+    await advisor.wait_for_function(
+        """() => [...window.frontdeskMeeting.roster.values()].some(
+          (p) => p.display_name === 'Ann Customer' && p.audio_muted && p.video_muted)""",
+        timeout=10_000,
+    )
+    await customer.fill("#chat-input", "Just a question by chat")
+    await customer.click("#chat-send")
+    await advisor.wait_for_function(
+        "() => window.frontdeskMeeting.chat.some((m) => m.text === 'Just a question by chat')",
+        timeout=10_000,
+    )
+    await customer.wait_for_timeout(2000)  # time enough for any offer to arrive
+    assert await customer.evaluate("() => window.pcCount") == 0
+    assert await customer.evaluate("() => window.harborMeeting.remoteStreams.size") == 0
+    assert await customer.locator("#videos").is_hidden()
+    assert (
+        await customer.evaluate("() => document.getElementById('remote-video').srcObject") is None
+    )
+    await customer.screenshot(path=str(artifacts / "harbor_bank_chat_only.png"))

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
-from frontdesk.cli.demo import find_bank, serve_app
+from frontdesk.cli.demo import find_bank, pick_port, serve_app
 from frontdesk.client import join, join_as_user, join_with_token
 from frontdesk.config import Settings
 from frontdesk.domain.participants import SessionState
@@ -37,16 +38,18 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     async with live_server(settings) as node:
         creds = await node.ops.create_app("Harbor Bank")
         await node.ops.create_user(*ADVISOR)
+        port = pick_port(0)
         config = harbor_bank.BankConfig(
             frontdesk_url=node.base_url,
             client_id=creds.client_id,
             client_secret=creds.client_secret,
+            public_url=f"http://127.0.0.1:{port}",
             advisor="alice",
             database=str(tmp_path / "bank.db"),
         )
         app = harbor_bank.create_app(config)
         app.state.accounts.add("ann", "Ann Customer", "ann's password")
-        async with serve_app(app, 0) as bank_url:
+        async with serve_app(app, port) as bank_url:
             yield Setup(node, bank_url)
 
 
@@ -149,3 +152,46 @@ def test_demo_once_tells_the_whole_story() -> None:
     # aiortc media with host candidates on 127.0.0.1 only: it connects on any machine.
     assert re.search(r"\bok\s+media connected.*both ways", done.stdout), done.stdout
     assert "every step succeeded" in done.stdout
+
+
+async def test_the_tokens_origin_is_the_configured_public_url_never_the_host_header(
+    setup: Setup,
+) -> None:
+    async with signed_in(setup.bank_url) as bank:
+        r = await bank.post("/api/advisor", json={"mode": "chat"}, headers={"Host": "evil.test"})
+    assert r.status_code == 200, r.text
+    claims = jwt.decode(r.json()["token"], options={"verify_signature": False})
+    origins = [v for k, v in claims.items() if "orig" in k]
+    assert origins == [[setup.bank_url]], claims
+
+
+def test_the_bank_needs_its_public_url(tmp_path: Path) -> None:
+    env = {
+        "BANK_FRONTDESK_URL": "http://127.0.0.1:8080",
+        "FRONTDESK_CLIENT_ID": "id",
+        "FRONTDESK_CLIENT_SECRET": "secret",
+        "BANK_DATABASE": str(tmp_path / "bank.db"),
+    }
+    with pytest.raises(RuntimeError, match="BANK_PUBLIC_URL"):
+        harbor_bank.BankConfig.from_env(env)
+    bound = harbor_bank.BankConfig.from_env(env, default_public_url="http://127.0.0.1:8081/")
+    assert bound.public_url == "http://127.0.0.1:8081"
+    configured = harbor_bank.BankConfig.from_env({**env, "BANK_PUBLIC_URL": "https://bank.test"})
+    assert configured.public_url == "https://bank.test"
+    with pytest.raises(ValueError, match="public URL"):
+        harbor_bank.create_app(
+            harbor_bank.BankConfig(
+                "http://127.0.0.1:8080", "id", "secret", database=env["BANK_DATABASE"]
+            )
+        )
+
+
+def test_the_sample_uses_only_public_interfaces() -> None:
+    sources = (REPO / "examples" / "harbor_bank").rglob("*.py")
+    imports = {
+        line.split()[1]
+        for path in sources
+        for line in path.read_text().splitlines()
+        if line.startswith(("from frontdesk", "import frontdesk"))
+    }
+    assert imports <= {"frontdesk.service_client"}, imports

@@ -41,9 +41,12 @@ function showLobby(meeting) {
 
 async function main() {
   const material = await joinMaterial();
+  // "Chat with us" is chat only: the SDK then never opens a peer connection, so
+  // neither the camera nor the advisor's audio and video are ever involved.
+  const media = mode !== "chat";
   const meeting = material.token
-    ? await joinWithToken({ discoveryUri: material.discovery_uri, token: material.token })
-    : await join({ joinUrl: material.join_url, displayName: material.display_name });
+    ? await joinWithToken({ discoveryUri: material.discovery_uri, token: material.token, media })
+    : await join({ joinUrl: material.join_url, displayName: material.display_name, media });
   window.harborMeeting = meeting;  // handy in the console (and for the browser test)
 
   meeting.on("chat", showMessage);
@@ -52,8 +55,10 @@ async function main() {
     say(reason === "left" ? "You left the conversation." : `The conversation ended (${reason}).`);
     $("chat-input").disabled = $("chat-send").disabled = true;
   });
-  meeting.on("track", ({ stream }) => { $("remote-video").srcObject = stream; });
-  meeting.on("localstream", (stream) => { $("local-video").srcObject = stream; });
+  if (media) {
+    meeting.on("track", ({ stream }) => { $("remote-video").srcObject = stream; });
+    meeting.on("localstream", (stream) => { $("local-video").srcObject = stream; });
+  }
   meeting.chat.forEach(showMessage);
 
   $("chat-form").addEventListener("submit", async (event) => {
@@ -69,7 +74,7 @@ async function main() {
   await meeting.admitted();
   say(`You are talking to ${mode === "chat" ? "us" : "your advisor"}.`);
   $("chat-input").disabled = $("chat-send").disabled = false;
-  if (mode !== "chat") {
+  if (media) {
     $("videos").hidden = false;
     try {
       await meeting.startMedia({ audio: true, video: true });

@@ -6,12 +6,14 @@
         meeting = await svc.create_meeting(subject="Mortgage advice", organizer="alice")
         grant = await svc.create_guest_token(meeting.id, display_name="Ann Visitor")
 
-Every failure is a :mod:`frontdesk.errors` exception. Webhook receivers check
+Every failure is a :class:`FrontdeskError` (re-exported here from
+:mod:`frontdesk.errors`, so back ends import it from this package). Webhook receivers check
 deliveries with :func:`verify_webhook`.
 """
 
 from __future__ import annotations
 
+from frontdesk.errors import FrontdeskError
 from frontdesk.service_client._client import ServiceClient, discover, join_url_of_ics
 from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
 from frontdesk.service_client._webhooks import (
@@ -27,6 +29,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "Discovery",
+    "FrontdeskError",
     "GuestToken",
     "Meeting",
     "Participant",
