@@ -215,3 +215,96 @@ async def test_media_connects_when_signals_were_lost_during_a_socket_drop(
     await until(guest, "() => window.m.state", None, lambda s: s == "joined")
     await frames_rising(guest, agent_pid, timeout=25)
     await frames_rising(agent, guest_pid, timeout=25)
+
+
+async def test_a_fifth_person_is_chat_only_under_the_mesh_cap(
+    browser: Any, node: LiveServer
+) -> None:
+    meeting = await node.ops.create_meeting(
+        subject="Crowd", organizer="alice", access_policy=AccessPolicy.DIRECT
+    )
+    url = node.ops.join_url(meeting)
+    pages = [await open_page(browser, node) for _ in range(5)]
+    warnings: list[str] = []
+    for page in pages:
+        page.on("console", lambda msg: warnings.append(msg.text) if msg.type == "warning" else None)
+    await join_agent(pages[0], node, meeting.id)
+    for i, page in enumerate(pages[1:]):
+        await join_url_guest(page, url, f"Guest {i + 1}")
+    for page in pages:
+        await page.evaluate(
+            """() => { window.capped = [];
+                       window.m.on("mediacap", (e) => window.capped.push(e)); }"""
+        )
+    for page in pages:  # audio only: light on a small machine
+        await page.evaluate("() => window.m.startMedia({audio: true, video: false})")
+    await asyncio.sleep(3.0)
+    sizes = [await p.evaluate("() => window.m._peers.size") for p in pages]
+    capped = [await p.evaluate("() => window.capped") for p in pages]
+    assert max(sizes) <= 3, sizes
+    assert any(capped), (sizes, capped)
+    assert all(e["max"] == 3 for c in capped for e in c)
+    assert any("chat-only" in w for w in warnings), warnings
+
+
+async def test_switch_camera_between_two_cameras_and_keep_the_old_one_on_failure(
+    node: LiveServer,
+) -> None:
+    from playwright.async_api import async_playwright
+
+    from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path
+    from tests.support.netns import require_loopback_only
+
+    require_loopback_only()
+    args = [a for a in CHROMIUM_ARGS if a != "--use-fake-device-for-media-stream"]
+    args.append("--use-fake-device-for-media-stream=device-count=2")
+    async with async_playwright() as pw:
+        two_cameras = await pw.chromium.launch(executable_path=chromium_path(), args=args)
+        try:
+            await _switch_camera(two_cameras, node)
+        finally:
+            await two_cameras.close()
+
+
+async def _switch_camera(browser: Any, node: LiveServer) -> None:
+    meeting = await node.ops.create_meeting(
+        subject="Two cameras", organizer="alice", access_policy=AccessPolicy.DIRECT
+    )
+    agent, guest = await open_page(browser, node), await open_page(browser, node)
+    await join_agent(agent, node, meeting.id)
+    guest_pid = await join_url_guest(guest, node.ops.join_url(meeting), "Cam Two")
+    await agent.evaluate("() => window.m.startMedia({audio: true, video: true})")
+    await guest.evaluate("() => window.m.startMedia({audio: true, video: true})")
+    cameras = await guest.evaluate(
+        "async () => (await window.fd.listDevices()).videoinputs.map((d) => d.deviceId)"
+    )
+    if len(cameras) < 2:
+        pytest.skip(f"this Chromium's fake device offers {len(cameras)} camera(s)")
+    await frames_rising(agent, guest_pid)
+    current = """() => { const t = window.m.localStream.getVideoTracks()[0];
+                         return t ? [t.getSettings().deviceId, t.readyState] : null; }"""
+    before = await guest.evaluate(current)
+    await guest.evaluate("() => window.m.switchCamera()")
+    after = await guest.evaluate(current)
+    assert after[1] == "live" and after[0] != before[0] and after[0] in cameras, (before, after)
+    # (Chromium's second fake camera produces Y16 "depth" frames, which WebRTC does
+    # not encode: the round trip back to the first camera is what the agent sees.)
+    await guest.evaluate("() => window.m.switchCamera()")
+    back = await guest.evaluate(current)
+    assert back == [before[0], "live"], (before, back)
+    await frames_rising(agent, guest_pid)  # the camera switched to reaches the agent
+
+    # The next camera is gone: the current one stays on and keeps sending.
+    code = await guest.evaluate(
+        """async () => {
+          const md = navigator.mediaDevices, real = md.getUserMedia.bind(md);
+          md.getUserMedia = () => Promise.reject(new DOMException("gone", "NotFoundError"));
+          try { await window.m.switchCamera(); return "switched"; }
+          catch (e) { return e.code; }
+          finally { md.getUserMedia = real; }
+        }"""
+    )
+    assert code == "media_unavailable"
+    kept = await guest.evaluate(current)
+    assert kept is not None and kept[1] == "live", kept
+    await frames_rising(agent, guest_pid)

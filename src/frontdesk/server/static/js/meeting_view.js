@@ -97,6 +97,10 @@ export class MeetingView {
       if (typing) this.typers.set(pid, Date.now()); else this.typers.delete(pid);
       this.renderTyping();
     });
+    on("mediacap", ({ participantId, max }) => {
+      const p = m.roster.get(participantId);
+      this.showMediaNote(`Video is shared by up to ${max + 1} people: ${(p && p.display_name) || "a participant"} is here by chat only.`);
+    });
     on("track", () => this.renderTiles());
     on("trackended", () => this.renderTiles());
     on("localstream", () => this.renderTiles());

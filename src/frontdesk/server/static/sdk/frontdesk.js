@@ -996,7 +996,12 @@ export class Meeting {
     let track;
     try {
       track = await openVideo(id);
-    } catch {
+    } catch (first) {
+      const busy = first && (first.name === "NotReadableError" || first.name === "AbortError");
+      if (!busy || !current) {
+        // the camera is gone or refused: the current one never stopped sending
+        throw new FrontdeskError("media_unavailable", `cannot switch to that camera (${first && first.name})`);
+      }
       // Phones cannot open two cameras at once: free this one and try again.
       this._releaseVideo();
       try {
