@@ -341,3 +341,40 @@ async def test_chat_only_without_media_permission(
     await page.screenshot(path=artifacts / "guest-chat-only.png")
     assert not errors
     await ctx.close()
+
+
+async def test_joining_with_the_camera_off_never_opens_it(
+    browser: Any, node: LiveServer, artifacts: Path
+) -> None:
+    m = await node.ops.create_meeting(
+        subject="Camera off", organizer="alice", access_policy=AccessPolicy.DIRECT
+    )
+    ctx = await browser.new_context(viewport={"width": 900, "height": 800})
+    await ctx.add_init_script(
+        """window.gumCalls = [];
+        const md = navigator.mediaDevices, real = md.getUserMedia.bind(md);
+        md.getUserMedia = (c) => { window.gumCalls.push(!!c.video); return real(c); };"""
+    )
+    page = await ctx.new_page()
+    errors = track_errors(page)
+    await page.goto(f"{node.base_url}/j/{m.join_code}")
+    await page.wait_for_function("() => document.querySelector('#preview').videoWidth > 0")
+    await page.get_by_label("Your name").fill("Olive Off")
+    await page.get_by_label("Join with camera on").uncheck()
+    await page.get_by_label("Join with microphone on").uncheck()
+    await page.wait_for_function("() => window.gumCalls.at(-1) === false")  # preview: mic only
+    before = await page.evaluate("() => window.gumCalls.length")
+    await page.get_by_role("button", name="Join").click()
+    await page.wait_for_function("() => window.frontdeskMeeting?.localStream")
+    await page.locator('[data-action="camera"][aria-pressed="true"]').wait_for()
+    await page.locator('[data-action="mute"][aria-pressed="true"]').wait_for()
+    assert await page.evaluate(f"() => window.gumCalls.slice({before})") == [False]
+    assert await page.evaluate("window.frontdeskMeeting.localStream.getVideoTracks().length") == 0
+    await page.locator(".tile.self.video-off").wait_for()
+    # Camera on: only now is the camera opened.
+    await page.get_by_role("button", name="Camera on").click()
+    await page.wait_for_function("() => window.gumCalls.at(-1) === true")
+    await page.wait_for_function("() => document.querySelector('.tile.self video').videoWidth > 0")
+    await page.screenshot(path=artifacts / "guest-camera-on-later.png")
+    assert not errors
+    await ctx.close()
