@@ -76,3 +76,41 @@ def test_serve_starts_answers_health_and_stops(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{port}/docs" in banner
     assert str(db) in banner
     assert db.exists()  # migrated at start-up, where the URL said
+
+
+def test_serve_with_no_configuration_uses_sqlite_under_var(tmp_path: Path) -> None:
+    """The embedded default ``make run`` gives: no FRONTDESK_* at all, a SQLite file
+    under ./var/ of the working directory, in-process bus; a Redis URL is warned
+    about (no Redis bus in this version) and a database password is never printed."""
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FRONTDESK_") and k != "COVERAGE_PROCESS_START"
+    }
+    env["FRONTDESK_REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(FRONTDESK), "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}", proc)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+    banner = log.read_text()
+    assert (tmp_path / "var" / "frontdesk.db").exists(), banner
+    assert "bus           in-process" in banner
+    assert "no Redis bus" in banner
+
+
+def test_banner_hides_a_database_password() -> None:
+    from frontdesk.cli.serve import _without_password
+
+    shown = _without_password("postgresql+asyncpg://fd:s3cret@127.0.0.1/fd")
+    assert "s3cret" not in shown and "***" in shown

@@ -6,6 +6,7 @@ import logging
 
 import typer
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from frontdesk.config import Settings
 from frontdesk.server.listen import bind_socket
@@ -83,8 +84,16 @@ def serve(
     typer.echo(f"Frontdesk node {settings.node_id}")
     typer.echo(f"  service API   {base}/v1   (OpenAPI: {base}/docs)")
     typer.echo(f"  health        {base}/healthz  metrics {base}/metrics")
-    typer.echo(f"  database      {settings.database_url}")
-    typer.echo(f"  bus           {'redis' if settings.redis_url else 'in-process'}")
+    typer.echo(f"  database      {_without_password(settings.database_url)}")
+    typer.echo("  bus           in-process (one node)")
+    if settings.redis_url:
+        # Scale-out over Redis (bus, node directory, placement) is designed, not built:
+        # say so rather than print a bus this node does not use.
+        typer.echo(
+            "  warning       FRONTDESK_REDIS_URL is set, but this version has no Redis bus"
+            " yet: run a single node",
+            err=True,
+        )
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -99,3 +108,11 @@ def serve(
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
+
+
+def _without_password(url: str) -> str:
+    """The database URL as safe to print (a password shows as ***)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
