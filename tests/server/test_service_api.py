@@ -283,8 +283,9 @@ async def test_guest_token_and_discovery(harness: Harness) -> None:
     assert claims["typ"] == "guest" and claims["app_id"] == harness.client_id
     assert claims["jti"]
     again = await http.post(f"/v1/meetings/{m['id']}/guest-tokens", json={"display_name": "A"})
-    assert jwt.decode(again.json()["token"], options={"verify_signature": False})["jti"] != (
-        claims["jti"]
+    assert (
+        jwt.decode(again.json()["token"], options={"verify_signature": False})["jti"]
+        != (claims["jti"])
     )
 
     d = await harness.http.get(
