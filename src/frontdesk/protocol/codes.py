@@ -42,6 +42,7 @@ CLOSE_CODES: dict[str, CloseCode] = {
     "unsupported_version": CloseCode.PROTOCOL_ERROR,
     "rate_limited": CloseCode.RATE_LIMITED,
     "limit_exceeded": CloseCode.FORBIDDEN,
+    "unavailable": CloseCode.GOING_AWAY,  # try again (the node or the store is busy)
     # leave reasons (domain LeaveReason values)
     "left": CloseCode.LEFT,
     "removed": CloseCode.REMOVED,

@@ -25,7 +25,7 @@ from frontdesk.domain.participants import SessionState
 from frontdesk.domain.room import Room
 from frontdesk.errors import FrontdeskError, MeetingEnded, Unavailable
 from frontdesk.protocol import encode
-from frontdesk.protocol.codes import close_code_for
+from frontdesk.protocol.codes import CloseCode, close_code_for
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
 from frontdesk.server.writer import EventWriter
@@ -91,6 +91,10 @@ class LiveRoom:
     conns: dict[str, Connection] = field(default_factory=dict)
     timer: asyncio.TimerHandle | None = None
     organizer_name: str | None = None
+    #: Set when a write failed: the in-memory state may hold events that were
+    #: never stored, so this room serves nobody again (clients resume into a
+    #: room restored from the store).
+    abandoned: bool = False
 
     def idle(self) -> bool:
         """Nothing left to serve: no connection and nobody who could come back."""
@@ -165,7 +169,29 @@ class LiveMeetings:
     # --- commands ----------------------------------------------------------------------
     async def execute(self, lr: LiveRoom, command: cmd.Command) -> list[Event]:
         async with lr.lock:
+            self.ensure_current(lr)
             return await self.run_locked(lr, command)
+
+    def ensure_current(self, lr: LiveRoom) -> None:
+        """Check, under ``lr.lock``, that ``lr`` is still the meeting's room here.
+
+        A caller may have fetched the room, then awaited (a token check, a
+        store read) while the room was dropped as idle: it is served again, as
+        nothing else replaced it. A room abandoned after a failed write, or one
+        replaced by a fresh restore, must not take commands: two rooms of one
+        meeting would hand out the same sequence numbers."""
+        if lr.abandoned:
+            raise Unavailable("the meeting is being reloaded; try again")
+        current = self.rooms.get(lr.meeting_id)
+        if current is lr:
+            return
+        if current is None:
+            if not lr.room.ended:  # an ended room refuses commands by itself
+                self.rooms[lr.meeting_id] = lr
+                self.metrics.meetings_live.set(len(self.rooms))
+                self._schedule(lr)
+            return
+        raise Unavailable("the meeting is being reloaded; try again")
 
     async def run_locked(self, lr: LiveRoom, command: cmd.Command) -> list[Event]:
         """Decide, store, deliver. Caller holds ``lr.lock``."""
@@ -181,7 +207,7 @@ class LiveMeetings:
                 await self.writer.write(records)
             except Exception as exc:
                 log.error("meeting %s: storing events failed: %s", lr.meeting_id, exc)
-                await self._reload(lr)
+                self._abandon(lr)
                 raise Unavailable("the meeting could not be saved; try again") from None
         if lr.room.ended:  # the service API shows it ended before anyone is told
             with contextlib.suppress(FrontdeskError):
@@ -192,13 +218,17 @@ class LiveMeetings:
             self._drop(lr)
         return events
 
-    async def _reload(self, lr: LiveRoom) -> None:
-        """The store refused a write: go back to what is stored."""
-        with contextlib.suppress(Exception):
-            meeting = await self.ops.store.get_meeting(lr.meeting_id)
-            records = await self.ops.store.events_since(lr.meeting_id, 0)
-            events = [Event.from_record(r.seq, r.type, r.at, r.data) for r in records]
-            lr.room = Room.restore(meeting, events, self.limits)
+    def _abandon(self, lr: LiveRoom) -> None:
+        """The store refused a write. The room decided on events that are not
+        stored, so nothing it holds may be acknowledged or delivered: drop it and
+        close its connections with 1001, and every client resumes into a room
+        restored from what is stored (its unacknowledged sends are retried with
+        the same client message ids, so nothing is lost and nothing doubled)."""
+        lr.abandoned = True
+        self._drop(lr)
+        for conn in list(lr.conns.values()):
+            conn.close(int(CloseCode.GOING_AWAY), "meeting reloading; resume")
+        lr.conns.clear()
 
     def _deliver(self, lr: LiveRoom, events: Iterable[Event]) -> None:
         for e in events:

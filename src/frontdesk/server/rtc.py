@@ -12,6 +12,7 @@ import json
 import logging
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +51,8 @@ __all__ = ["RtcConnection", "install"]
 log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 10.0
 OUTBOX_LIMIT = 2000  # frames queued for a slow client before it is cut off
-MAX_STRIKES = 20  # errors a client may cause before it is disconnected
+MAX_STRIKES = 20  # limit or protocol errors within STRIKE_WINDOW_S before a client is cut off
+STRIKE_WINDOW_S = 10.0
 
 
 class _ConnLog(logging.LoggerAdapter[logging.Logger]):
@@ -229,6 +231,7 @@ class RtcEndpoint:
             join = cmd.Join(pid, user.display_name, role, JoinMethod.USER, username=user.username)
         conn.participant_id = pid
         async with lr.lock:
+            self.live.ensure_current(lr)
             # A single-use token is spent only by a join that succeeds.
             if single_use is not None and await ops.store.is_token_used(single_use.jti):
                 raise TokenUsed()
@@ -260,6 +263,7 @@ class RtcEndpoint:
         pid = claims.participant_id
         conn.participant_id = pid
         async with lr.lock:
+            self.live.ensure_current(lr)
             p = lr.room.participant(pid)
             if p.state is SessionState.LEFT:
                 reason = p.left_reason.value if p.left_reason else "left"
@@ -309,7 +313,7 @@ class RtcEndpoint:
     async def _loop(self, ws: WebSocket, conn: RtcConnection, s: _Session) -> None:
         rate = self.settings.ws_messages_per_s
         bucket = TokenBucket(rate, rate * 2, time.monotonic())
-        strikes = 0
+        strikes: deque[float] = deque()  # when this client last broke a limit
         idle_limit = self.settings.heartbeat_s * 3 + 5
         clog = _ConnLog(log, {"meeting": s.lr.meeting_id, "participant": s.pid})
         while not conn.closing:
@@ -332,16 +336,20 @@ class RtcEndpoint:
                 if result is not None:
                     conn.send(encode("ok", ref=ref, result=result or None))
             except FrontdeskError as err:
-                strikes += 1
                 if ref is None:
                     ref = _ref_of(raw)
                 conn.send(encode("error", ref=ref, code=err.code, message=err.detail))
-                if strikes > MAX_STRIKES and isinstance(
-                    err, RateLimited | ProtocolError | LimitExceeded
-                ):
-                    clog.warning("closing an abusive connection (%s)", err.code)
-                    conn.close(int(close_code_for(err.code)), err.code)
-                    return
+                # Only abuse counts (over a limit, malformed), and only recent abuse:
+                # an ordinary refusal, such as losing an admit race, never does.
+                if isinstance(err, RateLimited | ProtocolError | LimitExceeded):
+                    now = time.monotonic()
+                    strikes.append(now)
+                    while strikes and strikes[0] < now - STRIKE_WINDOW_S:
+                        strikes.popleft()
+                    if len(strikes) > MAX_STRIKES:
+                        clog.warning("closing an abusive connection (%s)", err.code)
+                        conn.close(int(close_code_for(err.code)), err.code)
+                        return
 
     async def _dispatch(
         self, conn: RtcConnection, s: _Session, msg: m.ClientMessage

@@ -1,0 +1,112 @@
+"""What a live room does when the store fails under it, and when it is dropped
+while a join is on its way in: never an acknowledgement for what is not stored,
+never two rooms for one meeting."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from frontdesk.config import Settings
+from frontdesk.domain.model import AccessPolicy
+from tests.server.test_rtc import agent, rtc_url
+from tests.support.live_server import LiveServer, live_server
+from tests.support.rtc import RawClient
+
+
+@pytest.fixture
+async def server(tmp_path: Path):
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
+    async with live_server(settings) as srv:
+        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        yield srv
+
+
+async def _chat_ids(srv: LiveServer, meeting_id: str) -> list[tuple[int, str]]:
+    records = await srv.ops.store.events_since(meeting_id, 0)
+    return [(r.seq, r.data["client_msg_id"]) for r in records if r.type == "chat_message"]
+
+
+async def test_a_failed_write_is_never_acknowledged_and_the_retry_is_stored_once(
+    server: LiveServer,
+) -> None:
+    ops, live = server.ops, server.app.state.live
+    m = await ops.create_meeting(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    alice = await agent(server, m.id)
+    ok = await alice.request({"type": "chat", "id": "c1", "text": "stored"})
+    assert ok["type"] == "ok"
+
+    real_write = live.writer.write
+
+    async def failing(records):  # type: ignore[no-untyped-def]
+        raise OSError("disk full")
+
+    live.writer.write = failing
+    await alice.send({"type": "chat", "id": "c2", "text": "not stored", "ref": "r-c2"})
+    # no ok for c2: the room is abandoned and the connection closed to resume
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            msg = await alice.recv()
+            assert not (msg.get("ref") == "r-c2" and msg["type"] == "ok"), msg
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert live.loaded(m.id) is None
+
+    live.writer.write = real_write
+    resume_token = alice.welcome["resume_token"]
+    again = await RawClient.connect(
+        rtc_url(server), {"kind": "resume", "token": resume_token, "last_seq": 0}
+    )
+    assert again.welcome.get("resumed") is True, again.inbox
+    retry = await again.request({"type": "chat", "id": "c2", "text": "not stored"})
+    assert retry["type"] == "ok", retry
+    dup = await again.request({"type": "chat", "id": "c2", "text": "not stored"})
+    assert dup["type"] == "ok" and dup["result"] == retry["result"]
+    ids = await _chat_ids(server, m.id)
+    assert [cid for _, cid in ids] == ["c1", "c2"]  # each once
+    seqs = [r.seq for r in await ops.store.events_since(m.id, 0)]
+    assert seqs == list(range(1, len(seqs) + 1))  # no gap, no collision
+
+
+async def test_a_join_racing_the_drop_of_an_idle_room_lands_in_the_one_room(
+    server: LiveServer,
+) -> None:
+    """The join fetched the room, then awaited its token check while the room was
+    dropped as idle: it must join that room (served again), not an orphan."""
+    ops, live = server.ops, server.app.state.live
+    m = await ops.create_meeting(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    first = await agent(server, m.id)
+    await first.request({"type": "leave"})
+    await asyncio.sleep(0.1)
+    lr = await live.room(m.id)
+
+    real_check = ops.check_guest_token
+    checking = asyncio.Event()
+    proceed = asyncio.Event()
+
+    async def slow_check(token, meeting_id):  # type: ignore[no-untyped-def]
+        result = await real_check(token, meeting_id)
+        checking.set()
+        await proceed.wait()
+        return result
+
+    ops.check_guest_token = slow_check
+    grant = await ops.mint_guest_token(m.id, display_name="Ann")
+    joining = asyncio.create_task(
+        RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
+    )
+    await checking.wait()
+    live._drop(lr)  # what detach/tick do to an idle room
+    assert live.loaded(m.id) is None
+    proceed.set()
+    ann = await joining
+    assert ann.welcome["state"] == "joined", ann.inbox
+    assert live.loaded(m.id) is lr
+    bob = await agent(server, m.id)  # a later join finds the same room
+    assert live.loaded(m.id) is lr
+    joined = await bob.request({"type": "chat", "id": "b1", "text": "hello"})
+    assert joined["type"] == "ok"
+    seen = await ann.event("chat_message")
+    assert seen["data"]["text"] == "hello"
