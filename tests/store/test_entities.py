@@ -17,6 +17,7 @@ from frontdesk.errors import (
     UserNotFound,
     ValidationFailed,
 )
+from frontdesk.store.base import EventRecord
 from frontdesk.store.sql import SqlStore
 from tests.store import samples as s
 from tests.store.samples import T0, at
@@ -214,3 +215,16 @@ async def test_naive_datetime_is_refused_not_leaked(store: SqlStore) -> None:
     with pytest.raises(ValidationFailed):
         await store.consume_token("jti", "m_1", naive)
     assert await store.list_apps() == []
+
+
+async def test_idle_meetings_are_open_ad_hoc_ones_quiet_since_before(store: SqlStore) -> None:
+    await store.create_meeting(s.meeting("m_quiet", created_at=at(0)))
+    await store.create_meeting(s.meeting("m_talked", created_at=at(0)))
+    await store.create_meeting(s.meeting("m_new", created_at=at(100)))
+    await store.create_meeting(s.meeting("m_sched", created_at=at(0), start=at(500), end=at(600)))
+    await store.create_meeting(s.meeting("m_ended", created_at=at(0), state=MeetingState.ENDED))
+    await store.append_events([EventRecord("m_talked", 1, "chat_message", {"to": []}, at(90))])
+    assert await store.idle_meetings(at(50)) == ["m_quiet"]
+    assert sorted(await store.idle_meetings(at(95))) == ["m_quiet", "m_talked"]
+    assert sorted(await store.idle_meetings(at(200))) == ["m_new", "m_quiet", "m_talked"]
+    assert len(await store.idle_meetings(at(200), limit=1)) == 1

@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.state.live = live
         app.state.webhooks = webhooks
         app.state.rtc = RtcEndpoint(ops, live)
-        sweeper = asyncio.create_task(_housekeeping(ops), name="frontdesk-housekeeping")
+        sweeper = asyncio.create_task(_housekeeping(ops, live), name="frontdesk-housekeeping")
         log.info("frontdesk node %s ready at %s", settings.node_id, settings.base_url)
         try:
             yield
@@ -180,10 +180,15 @@ def _problem_json_in_openapi(app: FastAPI) -> None:
 HOUSEKEEPING_INTERVAL_S = 600.0
 
 
-async def _housekeeping(ops: Operations, interval_s: float = HOUSEKEEPING_INTERVAL_S) -> None:
-    """Keep the used-token and key tables from growing without bound."""
+async def _housekeeping(
+    ops: Operations, live: LiveMeetings, interval_s: float = HOUSEKEEPING_INTERVAL_S
+) -> None:
+    """End idle ad hoc meetings; keep the used-token and key tables from growing."""
     while True:
         try:
+            expired = await live.expire_idle()
+            if expired:
+                log.info("housekeeping: %d idle meetings ended", expired)
             done = await ops.housekeeping()
             if any(done.values()):
                 log.info(

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from frontdesk.domain import commands as cmd
@@ -305,6 +305,26 @@ class LiveMeetings:
         if lr.idle():
             self._drop(lr)
 
+    async def expire_idle(self) -> int:
+        """End ad hoc meetings idle past the idle timeout that are not loaded here
+        (a loaded room's own timer does it): each is restored from the store and
+        ticked, so the meeting core decides, as for a loaded one; sessions left
+        open by a node that died get their grace and leave (webhooks included)
+        first. Returns how many meetings ended."""
+        before = self.ops.clock() - timedelta(seconds=self.limits.idle_timeout_s)
+        ended = 0
+        for meeting_id in await self.ops.store.idle_meetings(before):
+            if meeting_id in self.rooms or self._closing:
+                continue
+            try:
+                lr = await self.room(meeting_id)
+            except MeetingEnded:
+                continue
+            await self._tick(lr)
+            if lr.room.ended:
+                ended += 1
+        return ended
+
     async def tick_all(self, now: datetime | None = None) -> None:
         """Run a Tick in every room (tests move the clock, then call this)."""
         for lr in list(self.rooms.values()):
@@ -322,7 +342,12 @@ class LiveMeetings:
         """The connection closed: the participant gets the reconnect grace."""
         self.metrics.connections.dec()
         if lr.conns.get(conn.participant_id) is not conn:
-            return  # replaced by a resumed connection, or already ended
+            # Replaced by a resumed connection, or its session already ended (the
+            # last one to leave): a room nobody can come back to is not kept in
+            # memory (idle expiry finds it in the store).
+            if not self._closing and lr.idle():
+                self._drop(lr)
+            return
         del lr.conns[conn.participant_id]
         if self._closing:
             return

@@ -117,6 +117,11 @@ class Store(abc.ABC):
         ``scheduled``/``active`` filter means "open, starting after/by ``now``"."""
 
     @abc.abstractmethod
+    async def idle_meetings(self, before: datetime, *, limit: int = 100) -> Sequence[str]:
+        """Open ad hoc meetings (no scheduled start) with nothing stored since ``before``
+        (their last event, else their creation): candidates for idle expiry."""
+
+    @abc.abstractmethod
     async def update_meeting(self, meeting: Meeting) -> None:
         """Write ``meeting`` over revision ``meeting.revision - 1`` of an open
         meeting: :class:`MeetingEnded` if it has ended meanwhile, :class:`Conflict`

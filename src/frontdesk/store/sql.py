@@ -243,6 +243,21 @@ class SqlStore(Store):
         rows = await self._all(stmt.limit(limit).offset(offset))
         return [_meeting(r) for r in rows]
 
+    async def idle_meetings(self, before: datetime, *, limit: int = 100) -> Sequence[str]:
+        c, e = t.meetings.c, t.events.c
+        last = sa.select(sa.func.max(e.at)).where(e.meeting_id == c.id).scalar_subquery()
+        stmt = (
+            sa.select(c.id)
+            .where(
+                c.state != MeetingState.ENDED.value,
+                c.starts_at.is_(None),
+                sa.func.coalesce(last, c.created_at) < before,
+            )
+            .order_by(c.created_at)
+            .limit(limit)
+        )
+        return [r.id for r in await self._all(stmt)]
+
     async def update_meeting(self, meeting: Meeting) -> None:
         values = _meeting_row(meeting)
         del values["id"]
