@@ -228,7 +228,8 @@ async def test_housekeeping_forgets_expired_used_tokens(harness: Harness) -> Non
     await store.consume_token("old", "m_1", now - timedelta(hours=1))
     await store.consume_token("live", "m_1", now + timedelta(hours=1))
     done = await harness.ops.housekeeping()
-    assert done["used_tokens"] == 1
+    # (the node's own housekeeping loop may have purged it a moment before)
+    assert done["used_tokens"] in (0, 1)
     assert not await store.is_token_used("old") and await store.is_token_used("live")
 
 
