@@ -5,6 +5,7 @@ never two rooms for one meeting."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,36 @@ async def test_a_join_racing_the_drop_of_an_idle_room_lands_in_the_one_room(
     assert joined["type"] == "ok"
     seen = await ann.event("chat_message")
     assert seen["data"]["text"] == "hello"
+
+
+async def test_long_chat_history_fits_in_frames_and_pages_back_completely(
+    server: LiveServer,
+) -> None:
+    """60 messages of 4,000 non-ASCII characters (about 1.4 MB as JSON): a late
+    joiner's welcome stays under the frame budget and history pages reach all."""
+    from frontdesk.server.live import CHAT_FRAME_BYTES
+
+    ops = server.ops
+    m = await ops.create_meeting(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    alice = await agent(server, m.id)
+    text = "é" * 4000
+    for i in range(60):
+        await asyncio.sleep(0.06)  # under the per-connection rate limit
+        ok = await alice.request({"type": "chat", "id": f"c{i}", "text": text})
+        assert ok["type"] == "ok", ok
+    late = await agent(server, m.id)
+    snap = late.welcome["snapshot"]
+    assert snap["chat_truncated"] is True and 0 < len(snap["chat"]) < 60
+    assert len(json.dumps(snap["chat"])) <= CHAT_FRAME_BYTES
+    seen = {c["client_msg_id"] for c in snap["chat"]}
+    before = snap["chat"][0]["seq"]
+    while True:
+        page = await late.request({"type": "history", "before_seq": before, "limit": 200})
+        assert page["type"] == "ok", page
+        messages = page["result"]["messages"]
+        assert len(json.dumps(messages)) <= CHAT_FRAME_BYTES
+        seen |= {c["client_msg_id"] for c in messages}
+        if not page["result"]["more"]:
+            break
+        before = messages[0]["seq"]
+    assert seen == {f"c{i}" for i in range(60)}

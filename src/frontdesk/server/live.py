@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,10 +32,34 @@ from frontdesk.server.operations import Operations
 from frontdesk.server.writer import EventWriter
 from frontdesk.store.base import EventRecord
 
-__all__ = ["Connection", "LiveMeetings", "LiveRoom", "event_frame", "wire_snapshot"]
+__all__ = [
+    "Connection",
+    "LiveMeetings",
+    "LiveRoom",
+    "chat_tail",
+    "event_frame",
+    "wire_snapshot",
+]
 
 log = logging.getLogger(__name__)
 SNAPSHOT_CHAT = 200  # chat messages in a snapshot; older ones via "history"
+#: Bytes of chat in one frame (snapshot or history answer), far below the
+#: SDKs' frame limit however long or non-ASCII the messages are.
+CHAT_FRAME_BYTES = 256 * 1024
+
+
+def chat_tail(messages: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """The newest ``limit`` messages that fit in :data:`CHAT_FRAME_BYTES` (at least
+    one), oldest first, and whether older ones were left out."""
+    out: list[dict[str, Any]] = []
+    size = 0
+    for msg in reversed(messages[-limit:]):
+        size += len(json.dumps(msg))  # as encoded: non-ASCII is escaped
+        if out and size > CHAT_FRAME_BYTES:
+            break
+        out.append(msg)
+    out.reverse()
+    return out, len(out) < len(messages)
 
 
 class Connection(Protocol):
@@ -77,8 +102,9 @@ def wire_snapshot(lr: LiveRoom, participant_id: str) -> dict[str, Any]:
     snap["me"] = _without_login(snap["me"])
     snap["roster"] = [_without_login(p) for p in snap.get("roster") or []]
     chat = snap.get("chat") or []
-    if len(chat) > SNAPSHOT_CHAT:
-        snap["chat"] = chat[-SNAPSHOT_CHAT:]
+    tail, truncated = chat_tail(chat, SNAPSHOT_CHAT)
+    if truncated:
+        snap["chat"] = tail
         snap["chat_truncated"] = True
     return snap
 

@@ -36,7 +36,13 @@ from frontdesk.errors import (
 from frontdesk.protocol import PROTOCOL_VERSION, decode_client, encode
 from frontdesk.protocol import messages as m
 from frontdesk.protocol.codes import CloseCode, close_code_for
-from frontdesk.server.live import LiveMeetings, LiveRoom, event_frame, wire_snapshot
+from frontdesk.server.live import (
+    LiveMeetings,
+    LiveRoom,
+    chat_tail,
+    event_frame,
+    wire_snapshot,
+)
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import TokenBucket
 from frontdesk.tokens import (
@@ -395,8 +401,9 @@ class RtcEndpoint:
                 p = lr.room.participant(pid)
                 if not p.in_roster:
                     raise PermissionDenied("chat history is for participants in the meeting")
-                older = [c for c in lr.room.chat if c.seq < before][-limit:]
-                return {"messages": [c.to_dict() for c in older]}
+                older = [c.to_dict() for c in lr.room.chat if c.seq < before]
+                messages, more = chat_tail(older, limit)
+                return {"messages": messages, "more": more}
             case m.Ping():
                 conn.send(encode("pong", ref=msg.ref))
                 return None
