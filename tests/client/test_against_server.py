@@ -117,12 +117,33 @@ async def test_deny_ends_the_guest_session(server: LiveServer) -> None:
     await alice.leave()
 
 
+def _chat_seqs(events: list[MeetingEvent]) -> list[int]:
+    return [e.seq or 0 for e in events if e.name == "chat_message"]
+
+
+def _recording(meeting: Meeting) -> list[MeetingEvent]:
+    """Every ``chat_message`` event the application gets, duplicates included
+    (``chat.history`` keys by seq, so it would hide a second delivery)."""
+    got: list[MeetingEvent] = []
+    meeting.on("chat_message", got.append)
+    return got
+
+
+async def _until_chats(recorded: list[list[MeetingEvent]], n: int) -> None:
+    async with asyncio.timeout(10):
+        while any(len(_chat_seqs(r)) < n for r in recorded):
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # room for a late duplicate to show up
+
+
 async def test_dropped_connection_mid_burst_loses_nothing(server: LiveServer) -> None:
     """Cut the guest's TCP connection while sends are in flight: every send resolves
-    once, and each message is stored exactly once, in order."""
+    once, each message is stored exactly once, and every client gets each
+    acknowledged message's event exactly once, in order."""
     ops = server.ops
     m = await ops.create_meeting(subject="Burst", organizer="alice")
     alice = await _agent(server, m.id)
+    alice_got = _recording(alice)
     conns: list[Any] = []
 
     async def tracking(url: str) -> Connection:
@@ -134,6 +155,7 @@ async def test_dropped_connection_mid_burst_loses_nothing(server: LiveServer) ->
     bea = join_with_token(
         grant.discovery_uri, grant.token, reconnect=FAST, open_connection=tracking
     )
+    bea_got = _recording(bea)
     async with bea:
         await alice.admit(bea.participant_id or "")
         await bea.admitted(timeout=5)
@@ -147,13 +169,56 @@ async def test_dropped_connection_mid_burst_loses_nothing(server: LiveServer) ->
         assert len(set(seqs)) == 20
         texts = {msg.text for msg in stored}
         assert texts == {f"msg {i}" for i in range(20)}
-        async with asyncio.timeout(5):
-            while len(alice.chat) < 20:
-                await asyncio.sleep(0.01)
+        await _until_chats([alice_got, bea_got], 20)
+        assert _chat_seqs(alice_got) == sorted(seqs)  # each once, in order
+        assert _chat_seqs(bea_got) == sorted(seqs)
         history = alice.chat.history
         assert [msg.seq for msg in history] == sorted(seqs)
         assert sorted(msg.text for msg in history) == sorted(texts)
         assert bea.chat.history == history
+    await alice.leave()
+
+
+async def test_receiver_cut_mid_burst_gets_each_message_once_in_order(
+    server: LiveServer,
+) -> None:
+    """Cut a *receiver's* connection while another participant sends a burst: after
+    resuming, the receiver has every acknowledged message exactly once, in order."""
+    ops = server.ops
+    m = await ops.create_meeting(subject="Burst to a receiver", organizer="alice")
+    conns: list[Any] = []
+
+    async def tracking(url: str) -> Connection:
+        conn = await websocket_connection(url)
+        conns.append(conn)
+        return conn
+
+    token, _, _ = await ops.login("alice", PASSWORD)
+    alice = await join_as_user(
+        server.base_url, m.id, token, reconnect=FAST, open_connection=tracking
+    ).connect()
+    alice_got = _recording(alice)
+    grant = await ops.mint_guest_token(m.id, display_name="Cy")
+    async with join_with_token(grant.discovery_uri, grant.token, reconnect=FAST) as cy:
+        cy_got = _recording(cy)
+        await alice.admit(cy.participant_id or "")
+        await cy.admitted(timeout=5)
+        sends = [asyncio.create_task(cy.chat.send(f"msg {i}")) for i in range(30)]
+        async with asyncio.timeout(5):
+            while len(alice_got) < 5:  # the burst is reaching Alice
+                await asyncio.sleep(0.001)
+        conns[0].transport.abort()
+        at_cut = len(alice_got)
+        stored = await asyncio.wait_for(asyncio.gather(*sends), 15)
+        seqs = sorted(msg.seq for msg in stored)
+        assert len(set(seqs)) == 30
+        await _until_chats([alice_got, cy_got], 30)
+        assert at_cut < 30  # the cut was mid-burst: the rest came after resuming
+        assert len(conns) >= 2  # Alice resumed on a new connection
+        assert alice.state is SessionState.JOINED
+        assert _chat_seqs(alice_got) == seqs  # each once, in order, none lost
+        assert _chat_seqs(cy_got) == seqs
+        assert [msg.seq for msg in alice.chat.history] == seqs
     await alice.leave()
 
 

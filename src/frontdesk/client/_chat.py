@@ -4,17 +4,28 @@ A message counts as sent only when the server acknowledged it, and the
 acknowledgement carries the stored message. A send that is in flight when the
 connection drops is sent again after the session resumed, with the same client
 message id, so the server stores it once and the call resolves once.
+
+When a send fails without an acknowledgement (no answer within the request
+timeout, or the session ended first), the message may or may not be stored; the
+error carries the ``client_msg_id`` it was sent with, so sending again with that
+id is safe::
+
+    try:
+        await meeting.chat.send(text)
+    except Unavailable as err:
+        await meeting.chat.send(text, client_msg_id=err.client_msg_id)
 """
 
 from __future__ import annotations
 
 import bisect
+import copy
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from frontdesk.domain.participants import ChatMessage, parse_time
-from frontdesk.errors import ProtocolError, ValidationFailed
+from frontdesk.errors import FrontdeskError, ProtocolError, ValidationFailed
 
 __all__ = ["Chat", "chat_message_from_dict"]
 
@@ -61,15 +72,31 @@ class Chat:
     async def send(self, text: str, *, client_msg_id: str | None = None) -> ChatMessage:
         """Send ``text``; returns the stored message once the server acknowledged it.
 
-        Pass your own ``client_msg_id`` to retry a send after an error: the server
-        stores a message once per id.
+        ``client_msg_id`` (1..64 characters; a random one when omitted) makes the
+        send idempotent: the server stores one message per participant and id, and
+        answers a repeated id with the message stored the first time. After a drop
+        the SDK re-sends an unacknowledged message itself, with the same id.
+
+        Every :class:`~frontdesk.errors.FrontdeskError` this raises carries the id
+        it used as ``err.client_msg_id``. When the outcome is unknown (an
+        ``Unavailable`` because no answer came within the request timeout), retry
+        on the same meeting with ``chat.send(text, client_msg_id=err.client_msg_id)``:
+        the message is stored at most once. The id is per participant, so it
+        de-duplicates only within this session (including its resumes), not across
+        a new join after the session ended.
         """
         if not isinstance(text, str) or not text.strip():
             raise ValidationFailed("a chat message needs some text")
         cmid = client_msg_id or uuid.uuid4().hex
         if not 0 < len(cmid) <= MAX_CLIENT_MSG_ID:
             raise ValidationFailed(f"client_msg_id must be 1..{MAX_CLIENT_MSG_ID} characters")
-        result = await self._request("chat", {"id": cmid, "text": text}, True)
+        try:
+            result = await self._request("chat", {"id": cmid, "text": text}, True)
+        except FrontdeskError as err:
+            tagged = _with_client_msg_id(err, cmid)
+            if tagged is err:
+                raise
+            raise tagged from None
         raw = result.get("message")
         if not isinstance(raw, Mapping):
             raise ProtocolError("the chat acknowledgement carries no message")
@@ -103,3 +130,15 @@ class Chat:
     def _merge(self, messages: Iterable[ChatMessage]) -> None:
         for message in messages:
             self._add(message)
+
+
+def _with_client_msg_id(err: FrontdeskError, client_msg_id: str) -> FrontdeskError:
+    """A copy of ``err`` (same class, detail and fields) carrying ``client_msg_id``.
+    A copy, because the session fails every pending request with one shared error
+    when it ends, and each send has its own id."""
+    try:
+        tagged = copy.copy(err)
+    except Exception:  # an error class that cannot be rebuilt: tag the original
+        tagged = err
+    tagged.client_msg_id = client_msg_id  # type: ignore[attr-defined]
+    return tagged

@@ -36,12 +36,12 @@ from frontdesk.errors import (
 )
 from frontdesk.protocol import (
     CLOSE_CODES,
-    MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     CloseCode,
     decode_server,
     encode,
 )
+from frontdesk.protocol.messages import MAX_SERVER_FRAME
 
 __all__ = [
     "CLIENT_NAME",
@@ -54,8 +54,6 @@ __all__ = [
 ]
 
 CLIENT_NAME = "frontdesk-py/0.1"
-#: Server frames may be larger than client ones (a snapshot carries the chat history).
-MAX_SERVER_FRAME = MAX_FRAME_BYTES * 16
 _RESUMABLE_4000 = {CloseCode.HEARTBEAT_TIMEOUT}
 _LEAVE_REASONS = {
     CloseCode.LEFT: "left",
@@ -90,7 +88,7 @@ async def websocket_connection(url: str) -> Connection:
     (proxies from the environment; keepalive is the session's own heartbeat)."""
     return await connect(
         url,
-        max_size=MAX_SERVER_FRAME,
+        max_size=MAX_SERVER_FRAME,  # the same cap decode_server applies
         open_timeout=10,
         ping_interval=None,
         close_timeout=2,

@@ -21,6 +21,7 @@ from frontdesk.errors import LimitExceeded, ProtocolError, UnsupportedVersion
 __all__ = [
     "CLIENT_MESSAGES",
     "MAX_FRAME_BYTES",
+    "MAX_SERVER_FRAME",
     "PROTOCOL_VERSION",
     "SERVER_MESSAGES",
     "Admit",
@@ -44,7 +45,13 @@ __all__ = [
 ]
 
 PROTOCOL_VERSION = 1
-MAX_FRAME_BYTES = 64 * 1024  # SDP offers fit with room to spare
+#: Cap on one client -> server frame (SDP offers fit with room to spare).
+MAX_FRAME_BYTES = 64 * 1024
+#: Cap on one server -> client frame, and the SDK's WebSocket ``max_size``: a
+#: welcome or state snapshot carries up to 200 chat messages and a ``history``
+#: answer up to 200 (4,000 characters each, up to 4 UTF-8 bytes a character, plus
+#: the JSON around them), so server frames get far more room than client ones.
+MAX_SERVER_FRAME = 4 * 1024 * 1024
 MAX_ID = 64
 MAX_TOKEN = 8192
 MAX_CHAT_FRAME_TEXT = 16_000  # the domain enforces the real chat limit (4,000)
@@ -276,9 +283,9 @@ def _auth(obj: dict[str, Any]) -> Auth:
     raise ProtocolError("auth.kind must be one of token, url, session, resume")
 
 
-def _load(raw: str | bytes) -> dict[str, Any]:
-    if len(raw) > MAX_FRAME_BYTES:
-        raise LimitExceeded(f"message larger than {MAX_FRAME_BYTES} bytes")
+def _load(raw: str | bytes, limit: int) -> dict[str, Any]:
+    if len(raw) > limit:
+        raise LimitExceeded(f"message larger than {limit} bytes")
     try:
         obj = json.loads(raw)
     except (ValueError, RecursionError):
@@ -290,8 +297,9 @@ def _load(raw: str | bytes) -> dict[str, Any]:
 
 def decode_client(raw: str | bytes) -> ClientMessage:
     """Parse and validate one client frame. Raises only ``ProtocolError`` or
-    ``LimitExceeded`` (and ``UnsupportedVersion`` for a hello of another version)."""
-    obj = _load(raw)
+    ``LimitExceeded`` (above :data:`MAX_FRAME_BYTES`; and ``UnsupportedVersion`` for
+    a hello of another version)."""
+    obj = _load(raw, MAX_FRAME_BYTES)
     kind = obj.get("type")
     if not isinstance(kind, str) or kind not in CLIENT_MESSAGES:
         raise ProtocolError(f"unknown message type {kind!r}"[:120])
@@ -345,8 +353,11 @@ def decode_client(raw: str | bytes) -> ClientMessage:
 
 def decode_server(raw: str | bytes) -> dict[str, Any]:
     """Parse one server frame (used by the SDK); checks the fields of known types
-    and passes unknown types through so newer servers do not break old clients."""
-    obj = _load(raw) if len(raw) <= MAX_FRAME_BYTES * 16 else {}
+    and passes unknown types through so newer servers do not break old clients.
+    Frames up to :data:`MAX_SERVER_FRAME` are accepted (snapshots and history
+    answers are far larger than any client frame); larger ones raise
+    ``LimitExceeded``."""
+    obj = _load(raw, MAX_SERVER_FRAME)
     kind = obj.get("type")
     if not isinstance(kind, str):
         raise ProtocolError("server message without type")
