@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from frontdesk.config import Settings
 from frontdesk.server.app import create_app
 from frontdesk.server.operations import Operations
+from tests.support.live_server import LiveServer, live_server
 
 BASE = "http://frontdesk.test"
 
@@ -47,6 +48,15 @@ class Harness:
             base_url=BASE,
             headers={"Authorization": f"Bearer {await self.token()}"},
         )
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """A real node on 127.0.0.1 (port 0) with the organizer alice."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
+    async with live_server(settings) as srv:
+        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        yield srv
 
 
 @pytest.fixture

@@ -5,22 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-
-from frontdesk.config import Settings
 from frontdesk.domain.model import AccessPolicy, MeetingState
 from tests.server.test_rtc import agent
-from tests.support.live_server import LiveServer, live_server
-
-
-@pytest.fixture
-async def server(tmp_path: Path):
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
-    async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
-        yield srv
+from tests.support.live_server import LiveServer
 
 
 async def test_idle_ad_hoc_meetings_end_and_others_stay(server: LiveServer) -> None:

@@ -16,14 +16,6 @@ from tests.support.live_server import LiveServer, live_server
 from tests.support.rtc import RawClient
 
 
-@pytest.fixture
-async def server(tmp_path: Path):
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
-    async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
-        yield srv
-
-
 def rtc_url(srv: LiveServer) -> str:
     return srv.base_url.replace("http://", "ws://") + "/v1/rtc"
 

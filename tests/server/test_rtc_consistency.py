@@ -6,24 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from frontdesk.config import Settings
 from frontdesk.domain.model import AccessPolicy
 from tests.server.test_rtc import agent, rtc_url
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer
 from tests.support.rtc import RawClient
-
-
-@pytest.fixture
-async def server(tmp_path: Path):
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
-    async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
-        yield srv
 
 
 async def _chat_ids(srv: LiveServer, meeting_id: str) -> list[tuple[int, str]]:

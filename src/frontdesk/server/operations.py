@@ -258,12 +258,13 @@ class Operations:
     async def get_meeting(self, meeting_id: str) -> Meeting:
         return (await self.store.get_meeting(meeting_id)).as_of(self.clock())
 
-    async def meeting_for_app(self, meeting_id: str, app: App) -> Meeting:
+    async def meeting_for_app(self, meeting_id: str, app: App | None) -> Meeting:
         """A meeting the application may see: one it made, or one made by no
         application (an agent's, from the console or the CLI). Another
-        application's meeting is answered as not found, not as forbidden."""
+        application's meeting is answered as not found, not as forbidden.
+        ``app=None`` is the operator (CLI) or an agent: every meeting."""
         meeting = await self.get_meeting(meeting_id)
-        if meeting.created_by_app not in (None, app.client_id):
+        if app is not None and meeting.created_by_app not in (None, app.client_id):
             raise MeetingNotFound(f"no meeting {meeting_id!r}")
         return meeting
 
@@ -302,9 +303,7 @@ class Operations:
         made from, so a concurrent end or change is never overwritten: an ended
         meeting answers ``meeting_ended``, a concurrent change is retried."""
         for attempt in range(_WRITE_ATTEMPTS):
-            meeting = await (
-                self.meeting_for_app(meeting_id, app) if app else self.get_meeting(meeting_id)
-            )
+            meeting = await self.meeting_for_app(meeting_id, app)
             updated = meeting.updated(
                 subject=subject,
                 start=start,
@@ -325,9 +324,7 @@ class Operations:
     async def end_meeting(self, meeting_id: str, *, app: App | None = None) -> Meeting:
         """End a meeting (idempotent): its tokens and join URL stop working."""
         for attempt in range(_WRITE_ATTEMPTS):
-            meeting = await (
-                self.meeting_for_app(meeting_id, app) if app else self.get_meeting(meeting_id)
-            )
+            meeting = await self.meeting_for_app(meeting_id, app)
             if meeting.ended:
                 return meeting
             ended = meeting.ended_copy(self.clock())
@@ -368,9 +365,7 @@ class Operations:
         origins: Sequence[str] = (),
         app: App | None = None,
     ) -> GuestGrant:
-        meeting = await (
-            self.meeting_for_app(meeting_id, app) if app else self.get_meeting(meeting_id)
-        )
+        meeting = await self.meeting_for_app(meeting_id, app)
         meeting.ensure_open()
         app_id = app.client_id if app else None
         if role is Role.ORGANIZER:
