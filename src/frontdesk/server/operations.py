@@ -35,7 +35,6 @@ from frontdesk.errors import (
     Conflict,
     InvalidClient,
     InvalidCredentials,
-    MeetingEnded,
     MeetingNotFound,
     TokenInvalid,
     TokenUsed,
@@ -155,12 +154,17 @@ class Operations:
         claims = verify_access_token(
             ring, token, issuer=self.issuer, now=self.clock(), leeway_s=self.settings.clock_leeway_s
         )
+        return await self._active_app(claims.client_id, "the application")
+
+    async def _active_app(self, client_id: str, what: str) -> App:
+        """The application a token names, refused (``token_invalid``) when it is
+        gone or revoked: its tokens stop working with it."""
         try:
-            app = await self.store.get_app(claims.client_id)
+            app = await self.store.get_app(client_id)
         except AppNotFound:
-            raise TokenInvalid("the application no longer exists") from None
+            raise TokenInvalid(f"{what} no longer exists") from None
         if not app.active:
-            raise TokenInvalid("the application was revoked")
+            raise TokenInvalid(f"{what} was revoked")
         return app
 
     # --- users ---------------------------------------------------------------------
@@ -299,42 +303,50 @@ class Operations:
         access_policy: AccessPolicy | None = None,
         lobby_bypass: LobbyBypass | None = None,
     ) -> Meeting:
-        """Change an open meeting. The change is written over the revision it was
-        made from, so a concurrent end or change is never overwritten: an ended
-        meeting answers ``meeting_ended``, a concurrent change is retried."""
-        for attempt in range(_WRITE_ATTEMPTS):
-            meeting = await self.meeting_for_app(meeting_id, app)
-            updated = meeting.updated(
+        """Change an open meeting: an ended one answers ``meeting_ended``."""
+        return await self._write_over_revision(
+            meeting_id,
+            app,
+            lambda meeting: meeting.updated(
                 subject=subject,
                 start=start,
                 end=end,
                 access_policy=access_policy,
                 lobby_bypass=lobby_bypass,
-            ).as_of(self.clock())
+            ).as_of(self.clock()),
+        )
+
+    async def end_meeting(self, meeting_id: str, *, app: App | None = None) -> Meeting:
+        """End a meeting (idempotent): its tokens and join URL stop working."""
+        try:
+            return await self._write_over_revision(
+                meeting_id,
+                app,
+                lambda meeting: meeting if meeting.ended else meeting.ended_copy(self.clock()),
+            )
+        except Conflict:
+            return await self.get_meeting(meeting_id)
+
+    async def _write_over_revision(
+        self, meeting_id: str, app: App | None, change: Callable[[Meeting], Meeting]
+    ) -> Meeting:
+        """Read the meeting, apply ``change`` and write the result over the revision
+        it was made from, so a concurrent end or change is never overwritten. The
+        loser of a race (``Conflict``, or ``MeetingEnded`` meanwhile) re-reads and
+        re-applies: ``change`` then sees the ended meeting. ``change`` returning the
+        meeting itself means there is nothing to write."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            meeting = await self.meeting_for_app(meeting_id, app)
+            updated = change(meeting)
+            if updated is meeting:
+                return meeting
             try:
                 await self.store.update_meeting(updated)
-            except MeetingEnded:
-                raise
-            except Conflict:
+            except Conflict:  # MeetingEnded is one too
                 await _backoff(attempt)
                 continue
             return updated
         raise Conflict(f"meeting {meeting_id} is being changed by others; try again")
-
-    async def end_meeting(self, meeting_id: str, *, app: App | None = None) -> Meeting:
-        """End a meeting (idempotent): its tokens and join URL stop working."""
-        for attempt in range(_WRITE_ATTEMPTS):
-            meeting = await self.meeting_for_app(meeting_id, app)
-            if meeting.ended:
-                return meeting
-            ended = meeting.ended_copy(self.clock())
-            try:
-                await self.store.update_meeting(ended)
-            except (MeetingEnded, Conflict):
-                await _backoff(attempt)
-                continue
-            return ended
-        return await self.get_meeting(meeting_id)
 
     async def meeting_for_join_code(self, join_code: str) -> Meeting:
         if not join_code or len(join_code) > 64:
@@ -410,12 +422,7 @@ class Operations:
         meeting = await self.get_meeting(claims.meeting_id)
         meeting.ensure_open()
         if claims.app_id is not None:
-            try:
-                issuer_app = await self.store.get_app(claims.app_id)
-            except AppNotFound:
-                raise TokenInvalid("the application that issued this token is gone") from None
-            if not issuer_app.active:
-                raise TokenInvalid("the application that issued this token was revoked")
+            await self._active_app(claims.app_id, "the application that issued this token")
         if claims.single_use and await self.store.is_token_used(claims.jti):
             raise TokenUsed()
         return claims, meeting

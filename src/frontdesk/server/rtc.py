@@ -401,9 +401,10 @@ class RtcEndpoint:
                 p = lr.room.participant(pid)
                 if not p.in_roster:
                     raise PermissionDenied("chat history is for participants in the meeting")
-                older = [c.to_dict() for c in lr.room.chat if c.seq < before]
-                messages, more = chat_tail(older, limit)
-                return {"messages": messages, "more": more}
+                older = [c for c in lr.room.chat if c.seq < before]
+                # only the newest ``limit`` are turned into dicts and measured
+                messages, cut = chat_tail([c.to_dict() for c in older[-limit:]], limit)
+                return {"messages": messages, "more": cut or len(older) > limit}
             case m.Ping():
                 conn.send(encode("pong", ref=msg.ref))
                 return None
