@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
 
+from frontdesk.domain.text import has_surrogate
 from frontdesk.errors import IllegalState, MeetingEnded, ValidationFailed
 
 __all__ = [
@@ -99,6 +100,8 @@ def _clean_text(value: str, field: str, max_len: int, *, allow_empty: bool = Fal
         raise ValidationFailed(f"{field} is longer than {max_len} characters")
     if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
         raise ValidationFailed(f"{field} must not contain control characters")
+    if has_surrogate(value):
+        raise ValidationFailed(f"{field} must be valid Unicode (it holds a lone surrogate)")
     return value
 
 

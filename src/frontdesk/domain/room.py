@@ -45,6 +45,7 @@ from frontdesk.domain.participants import (
     SessionState,
     format_time,
 )
+from frontdesk.domain.text import has_surrogate
 from frontdesk.errors import (
     IllegalState,
     LimitExceeded,
@@ -328,6 +329,8 @@ class Room:
         self._joined(c.actor)
         if not isinstance(c.text, str) or not c.text.strip():
             raise ValidationFailed("a chat message needs some text")
+        if has_surrogate(c.text):
+            raise ValidationFailed("a chat message must be valid Unicode (a lone surrogate)")
         if len(c.text) > s.limits.max_chat_chars:
             raise LimitExceeded(f"a chat message holds at most {s.limits.max_chat_chars} chars")
         if len(s.chat) >= s.limits.max_chat_messages:

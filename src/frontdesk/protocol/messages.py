@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from frontdesk.domain.text import has_surrogate, json_has_surrogate, maybe_escaped_surrogate, scrub
 from frontdesk.errors import LimitExceeded, ProtocolError, UnsupportedVersion
 
 __all__ = [
@@ -286,12 +287,20 @@ def _auth(obj: dict[str, Any]) -> Auth:
 def _load(raw: str | bytes, limit: int) -> dict[str, Any]:
     if len(raw) > limit:
         raise LimitExceeded(f"message larger than {limit} bytes")
+    if isinstance(raw, bytes):
+        # json.loads(bytes) would let CESU-8 surrogates through ('surrogatepass').
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("message is not valid UTF-8") from None
     try:
         obj = json.loads(raw)
     except (ValueError, RecursionError):
         raise ProtocolError("message is not valid JSON") from None
     if not isinstance(obj, dict):
         raise ProtocolError("message must be a JSON object")
+    if maybe_escaped_surrogate(raw) and json_has_surrogate(obj):
+        raise ProtocolError("message holds a lone surrogate: text must be valid Unicode")
     return obj
 
 
@@ -371,4 +380,7 @@ def encode(type_: str, **fields: Any) -> str:
     """One server or client frame as compact JSON (``None`` fields are dropped)."""
     body = {"type": type_}
     body.update({k: v for k, v in fields.items() if v is not None})
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    # Nothing the edges accept holds a surrogate; a value that slipped in anyway
+    # (an old store) is repaired here rather than breaking the socket it is sent on.
+    return scrub(text) if has_surrogate(text) else text

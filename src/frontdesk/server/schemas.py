@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from frontdesk.domain.model import (
     MAX_DISPLAY_NAME,
@@ -20,6 +20,7 @@ from frontdesk.domain.model import (
     MeetingState,
     Role,
 )
+from frontdesk.domain.text import json_has_surrogate
 
 __all__ = [
     "DiscoveryOut",
@@ -41,6 +42,15 @@ __all__ = [
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        """Every body is valid Unicode: a lone surrogate (``"\\udcff"``) is refused
+        here, before any field sees it (it could be stored but never sent)."""
+        if json_has_surrogate(data):
+            raise ValueError("text must be valid Unicode (a lone surrogate was sent)")
+        return data
 
 
 class Problem(BaseModel):

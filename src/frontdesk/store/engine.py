@@ -20,6 +20,7 @@ PostgreSQL (``postgresql+asyncpg://...``): pooled, pre-pinged connections;
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from frontdesk.domain.text import has_surrogate, maybe_escaped_surrogate, scrub, scrub_json
 from frontdesk.errors import FrontdeskError, Unavailable, ValidationFailed
 
 __all__ = ["WRITE_OPTIONS", "make_engine", "normalize_url", "translate_db_error"]
@@ -104,7 +106,13 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
     # Many readers (WAL), one writer at a time: SqlStore serialises its own
     # writes with a lock, other processes wait on busy_timeout.
     engine = create_async_engine(
-        url, pool_size=5, max_overflow=5, pool_timeout=30, connect_args={"timeout": 5.0}
+        url,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=30,
+        connect_args={"timeout": 5.0},
+        json_serializer=json_dumps,
+        json_deserializer=json_loads,
     )
 
     @sa.event.listens_for(engine.sync_engine, "connect")
@@ -137,7 +145,26 @@ def _postgres_engine(url: URL, schema: str | None) -> AsyncEngine:
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args=connect_args,
+        json_serializer=json_dumps,
+        json_deserializer=json_loads,
     )
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns as written: a surrogate that slipped past the edges is
+    repaired, never stored (it could be stored but never sent)."""
+    text = json.dumps(value, ensure_ascii=False)
+    return scrub(text) if has_surrogate(text) else text
+
+
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns as read: rows written before text was checked at the edges
+    may hold lone surrogates; they are read repaired (U+FFFD), so a meeting
+    poisoned by an older version restores and lists again."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    value = json.loads(text)
+    return scrub_json(value) if maybe_escaped_surrogate(text) else value
 
 
 def translate_db_error(exc: BaseException, what: str = "database") -> FrontdeskError:
