@@ -31,7 +31,6 @@ def participant(pid: str, name: str, role: str = "guest", state: str = "joined")
         "role": role,
         "method": "token",
         "state": state,
-        "username": None,
         "vouched": True,
         "lobby_since": None,
         "joined_at": AT,
@@ -76,7 +75,15 @@ class FakeRtc:
         inside = self.state == "joined"
         me = participant(PID, self.display_name, state=self.state)
         return {
-            "meeting": {"id": "m_1", "subject": "Advice", "organizer": "alice", "ended": False},
+            "meeting": {
+                "id": "m_1",
+                "subject": "Advice",
+                "access_policy": "lobby",
+                "lobby_bypass": "none",
+                "state": "active",
+                "ended": False,
+                "organizer_display_name": "Alice",
+            },
             "me": me,
             "roster": [participant("p_alice", "Alice", "organizer"), me] if inside else [],
             "lobby": [],

@@ -57,7 +57,10 @@ async def test_replayed_events_are_delivered_once(fake: FakeRtc) -> None:
         joined = await fake.emit("participant_joined", {"participant": _bob()})
         await fake.send(joined)  # the same seq again
         await fake.send({**joined, "seq": 0})  # and an older one
-        await fake.emit("participant_left", {"participant_id": "p_bob", "reason": "left"})
+        await fake.emit(
+            "participant_left",
+            {"participant_id": "p_bob", "display_name": "Bob", "reason": "left", "by": None},
+        )
         await until(lambda: len(got) >= 2)
         await asyncio.sleep(0.05)
         assert [(e.name, e.seq) for e in got] == [

@@ -20,6 +20,12 @@ from frontdesk.domain import (
     Role,
     Room,
 )
+from frontdesk.protocol.events import (
+    event_from_record,
+    event_to_record,
+    payload_to_wire,
+    snapshot_to_wire,
+)
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -107,6 +113,16 @@ def through_store(events: Iterable[Event]) -> list[Event]:
     for e in events:
         if e.seq is None:
             continue
-        data = json.loads(json.dumps(e.to_record_data()))
-        out.append(Event.from_record(e.seq, e.type, e.at, data))
+        data = json.loads(json.dumps(event_to_record(e)))
+        out.append(event_from_record(e.seq, e.type, e.at, data))
     return out
+
+
+def wire(e: Event) -> dict[str, Any]:
+    """An event's data as clients see it (the protocol's codec)."""
+    return payload_to_wire(e.payload)
+
+
+def snapshot(room: Room, pid: str) -> dict[str, Any]:
+    """A participant's snapshot as clients see it (the protocol's codec)."""
+    return snapshot_to_wire(room.snapshot_for(pid))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from room_support import T0, at, attendee, make_room, organizer, state_key, url_guest
+from room_support import T0, at, attendee, make_room, organizer, state_key, url_guest, wire
 
 from frontdesk.domain import (
     AccessPolicy,
@@ -17,6 +17,7 @@ from frontdesk.domain import (
     Typing,
 )
 from frontdesk.errors import IllegalState, LimitExceeded, ValidationFailed
+from frontdesk.protocol.events import chat_to_wire
 
 
 def joined_room(limits: Limits = Limits()) -> Room:
@@ -31,7 +32,7 @@ def test_message_is_stored_with_its_event_seq_and_sent_to_the_roster() -> None:
     [event] = room.handle(SendChat("g1", "c1", "  Hello there  "), at(1))
     assert event.type == EventType.CHAT_MESSAGE
     assert event.to == frozenset({"org", "g1"})  # the sender too
-    assert event.data["text"] == "  Hello there  "  # kept as sent
+    assert wire(event)["text"] == "  Hello there  "  # kept as sent
     [msg] = room.chat
     assert msg.seq == event.seq == room.last_seq
     assert (msg.participant_id, msg.display_name, msg.client_msg_id, msg.at) == (
@@ -40,7 +41,7 @@ def test_message_is_stored_with_its_event_seq_and_sent_to_the_roster() -> None:
         "c1",
         at(1),
     )
-    assert msg.to_dict()["at"] == at(1).isoformat()
+    assert chat_to_wire(msg)["at"] == at(1).isoformat()
 
 
 def test_retried_send_is_stored_once() -> None:
@@ -140,7 +141,7 @@ def test_typing_is_ephemeral_and_goes_to_the_other_joined() -> None:
     [event] = room.handle(Typing("g1", True), T0)
     assert event.type == EventType.TYPING and event.seq is None
     assert event.to == frozenset({"org"})  # not the sender, not the reconnecting
-    assert event.data == {"participant_id": "g1", "typing": True}
+    assert wire(event) == {"participant_id": "g1", "typing": True}
     assert room.last_seq == last
 
 

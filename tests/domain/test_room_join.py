@@ -12,6 +12,7 @@ from room_support import (
     token_guest,
     types,
     url_guest,
+    wire,
 )
 
 from frontdesk.domain import (
@@ -100,7 +101,7 @@ def test_signed_in_user_joins_directly_under_any_policy(policy: AccessPolicy, ro
     p = room.participant("u")
     assert p.state is JOINED and p.vouched and p.username == "alice"
     assert events[0].to == frozenset({"u"})
-    assert events[0].data["participant"]["role"] == role.value
+    assert wire(events[0])["participant"]["role"] == role.value
 
 
 def test_signed_in_user_cannot_join_as_guest() -> None:
@@ -215,7 +216,7 @@ def test_joiner_receives_its_own_joined_event_and_roster_learns() -> None:
     [event] = room.handle(url_guest(), T0)
     assert event.type == EventType.PARTICIPANT_JOINED
     assert event.to == frozenset({"org", "g1"})
-    assert event.data["participant"]["display_name"] == "Ann Visitor"
+    assert wire(event)["participant"]["display_name"] == "Ann Visitor"
 
 
 def test_naive_time_is_refused() -> None:

@@ -11,9 +11,11 @@ from room_support import (
     make_room,
     of_type,
     organizer,
+    snapshot,
     state_key,
     token_guest,
     url_guest,
+    wire,
 )
 
 from frontdesk.domain import (
@@ -44,7 +46,7 @@ def test_disconnect_shows_reconnecting_to_the_others() -> None:
     assert event.to == frozenset({"org"})
     p = room.participant("g1")
     assert p.state is SessionState.RECONNECTING and p.reconnecting_since == at(1)
-    assert [x["id"] for x in room.snapshot_for("org")["roster"]] == ["org", "g1"]
+    assert [x["id"] for x in snapshot(room, "org")["roster"]] == ["org", "g1"]
     assert room.next_deadline() == at(31)
     assert room.handle(Disconnect("g1"), at(2)) == []  # twice: nothing new
 
@@ -70,7 +72,7 @@ def test_grace_expiry_is_connection_lost() -> None:
     room.handle(url_guest(), T0)
     room.handle(Disconnect("g1"), at(1))
     [left] = room.handle(Tick(), at(31))
-    assert left.data["reason"] == "connection_lost"
+    assert wire(left)["reason"] == "connection_lost"
     assert left.to == frozenset({"org", "g1"})
     assert room.participant("g1").left_reason is LeaveReason.CONNECTION_LOST
     with pytest.raises(IllegalState) as err:
@@ -94,12 +96,12 @@ def test_lobby_guest_keeps_its_position_while_reconnecting() -> None:
     [event] = room.handle(Disconnect("g1"), at(1))
     assert event.to == frozenset({"org"})  # moderators see the lobby change
     assert [p.id for p in room.lobby()] == ["g1", "g2"]
-    assert room.snapshot_for("g2")["lobby_position"] == 2
-    assert room.snapshot_for("org")["lobby"][0]["state"] == "reconnecting"
+    assert snapshot(room, "g2")["lobby_position"] == 2
+    assert snapshot(room, "org")["lobby"][0]["state"] == "reconnecting"
     [back] = room.handle(Reconnect("g1"), at(2))
     assert back.to == frozenset({"org", "g1"})
     assert room.participant("g1").state is SessionState.LOBBY
-    assert room.snapshot_for("g1")["lobby_position"] == 1
+    assert snapshot(room, "g1")["lobby_position"] == 1
 
 
 def test_lobby_guest_dropping_for_good_leaves_the_queue() -> None:
@@ -110,9 +112,9 @@ def test_lobby_guest_dropping_for_good_leaves_the_queue() -> None:
     room.handle(Disconnect("g1"), at(1))
     events = room.handle(Tick(), at(31))
     [left] = of_type(events, EventType.PARTICIPANT_LEFT)
-    assert left.data["reason"] == "connection_lost"
+    assert wire(left)["reason"] == "connection_lost"
     [pos] = of_type(events, EventType.LOBBY_POSITION)
-    assert pos.data["participant_id"] == "g2" and pos.data["position"] == 1
+    assert wire(pos)["participant_id"] == "g2" and wire(pos)["position"] == 1
     assert [p.id for p in room.lobby()] == ["g2"]
 
 
@@ -134,7 +136,7 @@ def test_transport_may_end_a_session_with_a_reason(reason: LeaveReason) -> None:
     room = make_room()
     room.handle(token_guest(), T0)
     [left] = room.handle(Leave("t1", reason), T0)
-    assert left.data["reason"] == reason.value
+    assert wire(left)["reason"] == reason.value
 
 
 @pytest.mark.parametrize("reason", [LeaveReason.REMOVED, LeaveReason.DENIED])
@@ -163,7 +165,7 @@ def test_idle_ad_hoc_meeting_expires() -> None:
     assert room.handle(Tick(), at(60 + 8 * 3600 - 1)) == []
     [ended] = room.handle(Tick(), idle_end)
     assert ended.type == EventType.MEETING_ENDED
-    assert ended.data == {"reason": "idle", "by": None}
+    assert wire(ended) == {"reason": "idle", "by": None}
     assert room.ended
 
 
@@ -191,7 +193,7 @@ def test_end_by_system() -> None:
     room = make_room(AccessPolicy.DIRECT)
     room.handle(organizer(), T0)
     [ended] = room.handle(EndBySystem("deleted"), T0)
-    assert ended.data == {"reason": "deleted", "by": None}
+    assert wire(ended) == {"reason": "deleted", "by": None}
     assert ended.to == frozenset({"org"})
     with pytest.raises(MeetingEnded):
         room.handle(EndBySystem("again"), T0)
@@ -208,7 +210,7 @@ def test_set_policy_applies_to_later_joins_and_is_announced() -> None:
     room.handle(url_guest("g1"), T0)
     [event] = room.handle(SetPolicy(access_policy=AccessPolicy.DIRECT), T0)
     assert event.type == EventType.POLICY_CHANGED
-    assert event.data == {"access_policy": "direct", "lobby_bypass": "none"}
+    assert wire(event) == {"access_policy": "direct", "lobby_bypass": "none"}
     assert event.to == frozenset({"org"})
     assert room.meeting.access_policy is AccessPolicy.DIRECT
     assert room.participant("g1").state is SessionState.LOBBY  # still waits to be admitted

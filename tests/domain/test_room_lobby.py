@@ -11,9 +11,11 @@ from room_support import (
     of_type,
     organizer,
     presenter,
+    snapshot,
     state_key,
     token_guest,
     url_guest,
+    wire,
 )
 
 from frontdesk.domain import (
@@ -44,7 +46,7 @@ from frontdesk.errors import (
 
 def positions(events: list[Event]) -> dict[str, tuple[int, bool]]:
     return {
-        e.data["participant_id"]: (e.data["position"], e.data["organizer_present"])
+        wire(e)["participant_id"]: (wire(e)["position"], wire(e)["organizer_present"])
         for e in of_type(events, EventType.LOBBY_POSITION)
     }
 
@@ -54,13 +56,13 @@ def test_guest_waits_with_position_timeout_and_no_organizer() -> None:
     events = room.handle(url_guest(), T0)
     [pos] = of_type(events, EventType.LOBBY_POSITION)
     assert pos.to == frozenset({"g1"})
-    assert pos.data == {
+    assert wire(pos) == {
         "participant_id": "g1",
         "position": 1,
         "organizer_present": False,
         "timeout_at": at(900).isoformat(),
     }
-    snap = room.snapshot_for("g1")
+    snap = snapshot(room, "g1")
     assert snap["lobby_position"] == 1
     assert snap["organizer_present"] is False
     assert snap["timeout_at"] == at(900).isoformat()
@@ -74,16 +76,16 @@ def test_moderators_are_told_who_waits_with_vouched_flag() -> None:
     [waiting, _pos] = room.handle(token_guest(), at(5))
     assert waiting.type == EventType.PARTICIPANT_WAITING
     assert waiting.to == frozenset({"org", "pres"})  # not the attendee
-    assert waiting.data["participant"]["vouched"] is True
-    assert waiting.data["participant"]["method"] == "token"
+    assert wire(waiting)["participant"]["vouched"] is True
+    assert wire(waiting)["participant"]["method"] == "token"
     room.handle(url_guest(), at(7))
-    lobby = room.snapshot_for("org")["lobby"]
+    lobby = snapshot(room, "org")["lobby"]
     assert [(x["participant_id"], x["vouched"], x["method"]) for x in lobby] == [
         ("t1", True, "token"),
         ("g1", False, "url"),
     ]
     assert lobby[0]["waiting_since"] == at(5).isoformat()
-    assert room.snapshot_for("att")["lobby"] == []
+    assert snapshot(room, "att")["lobby"] == []
 
 
 def test_organizer_presence_changes_are_announced_to_each_waiting_guest() -> None:
@@ -204,7 +206,7 @@ def test_deny_tells_the_guest_and_the_moderators() -> None:
     assert denied.type == EventType.PARTICIPANT_DENIED
     assert denied.to == frozenset({"g1", "org", "pres"})
     assert left.type == EventType.PARTICIPANT_LEFT
-    assert left.data["reason"] == "denied"
+    assert wire(left)["reason"] == "denied"
     assert left.to == frozenset({"g1", "org", "pres"})
     p = room.participant("g1")
     assert p.state is SessionState.LEFT and p.left_reason is LeaveReason.DENIED
@@ -219,8 +221,8 @@ def test_lobby_timeout_via_tick() -> None:
     assert room.handle(Tick(), at(899)) == []
     events = room.handle(Tick(), at(900))
     [left] = of_type(events, EventType.PARTICIPANT_LEFT)
-    assert left.data["participant_id"] == "g1"
-    assert left.data["reason"] == "lobby_timeout"
+    assert wire(left)["participant_id"] == "g1"
+    assert wire(left)["reason"] == "lobby_timeout"
     assert left.to == frozenset({"g1", "org"})  # the guest is told
     assert positions(events) == {"g2": (1, True)}
     assert room.participant("g1").left_reason is LeaveReason.LOBBY_TIMEOUT
@@ -246,7 +248,7 @@ def test_lobby_guest_never_sees_roster_chat_or_media() -> None:
     events += room.handle(Leave("att"), T0)
     seen = [e.type for e in events if "out" in e.to]
     assert set(seen) <= {EventType.LOBBY_POSITION}
-    snap = room.snapshot_for("out")
+    snap = snapshot(room, "out")
     assert snap["roster"] == [] and snap["chat"] == [] and snap["lobby"] == []
 
 
@@ -258,7 +260,7 @@ def test_chat_history_comes_with_admission() -> None:
     with pytest.raises(IllegalState):
         room.handle(SendChat("g1", "c1", "let me in"), T0)
     room.handle(Admit("org", "g1"), T0)
-    snap = room.snapshot_for("g1")
+    snap = snapshot(room, "g1")
     assert [m["text"] for m in snap["chat"]] == ["before you came"]
     assert [p["id"] for p in snap["roster"]] == ["org", "g1"]
     assert snap["lobby_position"] is None

@@ -13,6 +13,7 @@ from room_support import (
     state_key,
     token_guest,
     url_guest,
+    wire,
 )
 
 from frontdesk.domain import (
@@ -50,7 +51,7 @@ def test_set_media_changes_own_state_for_the_roster() -> None:
     room.handle(url_guest("waiting"), T0)  # policy direct: joined too
     [event] = room.handle(SetMedia("g1", audio_muted=True, hand_raised=True), at(1))
     assert event.type == EventType.MEDIA_CHANGED
-    assert event.data == {
+    assert wire(event) == {
         "participant_id": "g1",
         "by": "g1",
         "audio_muted": True,
@@ -76,7 +77,7 @@ def test_set_media_needs_joined() -> None:
 def test_moderators_mute_others(moderator: str) -> None:
     room = full_room()
     [event] = room.handle(MuteParticipant(moderator, "g1"), T0)
-    assert event.data["by"] == moderator and event.data["audio_muted"] is True
+    assert wire(event)["by"] == moderator and wire(event)["audio_muted"] is True
     assert room.participant("g1").audio_muted is True
     assert room.handle(MuteParticipant(moderator, "g1"), T0) == []  # already muted
 
@@ -133,7 +134,7 @@ def test_organizer_removes_anyone(target: str) -> None:
     room = full_room()
     [left] = room.handle(Remove("org", target), at(1))
     assert left.type == EventType.PARTICIPANT_LEFT
-    assert left.data == {
+    assert wire(left) == {
         "participant_id": target,
         "display_name": room.participant(target).display_name,
         "reason": "removed",
@@ -179,7 +180,7 @@ def test_moderator_ends_the_meeting_for_everyone(moderator: str) -> None:
     room.handle(Remove("org", "gone"), T0)
     [ended] = room.handle(EndMeeting(moderator), at(10))
     assert ended.type == EventType.MEETING_ENDED
-    assert ended.data == {"reason": "ended_by_moderator", "by": moderator}
+    assert wire(ended) == {"reason": "ended_by_moderator", "by": moderator}
     assert ended.to == frozenset(room.participants) - {"gone"}
     assert room.ended and room.meeting.state is MeetingState.ENDED
     assert room.meeting.ended_at == at(10)

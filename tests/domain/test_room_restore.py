@@ -11,6 +11,7 @@ from room_support import (
     make_room,
     organizer,
     presenter,
+    snapshot,
     state_key,
     through_store,
     token_guest,
@@ -36,6 +37,7 @@ from frontdesk.domain import (
     Tick,
     Typing,
 )
+from frontdesk.protocol.events import event_frame, event_from_record, event_to_record
 
 
 def busy_meeting() -> tuple[Room, list[Event]]:
@@ -105,19 +107,19 @@ def test_restore_takes_events_in_any_order_and_skips_signals() -> None:
 def test_events_are_json_safe_and_round_trip_through_records() -> None:
     _room, events = busy_meeting()
     for event in events:
-        json.dumps(event.to_dict())
+        json.loads(event_frame(event))
         if event.seq is None:
             assert event.type == EventType.TYPING
             continue
-        record = json.loads(json.dumps(event.to_record_data()))
+        record = json.loads(json.dumps(event_to_record(event)))
         assert record["to"] == sorted(event.to)
-        assert Event.from_record(event.seq, event.type, event.at, record) == event
+        assert event_from_record(event.seq, event.type, event.at, record) == event
 
 
 def test_snapshot_is_json_safe_and_carries_last_seq() -> None:
     room, _ = busy_meeting()
     for pid in room.participants:
-        snap = room.snapshot_for(pid)
+        snap = snapshot(room, pid)
         json.dumps(snap)
         assert snap["last_seq"] == room.last_seq
         assert snap["meeting"]["id"] == "m_test"

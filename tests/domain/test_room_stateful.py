@@ -23,7 +23,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from room_support import T0, make_meeting, state_key, through_store
+from room_support import T0, make_meeting, state_key, through_store, wire
 
 from frontdesk.domain import (
     AccessPolicy,
@@ -186,7 +186,7 @@ class RoomMachine(RuleBasedStateMachine):
             self.authorized.add(command.participant_id)
         for e in events:
             if e.type == EventType.CHAT_MESSAGE:
-                key = (e.data["participant_id"], e.data["client_msg_id"])
+                key = (wire(e)["participant_id"], wire(e)["client_msg_id"])
                 assert key not in self.accepted_chat
                 assert e.seq is not None
                 self.accepted_chat[key] = e.seq

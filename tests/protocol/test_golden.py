@@ -11,8 +11,8 @@ from typing import Any
 
 from frontdesk.domain.events import Event
 from frontdesk.domain.room import Room
-from frontdesk.protocol import encode
-from frontdesk.server.live import LiveRoom, event_frame, wire_snapshot
+from frontdesk.protocol.events import event_frame, event_from_record, event_to_record
+from frontdesk.server.live import LiveRoom, wire_snapshot
 from tests.protocol import scenario
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -20,13 +20,12 @@ SNAPSHOT_AT = {2: ("p_alice", "p_url", "p_ann"), 9: ("p_alice", "p_ann"), 17: ("
 
 
 def _frame(e: Event) -> dict[str, Any]:
-    raw = event_frame(e) if e.seq is not None else encode("typing", **e.data)
-    return json.loads(raw)
+    return json.loads(event_frame(e))
 
 
 def _record(e: Event) -> dict[str, Any]:
     assert e.seq is not None
-    return {"seq": e.seq, "type": str(e.type), "at": e.at.isoformat(), "data": e.to_record_data()}
+    return {"seq": e.seq, "type": str(e.type), "at": e.at.isoformat(), "data": event_to_record(e)}
 
 
 def _produce() -> dict[str, Any]:
@@ -64,7 +63,7 @@ def test_golden_records_restore_the_same_room() -> None:
     into the room the live scenario ended with."""
     records = json.loads((GOLDEN / "records.json").read_text(encoding="utf-8"))
     live = list(scenario.run())[-1][0]
-    events = [Event.from_record(r["seq"], r["type"], _parse(r["at"]), r["data"]) for r in records]
+    events = [event_from_record(r["seq"], r["type"], _parse(r["at"]), r["data"]) for r in records]
     restored = Room.restore(scenario.MEETING, events)
     assert restored.last_seq == live.last_seq
     assert restored.ended == live.ended

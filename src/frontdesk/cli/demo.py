@@ -246,7 +246,7 @@ async def story(
 
 async def _chat(sender: Meeting, receiver: Meeting, text: str) -> str:
     arrived = asyncio.ensure_future(
-        _next(receiver, lambda e: e.name == "chat_message" and e.data.get("text") == text)
+        _next(receiver, lambda e: e.message is not None and e.message.text == text)
     )
     await asyncio.sleep(0)  # subscribe before sending
     await sender.chat.send(text)

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from frontdesk import client as fd
+from frontdesk.domain import events as ev
 from frontdesk.errors import FrontdeskError, ValidationFailed
 
 __all__ = ["describe", "join", "run_join", "stdin_lines"]
@@ -141,36 +142,37 @@ async def _handle_lines(meeting: fd.Meeting, console: Console, lines: AsyncItera
 
 def describe(meeting: fd.Meeting, event: fd.MeetingEvent) -> str | None:
     """One line (rich markup) for an event, or ``None`` for events not worth a line."""
+    me = meeting.participant_id
     d = event.data
-    who = _name(meeting, str(d.get("participant_id", "")))
-    if event.name == "chat_message":
-        stamp = event.at.strftime("%H:%M") if event.at else "--:--"
-        return f"[dim]{stamp}[/dim] [bold]{escape(str(d.get('display_name')))}[/bold]: " + escape(
-            str(d.get("text", ""))
-        )
-    if event.name in ("participant_joined", "participant_waiting"):
-        p = d.get("participant") or {}
-        name = escape(str(p.get("display_name")))
-        if event.name == "participant_joined":
-            return f"→ {name} joined ({p.get('role')})"
-        vouched = "vouched" if p.get("vouched") else "URL only"
-        return f"… {name} is waiting in the lobby ({vouched}): /admit {p.get('id')}"
-    if event.name == "participant_left":
-        return f"← {escape(str(d.get('display_name') or who))} left ({d.get('reason')})"
-    if event.name == "participant_admitted" and d.get("participant_id") == meeting.participant_id:
-        return "[green]you were admitted[/green]"
-    if event.name == "lobby_position" and d.get("participant_id") == meeting.participant_id:
-        present = "an organizer is here" if d.get("organizer_present") else "no organizer yet"
-        return f"you are #{d.get('position')} in the lobby; {present}"
-    if event.name in ("participant_reconnecting", "participant_reconnected"):
-        return f"{who} {event.name.removeprefix('participant_')}"
-    if event.name == "media_changed":
-        flags = [f for f in ("audio_muted", "video_muted", "hand_raised") if d.get(f)]
-        return f"{who}: {', '.join(flags) or 'unmuted'}"
-    if event.name == "meeting_ended":
-        return "[yellow]the meeting has ended[/yellow]"
+    match event.payload:
+        case ev.ChatPosted() as chat:
+            stamp = event.at.strftime("%H:%M") if event.at else "--:--"
+            name = escape(chat.display_name)
+            return f"[dim]{stamp}[/dim] [bold]{name}[/bold]: " + escape(chat.text)
+        case ev.ParticipantJoined(participant=p):
+            return f"→ {escape(p.display_name)} joined ({p.role.value})"
+        case ev.ParticipantWaiting(participant=p):
+            vouched = "vouched" if p.vouched else "URL only"
+            name = escape(p.display_name)
+            return f"… {name} is waiting in the lobby ({vouched}): /admit {p.id}"
+        case ev.ParticipantLeft() as left:
+            return f"← {escape(left.display_name)} left ({left.reason.value})"
+        case ev.ParticipantAdmitted(participant_id=pid) if pid == me:
+            return "[green]you were admitted[/green]"
+        case ev.LobbyPosition() as pos if pos.participant_id == me:
+            present = "an organizer is here" if pos.organizer_present else "no organizer yet"
+            return f"you are #{pos.position} in the lobby; {present}"
+        case ev.ParticipantReconnecting(participant_id=pid):
+            return f"{_name(meeting, pid)} reconnecting"
+        case ev.ParticipantReconnected(participant_id=pid):
+            return f"{_name(meeting, pid)} reconnected"
+        case ev.MediaChanged() as media:
+            flags = [f for f in ("audio_muted", "video_muted", "hand_raised") if getattr(media, f)]
+            return f"{_name(meeting, media.participant_id)}: {', '.join(flags) or 'unmuted'}"
+        case ev.MeetingEnded():
+            return "[yellow]the meeting has ended[/yellow]"
     if event.name == "state_changed" and d.get("state") in ("reconnecting", "joined"):
-        return f"[dim]({d['state']})[/dim]"
+        return f"[dim]({d.get('state')})[/dim]"
     if event.name == "error":
         return f"[red]error[/red] ({d.get('code')}): {escape(str(d.get('message')))}"
     return None

@@ -121,9 +121,10 @@ async def run_loadtest(
             await asyncio.gather(*(join_one(idx, meeting.id, g) for g in range(guests)))
 
     def on_chat(me: str | None, event: MeetingEvent) -> None:
-        if event.data.get("participant_id") == me:
+        message = event.message
+        if message is None or message.participant_id == me:
             return  # our own message coming back: that is the ack, measured apart
-        t = sent_at.get(str(event.data.get("client_msg_id", "")))
+        t = sent_at.get(message.client_msg_id)
         if t is not None:
             res.delivery_ms.append((time.perf_counter() - t) * 1000)
             res.received += 1

@@ -24,33 +24,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from frontdesk.domain.participants import ChatMessage, parse_time
+from frontdesk.domain.participants import ChatMessage
 from frontdesk.errors import FrontdeskError, ProtocolError, ValidationFailed
+from frontdesk.protocol.events import chat_from_wire
 
-__all__ = ["Chat", "chat_message_from_dict"]
+__all__ = ["Chat"]
 
 MAX_CLIENT_MSG_ID = 64
 
 #: ``(type, fields, retry) -> result``: how the chat sends a request on the session.
 Requester = Callable[[str, dict[str, Any], bool], Awaitable[dict[str, Any]]]
-
-
-def chat_message_from_dict(data: Mapping[str, Any]) -> ChatMessage:
-    """A stored message as the server sends it (``ChatMessage.to_dict()``)."""
-    try:
-        at = parse_time(data["at"])
-        if at is None:
-            raise ValueError("no time")
-        return ChatMessage(
-            seq=int(data["seq"]),
-            participant_id=str(data["participant_id"]),
-            display_name=str(data["display_name"]),
-            text=str(data["text"]),
-            client_msg_id=str(data["client_msg_id"]),
-            at=at,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(f"malformed chat message from the server: {exc}") from None
 
 
 class Chat:
@@ -100,7 +83,7 @@ class Chat:
         raw = result.get("message")
         if not isinstance(raw, Mapping):
             raise ProtocolError("the chat acknowledgement carries no message")
-        message = chat_message_from_dict(raw)
+        message = chat_from_wire(raw)
         self._add(message)
         return message
 
@@ -114,7 +97,7 @@ class Chat:
         raw = result.get("messages")
         if not isinstance(raw, list):
             raise ProtocolError("the history answer carries no message list")
-        messages = sorted((chat_message_from_dict(m) for m in raw), key=lambda m: m.seq)
+        messages = sorted((chat_from_wire(m) for m in raw), key=lambda m: m.seq)
         self._merge(messages)
         return messages
 

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from frontdesk.domain.participants import ChatMessage, parse_time
-from frontdesk.errors import ValidationFailed
+from frontdesk.domain.events import ChatPosted, EventPayload
+from frontdesk.domain.participants import ChatMessage
+from frontdesk.errors import ProtocolError, ValidationFailed
+from frontdesk.protocol.events import parse_time, payload_from_wire
 
 __all__ = [
     "EVENT_NAMES",
@@ -66,30 +68,35 @@ class MeetingEvent:
     data: dict[str, Any] = field(default_factory=dict)
     seq: int | None = None
     at: datetime | None = None
+    #: The typed event (:mod:`frontdesk.domain.events`), decoded with the one
+    #: codec of :mod:`frontdesk.protocol`; ``None`` for SDK-made events and for
+    #: names this version does not know.
+    payload: EventPayload | None = None
 
     @classmethod
     def from_wire(cls, msg: dict[str, Any]) -> MeetingEvent:
-        """A sequenced ``event`` frame as received."""
+        """A sequenced ``event`` frame as received; ``payload`` is ``None`` when its
+        data does not match the event's schema."""
         at = msg.get("at")
         try:
             when = parse_time(at) if isinstance(at, str) else None
         except ValueError:
             when = None
-        return cls(name=str(msg["name"]), data=dict(msg["data"]), seq=int(msg["seq"]), at=when)
+        name, data = str(msg["name"]), dict(msg["data"])
+        try:
+            payload = payload_from_wire(name, data)
+        except ProtocolError:  # still delivered as it came; the fold skips it
+            payload = None
+        return cls(name=name, data=data, seq=int(msg["seq"]), at=when, payload=payload)
 
     @property
     def message(self) -> ChatMessage | None:
         """The chat message of a ``chat_message`` event (else ``None``)."""
-        if self.name != "chat_message" or self.seq is None or self.at is None:
+        p = self.payload
+        if not isinstance(p, ChatPosted) or self.seq is None or self.at is None:
             return None
-        d = self.data
         return ChatMessage(
-            seq=self.seq,
-            participant_id=str(d.get("participant_id", "")),
-            display_name=str(d.get("display_name", "")),
-            text=str(d.get("text", "")),
-            client_msg_id=str(d.get("client_msg_id", "")),
-            at=self.at,
+            self.seq, p.participant_id, p.display_name, p.text, p.client_msg_id, self.at
         )
 
 

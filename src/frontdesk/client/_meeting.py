@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from frontdesk.client._chat import Chat, chat_message_from_dict
+from frontdesk.client._chat import Chat
 from frontdesk.client._errors import session_ended
 from frontdesk.client._events import (
+    EVENT_NAMES,
     EventCallback,
     EventEmitter,
     EventName,
@@ -27,8 +27,11 @@ from frontdesk.client._session import (
     reason_of,
     websocket_connection,
 )
-from frontdesk.domain.participants import Participant, SessionState, parse_time
-from frontdesk.errors import FrontdeskError, IllegalState, ProtocolError, Unavailable
+from frontdesk.domain import events as ev
+from frontdesk.domain.events import ChatPosted
+from frontdesk.domain.participants import LobbyEntry, Participant, SessionState
+from frontdesk.errors import FrontdeskError, IllegalState, Unavailable
+from frontdesk.protocol.events import payload_to_wire, snapshot_from_wire
 
 if TYPE_CHECKING:
     from aiortc.mediastreams import MediaStreamTrack
@@ -53,35 +56,6 @@ class MeetingLogAdapter(logging.LoggerAdapter[logging.Logger]):
             f"[meeting={extra.get('meeting_id')} participant={extra.get('participant_id')}] {msg}",
             kwargs,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class LobbyEntry:
-    """A guest waiting in the lobby, as moderators see it."""
-
-    participant_id: str
-    display_name: str
-    role: str
-    method: str  # token | url | user
-    vouched: bool  # the back end vouched for the name (token) or not (URL alone)
-    waiting_since: datetime | None = None
-    timeout_at: datetime | None = None
-
-    @classmethod
-    def from_snapshot(cls, d: Mapping[str, Any]) -> LobbyEntry:
-        return cls(
-            participant_id=str(d["participant_id"]),
-            display_name=str(d["display_name"]),
-            role=str(d.get("role", "guest")),
-            method=str(d.get("method", "url")),
-            vouched=bool(d.get("vouched", False)),
-            waiting_since=parse_time(d.get("waiting_since")),
-            timeout_at=parse_time(d.get("timeout_at")),
-        )
-
-    @classmethod
-    def from_participant(cls, p: Participant) -> LobbyEntry:
-        return cls(p.id, p.display_name, p.role.value, p.method.value, p.vouched, p.lobby_since)
 
 
 RtcUrl = Callable[[], Awaitable[str]]
@@ -305,6 +279,8 @@ class Meeting:
 
     def _on_event(self, msg: dict[str, Any]) -> None:
         event = MeetingEvent.from_wire(msg)
+        if event.payload is None and event.name in EVENT_NAMES:
+            self._log.warning("malformed %s event #%s from the server", event.name, event.seq)
         try:
             self._fold(event)
         except (KeyError, TypeError, ValueError, FrontdeskError) as exc:
@@ -343,7 +319,7 @@ class Meeting:
         self.state = state
         data: dict[str, Any] = {"state": state.value, "reason": None}
         if resumed:
-            data["resumed"] = True
+            data.update(resumed=True)
         self._emitter.emit(MeetingEvent("state_changed", data))
         self._changed.set()
 
@@ -361,66 +337,69 @@ class Meeting:
         self._changed.clear()
         await self._changed.wait()
 
-    def _apply_snapshot(self, snapshot: Mapping[str, Any]) -> None:
-        try:
-            info = snapshot.get("meeting") or {}
-            self.info = dict(info)
-            self.meeting_id = str(info["id"]) if "id" in info else self.meeting_id
-            me = snapshot.get("me")
-            if me:
-                self.me = Participant.from_public(me)
-            self._roster = {
-                p.id: p for p in (Participant.from_public(d) for d in snapshot.get("roster", []))
-            }
-            lobby = (LobbyEntry.from_snapshot(d) for d in snapshot.get("lobby") or [])
-            self._lobby = {e.participant_id: e for e in lobby}
-            self.chat._merge(chat_message_from_dict(m) for m in snapshot.get("chat") or [])
-            self.lobby_position = snapshot.get("lobby_position")
-            self.organizer_present = snapshot.get("organizer_present")
-            self.lobby_timeout_at = parse_time(snapshot.get("timeout_at"))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProtocolError(f"malformed snapshot from the server: {exc!r}") from None
+    def _apply_snapshot(self, raw: Mapping[str, Any]) -> None:
+        snapshot = snapshot_from_wire(raw)  # ProtocolError when malformed
+        self.info = dict(raw.get("meeting") or {})
+        self.meeting_id = snapshot.meeting.id
+        self.me = Participant.from_view(snapshot.me)
+        self._roster = {p.id: Participant.from_view(p) for p in snapshot.roster}
+        self._lobby = {e.participant_id: e for e in snapshot.lobby}
+        self.chat._merge(snapshot.chat)
+        self.lobby_position = snapshot.lobby_position
+        self.organizer_present = snapshot.organizer_present
+        self.lobby_timeout_at = snapshot.timeout_at
         self._log.extra = {"meeting_id": self.meeting_id, "participant_id": self.participant_id}
 
     def _fold(self, event: MeetingEvent) -> None:
         """Keep roster, lobby, chat and meeting info current with one event."""
-        d = event.data
-        name = event.name
-        if name == "chat_message":
-            message = event.message
-            if message is not None:
-                self.chat._add(message)
-        elif name == "participant_joined":
-            p = Participant.from_public(d["participant"])
-            self._roster[p.id] = p
-            self._lobby.pop(p.id, None)
-        elif name == "participant_waiting":
-            entry = LobbyEntry.from_participant(Participant.from_public(d["participant"]))
-            self._lobby[entry.participant_id] = entry
-        elif name in ("participant_admitted", "participant_denied"):
-            self._lobby.pop(d["participant_id"], None)
-        elif name == "participant_left":
-            self._roster.pop(d["participant_id"], None)
-            self._lobby.pop(d["participant_id"], None)
-        elif name in ("participant_reconnecting", "participant_reconnected"):
-            member = self._roster.get(d["participant_id"])
-            if member is not None:
-                joined = name == "participant_reconnected"
-                member.state = SessionState.JOINED if joined else SessionState.RECONNECTING
-        elif name == "media_changed":
-            member = self._roster.get(d["participant_id"])
-            if member is not None:
-                member.audio_muted = bool(d["audio_muted"])
-                member.video_muted = bool(d["video_muted"])
-                member.hand_raised = bool(d["hand_raised"])
-        elif name == "lobby_position" and d.get("participant_id") == self.participant_id:
-            self.lobby_position = d.get("position")
-            self.organizer_present = d.get("organizer_present")
-            self.lobby_timeout_at = parse_time(d.get("timeout_at"))
-        elif name == "policy_changed":
-            self.info.update(d)
-        elif name == "meeting_ended":
-            self.info["ended"] = True
+        match event.payload:
+            case ChatPosted():
+                message = event.message
+                if message is not None:
+                    self.chat._add(message)
+            case ev.ParticipantJoined(participant=view):
+                self._roster[view.id] = Participant.from_view(view)
+                self._lobby.pop(view.id, None)
+            case ev.ParticipantWaiting(participant=view):
+                self._lobby[view.id] = LobbyEntry(
+                    view.id,
+                    view.display_name,
+                    view.role,
+                    view.method,
+                    view.vouched,
+                    view.state,
+                    view.lobby_since,
+                    None,
+                )
+            case (
+                ev.ParticipantAdmitted(participant_id=pid)
+                | ev.ParticipantDenied(participant_id=pid)
+            ):
+                self._lobby.pop(pid, None)
+            case ev.ParticipantLeft(participant_id=pid):
+                self._roster.pop(pid, None)
+                self._lobby.pop(pid, None)
+            case ev.ParticipantReconnecting(participant_id=pid):
+                if (member := self._roster.get(pid)) is not None:
+                    member.state = SessionState.RECONNECTING
+            case ev.ParticipantReconnected(participant_id=pid):
+                if (member := self._roster.get(pid)) is not None:
+                    member.state = SessionState.JOINED
+            case ev.MediaChanged() as media:
+                if (member := self._roster.get(media.participant_id)) is not None:
+                    member.audio_muted = media.audio_muted
+                    member.video_muted = media.video_muted
+                    member.hand_raised = media.hand_raised
+            case ev.LobbyPosition() as pos if pos.participant_id == self.participant_id:
+                self.lobby_position = pos.position
+                self.organizer_present = pos.organizer_present
+                self.lobby_timeout_at = pos.timeout_at
+            case ev.PolicyChanged() as policy:
+                self.info.update(payload_to_wire(policy))
+            case ev.MeetingEnded():
+                self.info["ended"] = True
+            case _:
+                pass
 
     def __repr__(self) -> str:
         return (

@@ -59,6 +59,7 @@ from frontdesk.client._media_tracks import (
     pattern_track,
     tone_track,
 )
+from frontdesk.domain.events import ParticipantJoined, ParticipantLeft
 from frontdesk.domain.participants import SessionState
 from frontdesk.errors import IllegalState, ParticipantNotFound, Unavailable, ValidationFailed
 
@@ -287,16 +288,18 @@ class MediaSession:
 
     async def _on_event(self, event: MeetingEvent) -> None:
         d = event.data
+        payload = event.payload
         if event.name == "signal":
             sender = str(d.get("from", ""))
-            if sender and sender != self.meeting.participant_id and isinstance(d.get("data"), dict):
-                self._peer(sender).deliver(str(d.get("kind")), d["data"])
-        elif event.name == "participant_joined":
-            pid = str(d["participant"]["id"])
+            body = d.get("data")
+            if sender and sender != self.meeting.participant_id and isinstance(body, dict):
+                self._peer(sender).deliver(str(d.get("kind")), body)
+        elif isinstance(payload, ParticipantJoined):
+            pid = payload.participant.id
             if pid != self.meeting.participant_id and pid not in self._peers:
                 self._peer(pid).greet()
-        elif event.name == "participant_left":
-            peer = self._peers.pop(str(d["participant_id"]), None)
+        elif isinstance(payload, ParticipantLeft):
+            peer = self._peers.pop(payload.participant_id, None)
             if peer is not None:
                 await peer.close()
         elif event.name == "state_changed" and d.get("state") == SessionState.JOINED.value:

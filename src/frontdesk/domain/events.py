@@ -1,25 +1,50 @@
-"""What a meeting's state machine emits: sequenced events with their recipients.
+"""What a meeting's state machine emits: typed events with their recipients.
 
-Every event but the ephemeral ``typing`` signal carries a per-meeting sequence
-number (1, 2, 3, … with no gap) and is meant to be stored: the log of a meeting
-rebuilds its live state (:meth:`Room.restore`) and lets a client that resumes
-get exactly what it missed. ``to`` is resolved when the event is created, so a
-replay delivers to each participant what it would have seen live.
+Each kind of event is one frozen dataclass (its *payload*); :class:`Event`
+wraps a payload with its per-meeting sequence number, its time and who it is
+for. Every event but the ephemeral :class:`TypingChanged` carries a sequence
+number (1, 2, 3, … with no gap) and is stored: the log of a meeting rebuilds
+its live state (:meth:`Room.restore`) and lets a client that resumes get exactly
+what it missed. ``to`` is resolved when the event is created, so a replay
+delivers to each participant what it would have seen live.
+
+How an event looks on the wire, in the store and in a webhook is not decided
+here: :mod:`frontdesk.protocol.events` is the one codec of these classes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import ClassVar, TypeAlias
 
-__all__ = ["Event", "EventType"]
+from frontdesk.domain.model import AccessPolicy, LobbyBypass
+from frontdesk.domain.participants import LeaveReason, ParticipantView
+
+__all__ = [
+    "PAYLOAD_TYPES",
+    "ChatPosted",
+    "Event",
+    "EventPayload",
+    "EventType",
+    "LobbyPosition",
+    "MediaChanged",
+    "MeetingEnded",
+    "ParticipantAdmitted",
+    "ParticipantDenied",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantReconnected",
+    "ParticipantReconnecting",
+    "ParticipantWaiting",
+    "PolicyChanged",
+    "TypingChanged",
+]
 
 
 class EventType(StrEnum):
-    """The stable wire names of events (``Event.type`` is one of these strings)."""
+    """The stable names of events (``Event.type``), on the wire and in the store."""
 
     PARTICIPANT_WAITING = "participant_waiting"  # to moderators: someone entered the lobby
     LOBBY_POSITION = "lobby_position"  # to one lobby guest: position / organizer presence
@@ -37,31 +62,162 @@ class EventType(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ParticipantWaiting:
+    """Someone entered the lobby. ``username`` is kept for restore only (a
+    signed-in user never waits, so it is ``None`` in practice)."""
+
+    NAME: ClassVar[EventType] = EventType.PARTICIPANT_WAITING
+    participant: ParticipantView
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantJoined:
+    """Someone joined the roster. ``username`` (an agent's login) is stored for
+    restore and never sent to clients."""
+
+    NAME: ClassVar[EventType] = EventType.PARTICIPANT_JOINED
+    participant: ParticipantView
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LobbyPosition:
+    NAME: ClassVar[EventType] = EventType.LOBBY_POSITION
+    participant_id: str
+    position: int
+    organizer_present: bool
+    timeout_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantAdmitted:
+    NAME: ClassVar[EventType] = EventType.PARTICIPANT_ADMITTED
+    participant_id: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantDenied:
+    NAME: ClassVar[EventType] = EventType.PARTICIPANT_DENIED
+    participant_id: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantLeft:
+    NAME: ClassVar[EventType] = EventType.PARTICIPANT_LEFT
+    participant_id: str
+    display_name: str
+    reason: LeaveReason
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantReconnecting:
+    NAME: ClassVar[EventType] = EventType.PARTICIPANT_RECONNECTING
+    participant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantReconnected:
+    NAME: ClassVar[EventType] = EventType.PARTICIPANT_RECONNECTED
+    participant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaChanged:
+    NAME: ClassVar[EventType] = EventType.MEDIA_CHANGED
+    participant_id: str
+    by: str
+    audio_muted: bool
+    video_muted: bool
+    hand_raised: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPosted:
+    """A chat message was accepted (and, once its event is stored, acknowledged)."""
+
+    NAME: ClassVar[EventType] = EventType.CHAT_MESSAGE
+    participant_id: str
+    display_name: str
+    text: str
+    client_msg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TypingChanged:
+    NAME: ClassVar[EventType] = EventType.TYPING
+    participant_id: str
+    typing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChanged:
+    NAME: ClassVar[EventType] = EventType.POLICY_CHANGED
+    access_policy: AccessPolicy
+    lobby_bypass: LobbyBypass
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingEnded:
+    NAME: ClassVar[EventType] = EventType.MEETING_ENDED
+    reason: str
+    by: str | None = None
+
+
+EventPayload: TypeAlias = (
+    ParticipantWaiting
+    | ParticipantJoined
+    | LobbyPosition
+    | ParticipantAdmitted
+    | ParticipantDenied
+    | ParticipantLeft
+    | ParticipantReconnecting
+    | ParticipantReconnected
+    | MediaChanged
+    | ChatPosted
+    | TypingChanged
+    | PolicyChanged
+    | MeetingEnded
+)
+
+#: Every payload class by its event name.
+PAYLOAD_TYPES: dict[EventType, type[EventPayload]] = {
+    cls.NAME: cls
+    for cls in (
+        ParticipantWaiting,
+        ParticipantJoined,
+        LobbyPosition,
+        ParticipantAdmitted,
+        ParticipantDenied,
+        ParticipantLeft,
+        ParticipantReconnecting,
+        ParticipantReconnected,
+        MediaChanged,
+        ChatPosted,
+        TypingChanged,
+        PolicyChanged,
+        MeetingEnded,
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """One thing that happened in a meeting, addressed to participant ids."""
 
     seq: int | None
-    type: str
     at: datetime
-    data: dict[str, Any]
+    payload: EventPayload
     to: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def type(self) -> EventType:
+        return self.payload.NAME
 
     @property
     def stored(self) -> bool:
         """Sequenced events are persisted; ephemeral signals are not."""
         return self.seq is not None
-
-    def to_record_data(self) -> dict[str, Any]:
-        """``data`` plus the recipients (key ``"to"``), as persisted."""
-        return {**self.data, "to": sorted(self.to)}
-
-    @classmethod
-    def from_record(cls, seq: int, type: str, at: datetime, data: Mapping[str, Any]) -> Event:
-        """Rebuild an event from what :meth:`to_record_data` produced."""
-        payload = dict(data)
-        to = payload.pop("to", ())
-        return cls(seq=seq, type=str(type), at=at, data=payload, to=frozenset(to))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe view without the recipients (what a client receives)."""
-        return {"seq": self.seq, "type": self.type, "at": self.at.isoformat(), "data": self.data}

@@ -8,20 +8,20 @@ the state, so replaying a meeting's stored events rebuilds the same state.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from frontdesk.domain.events import Event, EventType
-from frontdesk.domain.model import AccessPolicy, LobbyBypass, Meeting
+from frontdesk.domain import events as ev
+from frontdesk.domain.events import Event
+from frontdesk.domain.model import Meeting
 from frontdesk.domain.participants import (
     ChatMessage,
     LeaveReason,
+    LobbyEntry,
     Participant,
     SessionState,
-    format_time,
 )
+from frontdesk.domain.snapshot import MeetingView, Snapshot
 from frontdesk.errors import ParticipantNotFound
 
 __all__ = ["Limits", "LiveState"]
@@ -58,84 +58,69 @@ class LiveState:
             return
         self.last_seq = event.seq
         self.last_activity = max(self.last_activity, event.at)
-        handler = _APPLY.get(event.type)
-        if handler is not None:  # types of a newer version change nothing known here
-            handler(self, event)
-
-    def _waiting(self, event: Event) -> None:
-        p = Participant.from_public(event.data["participant"])
-        self.participants[p.id] = p
-
-    def _joined(self, event: Event) -> None:
-        p = Participant.from_public(event.data["participant"])
-        self.participants.setdefault(p.id, p)  # an admitted guest exists already
-
-    def _admitted(self, event: Event) -> None:
-        p = self.participants[event.data["participant_id"]]
-        p.lobby_since = None
-        p.joined_at = event.at
-        if p.state is SessionState.RECONNECTING:
-            p.resume_state = SessionState.JOINED
-        else:
-            p.state = SessionState.JOINED
-
-    def _left(self, event: Event) -> None:
-        self._mark_left(self.participants[event.data["participant_id"]], event.data["reason"])
+        match event.payload:
+            case ev.ParticipantWaiting(participant=view, username=username):
+                self.participants[view.id] = Participant.from_view(view, username)
+            case ev.ParticipantJoined(participant=view, username=username):
+                # an admitted guest exists already
+                self.participants.setdefault(view.id, Participant.from_view(view, username))
+            case ev.ParticipantAdmitted(participant_id=pid):
+                p = self.participants[pid]
+                p.lobby_since = None
+                p.joined_at = event.at
+                if p.state is SessionState.RECONNECTING:
+                    p.resume_state = SessionState.JOINED
+                else:
+                    p.state = SessionState.JOINED
+            case ev.ParticipantLeft(participant_id=pid, reason=reason):
+                self._mark_left(self.participants[pid], reason)
+            case ev.ParticipantReconnecting(participant_id=pid):
+                p = self.participants[pid]
+                p.resume_state = p.state
+                p.state = SessionState.RECONNECTING
+                p.reconnecting_since = event.at
+            case ev.ParticipantReconnected(participant_id=pid):
+                p = self.participants[pid]
+                p.state = p.resume_state or SessionState.JOINED
+                p.resume_state = None
+                p.reconnecting_since = None
+            case ev.MediaChanged() as media:
+                p = self.participants[media.participant_id]
+                p.audio_muted = media.audio_muted
+                p.video_muted = media.video_muted
+                p.hand_raised = media.hand_raised
+            case ev.ChatPosted() as chat:
+                msg = ChatMessage(
+                    seq=event.seq,
+                    participant_id=chat.participant_id,
+                    display_name=chat.display_name,
+                    text=chat.text,
+                    client_msg_id=chat.client_msg_id,
+                    at=event.at,
+                )
+                self.chat.append(msg)
+                self.chat_index[(msg.participant_id, msg.client_msg_id)] = msg
+            case ev.PolicyChanged(access_policy=policy, lobby_bypass=bypass):
+                self.meeting = dataclasses.replace(
+                    self.meeting, access_policy=policy, lobby_bypass=bypass
+                )
+            case ev.MeetingEnded():
+                self.ended = True
+                if not self.meeting.ended:
+                    self.meeting = self.meeting.ended_copy(event.at)
+                for p in self.participants.values():
+                    if p.active:
+                        self._mark_left(p, LeaveReason.MEETING_ENDED)
+            case _:  # denied (a left follows), lobby positions: nothing to fold
+                pass
 
     @staticmethod
-    def _mark_left(p: Participant, reason: str) -> None:
+    def _mark_left(p: Participant, reason: LeaveReason) -> None:
         p.state = SessionState.LEFT
-        p.left_reason = LeaveReason(reason)
+        p.left_reason = reason
         p.lobby_since = None
         p.reconnecting_since = None
         p.resume_state = None
-
-    def _reconnecting(self, event: Event) -> None:
-        p = self.participants[event.data["participant_id"]]
-        p.resume_state = p.state
-        p.state = SessionState.RECONNECTING
-        p.reconnecting_since = event.at
-
-    def _reconnected(self, event: Event) -> None:
-        p = self.participants[event.data["participant_id"]]
-        p.state = p.resume_state or SessionState.JOINED
-        p.resume_state = None
-        p.reconnecting_since = None
-
-    def _media(self, event: Event) -> None:
-        p = self.participants[event.data["participant_id"]]
-        p.audio_muted = bool(event.data["audio_muted"])
-        p.video_muted = bool(event.data["video_muted"])
-        p.hand_raised = bool(event.data["hand_raised"])
-
-    def _chat(self, event: Event) -> None:
-        assert event.seq is not None
-        d = event.data
-        msg = ChatMessage(
-            seq=event.seq,
-            participant_id=d["participant_id"],
-            display_name=d["display_name"],
-            text=d["text"],
-            client_msg_id=d["client_msg_id"],
-            at=event.at,
-        )
-        self.chat.append(msg)
-        self.chat_index[(msg.participant_id, msg.client_msg_id)] = msg
-
-    def _policy(self, event: Event) -> None:
-        self.meeting = dataclasses.replace(
-            self.meeting,
-            access_policy=AccessPolicy(event.data["access_policy"]),
-            lobby_bypass=LobbyBypass(event.data["lobby_bypass"]),
-        )
-
-    def _ended(self, event: Event) -> None:
-        self.ended = True
-        if not self.meeting.ended:
-            self.meeting = self.meeting.ended_copy(event.at)
-        for p in self.participants.values():
-            if p.active:
-                self._mark_left(p, LeaveReason.MEETING_ENDED)
 
     # --- queries -------------------------------------------------------------
     def get(self, participant_id: str) -> Participant:
@@ -201,57 +186,49 @@ class LiveState:
             times.append(idle)
         return min(times, default=None)
 
-    def lobby_entry(self, p: Participant) -> dict[str, Any]:
-        return {
-            "participant_id": p.id,
-            "display_name": p.display_name,
-            "role": p.role.value,
-            "method": p.method.value,
-            "vouched": p.vouched,
-            "state": p.state.value,
-            "waiting_since": format_time(p.lobby_since),
-            "timeout_at": format_time(self.lobby_timeout_at(p)),
-        }
+    def lobby_entry(self, p: Participant) -> LobbyEntry:
+        return LobbyEntry(
+            participant_id=p.id,
+            display_name=p.display_name,
+            role=p.role,
+            method=p.method,
+            vouched=p.vouched,
+            state=p.state,
+            waiting_since=p.lobby_since,
+            timeout_at=self.lobby_timeout_at(p),
+        )
 
-    def snapshot_for(self, participant_id: str) -> dict[str, Any]:
+    def may_read_chat(self, participant_id: str) -> bool:
+        """Chat (snapshot and history) is for participants in the meeting, not
+        for guests still waiting in the lobby nor for those who left."""
+        return self.get(participant_id).in_roster
+
+    def snapshot_for(self, participant_id: str) -> Snapshot:
         me = self.get(participant_id)
         inside = me.in_roster
         position: int | None = None
         if me.in_lobby:
             position = [p.id for p in self.lobby()].index(me.id) + 1
         m = self.meeting
-        return {
-            "meeting": {
-                "id": m.id,
-                "subject": m.subject,
-                "organizer": m.organizer,
-                "access_policy": m.access_policy.value,
-                "lobby_bypass": m.lobby_bypass.value,
-                "state": m.state.value,
-                "ended": self.ended,
-            },
-            "me": me.public(),
-            "roster": [p.public() for p in self.roster()] if inside else [],
-            "lobby": (
-                [self.lobby_entry(p) for p in self.lobby()] if inside and me.role.moderates else []
+        return Snapshot(
+            meeting=MeetingView(
+                id=m.id,
+                subject=m.subject,
+                access_policy=m.access_policy,
+                lobby_bypass=m.lobby_bypass,
+                state=m.state,
+                ended=self.ended,
             ),
-            "chat": [c.to_dict() for c in self.chat] if inside else [],
-            "lobby_position": position,
-            "organizer_present": self.organizer_present() if me.in_lobby else None,
-            "timeout_at": format_time(self.lobby_timeout_at(me)) if me.in_lobby else None,
-            "last_seq": self.last_seq,
-        }
-
-
-_APPLY: dict[str, Callable[[LiveState, Event], None]] = {
-    EventType.PARTICIPANT_WAITING: LiveState._waiting,
-    EventType.PARTICIPANT_JOINED: LiveState._joined,
-    EventType.PARTICIPANT_ADMITTED: LiveState._admitted,
-    EventType.PARTICIPANT_LEFT: LiveState._left,
-    EventType.PARTICIPANT_RECONNECTING: LiveState._reconnecting,
-    EventType.PARTICIPANT_RECONNECTED: LiveState._reconnected,
-    EventType.MEDIA_CHANGED: LiveState._media,
-    EventType.CHAT_MESSAGE: LiveState._chat,
-    EventType.POLICY_CHANGED: LiveState._policy,
-    EventType.MEETING_ENDED: LiveState._ended,
-}
+            me=me.view(),
+            roster=tuple(p.view() for p in self.roster()) if inside else (),
+            lobby=(
+                tuple(self.lobby_entry(p) for p in self.lobby())
+                if inside and me.role.moderates
+                else ()
+            ),
+            chat=tuple(self.chat) if inside else (),
+            lobby_position=position,
+            organizer_present=self.organizer_present() if me.in_lobby else None,
+            timeout_at=self.lobby_timeout_at(me) if me.in_lobby else None,
+            last_seq=self.last_seq,
+        )

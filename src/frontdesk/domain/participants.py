@@ -1,17 +1,15 @@
 """Who is in a live meeting, in which session state, and what they said.
 
 A :class:`Participant` is one session of one person in one meeting: a person who
-leaves and comes back gets a new participant id. ``public()`` is the JSON-safe
-view that events and snapshots carry; ``from_public`` rebuilds it on replay.
+leaves and comes back gets a new participant id. :class:`ParticipantView` is the
+frozen view that events and snapshots carry (``frontdesk.protocol`` encodes it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from frontdesk.domain.model import Role
 
@@ -19,10 +17,10 @@ __all__ = [
     "ChatMessage",
     "JoinMethod",
     "LeaveReason",
+    "LobbyEntry",
     "Participant",
+    "ParticipantView",
     "SessionState",
-    "format_time",
-    "parse_time",
 ]
 
 
@@ -50,18 +48,6 @@ class JoinMethod(StrEnum):
     TOKEN = "token"  # guest token minted by a trusted back end (vouched)
     URL = "url"  # the join URL alone plus a display name (not vouched)
     USER = "user"  # a signed-in organizer or agent (vouched)
-
-
-def format_time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def parse_time(value: object) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
 
 
 @dataclass(slots=True)
@@ -103,44 +89,78 @@ class Participant:
     def active(self) -> bool:
         return self.state is not SessionState.LEFT
 
-    def public(self) -> dict[str, Any]:
-        """The JSON-safe view sent to clients and stored in events."""
-        return {
-            "id": self.id,
-            "display_name": self.display_name,
-            "role": self.role.value,
-            "method": self.method.value,
-            "state": self.state.value,
-            "username": self.username,
-            "vouched": self.vouched,
-            "lobby_since": format_time(self.lobby_since),
-            "joined_at": format_time(self.joined_at),
-            "audio_muted": self.audio_muted,
-            "video_muted": self.video_muted,
-            "hand_raised": self.hand_raised,
-            "left_reason": None if self.left_reason is None else self.left_reason.value,
-            "reconnecting_since": format_time(self.reconnecting_since),
-        }
+    def view(self) -> ParticipantView:
+        """The participant as others see it (the login name is not part of it)."""
+        return ParticipantView(
+            id=self.id,
+            display_name=self.display_name,
+            role=self.role,
+            method=self.method,
+            state=self.state,
+            vouched=self.vouched,
+            lobby_since=self.lobby_since,
+            joined_at=self.joined_at,
+            audio_muted=self.audio_muted,
+            video_muted=self.video_muted,
+            hand_raised=self.hand_raised,
+            left_reason=self.left_reason,
+            reconnecting_since=self.reconnecting_since,
+        )
 
     @classmethod
-    def from_public(cls, data: Mapping[str, Any]) -> Participant:
-        left = data.get("left_reason")
+    def from_view(cls, view: ParticipantView, username: str | None = None) -> Participant:
         return cls(
-            id=str(data["id"]),
-            display_name=str(data["display_name"]),
-            role=Role(data["role"]),
-            method=JoinMethod(data["method"]),
-            state=SessionState(data["state"]),
-            username=data.get("username"),
-            vouched=bool(data.get("vouched", False)),
-            lobby_since=parse_time(data.get("lobby_since")),
-            joined_at=parse_time(data.get("joined_at")),
-            audio_muted=bool(data.get("audio_muted", False)),
-            video_muted=bool(data.get("video_muted", False)),
-            hand_raised=bool(data.get("hand_raised", False)),
-            left_reason=None if left is None else LeaveReason(left),
-            reconnecting_since=parse_time(data.get("reconnecting_since")),
+            id=view.id,
+            display_name=view.display_name,
+            role=view.role,
+            method=view.method,
+            state=view.state,
+            username=username,
+            vouched=view.vouched,
+            lobby_since=view.lobby_since,
+            joined_at=view.joined_at,
+            audio_muted=view.audio_muted,
+            video_muted=view.video_muted,
+            hand_raised=view.hand_raised,
+            left_reason=view.left_reason,
+            reconnecting_since=view.reconnecting_since,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantView:
+    """One participant as clients and webhooks see it, frozen at one moment.
+
+    It has no login name by construction: an agent's username stays in the
+    meeting core (events carry it beside the view, for restore only)."""
+
+    id: str
+    display_name: str
+    role: Role
+    method: JoinMethod
+    state: SessionState
+    vouched: bool = False
+    lobby_since: datetime | None = None
+    joined_at: datetime | None = None
+    audio_muted: bool = False
+    video_muted: bool = False
+    hand_raised: bool = False
+    left_reason: LeaveReason | None = None
+    reconnecting_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LobbyEntry:
+    """A waiting guest as a moderator's lobby list shows it."""
+
+    participant_id: str
+    display_name: str
+    role: Role
+    method: JoinMethod
+    vouched: bool
+    state: SessionState
+    waiting_since: datetime | None
+    timeout_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +173,3 @@ class ChatMessage:
     text: str
     client_msg_id: str
     at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "participant_id": self.participant_id,
-            "display_name": self.display_name,
-            "text": self.text,
-            "client_msg_id": self.client_msg_id,
-            "at": self.at.isoformat(),
-        }

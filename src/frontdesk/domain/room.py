@@ -16,6 +16,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from frontdesk.domain import events as ev
 from frontdesk.domain.commands import (
     Admit,
     Command,
@@ -34,7 +35,7 @@ from frontdesk.domain.commands import (
     Tick,
     Typing,
 )
-from frontdesk.domain.events import Event, EventType
+from frontdesk.domain.events import Event
 from frontdesk.domain.live import Limits, LiveState
 from frontdesk.domain.model import AccessPolicy, LobbyBypass, Meeting, Role, check_display_name
 from frontdesk.domain.participants import (
@@ -43,8 +44,8 @@ from frontdesk.domain.participants import (
     LeaveReason,
     Participant,
     SessionState,
-    format_time,
 )
+from frontdesk.domain.snapshot import Snapshot
 from frontdesk.domain.text import has_surrogate
 from frontdesk.errors import (
     IllegalState,
@@ -71,13 +72,13 @@ class _Batch:
         self.now = now
         self.events: list[Event] = []
 
-    def emit(self, type: EventType, data: dict[str, Any], to: Iterable[str]) -> None:
-        event = Event(self.state.last_seq + 1, type, self.now, data, frozenset(to))
+    def emit(self, payload: ev.EventPayload, to: Iterable[str]) -> None:
+        event = Event(self.state.last_seq + 1, self.now, payload, frozenset(to))
         self.state.apply(event)
         self.events.append(event)
 
-    def signal(self, type: EventType, data: dict[str, Any], to: Iterable[str]) -> None:
-        self.events.append(Event(None, type, self.now, data, frozenset(to)))
+    def signal(self, payload: ev.EventPayload, to: Iterable[str]) -> None:
+        self.events.append(Event(None, self.now, payload, frozenset(to)))
 
 
 class Room:
@@ -132,8 +133,19 @@ class Room:
     def find_chat(self, participant_id: str, client_msg_id: str) -> ChatMessage | None:
         return self._s.chat_index.get((participant_id, client_msg_id))
 
-    def snapshot_for(self, participant_id: str) -> dict[str, Any]:
+    def snapshot_for(self, participant_id: str) -> Snapshot:
         return self._s.snapshot_for(participant_id)
+
+    def chat_history(
+        self, participant_id: str, before_seq: int, limit: int
+    ) -> tuple[list[ChatMessage], bool]:
+        """Up to ``limit`` chat messages older than ``before_seq``, oldest first, and
+        whether there are older ones still; refused to anyone not in the meeting
+        (a guest in the lobby, someone who left)."""
+        if not self._s.may_read_chat(participant_id):
+            raise PermissionDenied("chat history is for participants in the meeting")
+        older = [c for c in self._s.chat if c.seq < before_seq]
+        return (older[-limit:] if limit > 0 else []), len(older) > limit
 
     def next_deadline(self) -> datetime | None:
         return self._s.next_deadline()
@@ -173,13 +185,7 @@ class Room:
             if before.get(pid) == (position, present):
                 continue
             timeout_at = self._s.lobby_timeout_at(self._s.participants[pid])
-            data = {
-                "participant_id": pid,
-                "position": position,
-                "organizer_present": present,
-                "timeout_at": format_time(timeout_at),
-            }
-            b.emit(EventType.LOBBY_POSITION, data, {pid})
+            b.emit(ev.LobbyPosition(pid, position, present, timeout_at), {pid})
 
     # Checks shared by several commands (they raise; they never change state).
     def _actor(self, actor: str) -> Participant:
@@ -261,10 +267,9 @@ class Room:
             joined_at=b.now if state is SessionState.JOINED else None,
         )
         if state is SessionState.LOBBY:
-            b.emit(EventType.PARTICIPANT_WAITING, {"participant": p.public()}, s.moderator_ids())
+            b.emit(ev.ParticipantWaiting(p.view(), p.username), s.moderator_ids())
         else:
-            to = s.roster_ids() | {pid}
-            b.emit(EventType.PARTICIPANT_JOINED, {"participant": p.public()}, to)
+            b.emit(ev.ParticipantJoined(p.view(), p.username), s.roster_ids() | {pid})
 
     def _admit(self, c: Admit, b: _Batch) -> None:
         actor = self._moderator(c.actor)
@@ -272,10 +277,9 @@ class Room:
         if not target.in_lobby:
             raise IllegalState(f"participant {target.id!r} is not waiting in the lobby")
         self._check_room_for_one_more()
-        data = {"participant_id": target.id, "by": actor.id}
-        b.emit(EventType.PARTICIPANT_ADMITTED, data, self._s.moderator_ids() | {target.id})
-        joined = {"participant": target.public()}
-        b.emit(EventType.PARTICIPANT_JOINED, joined, self._s.roster_ids())
+        admitted = ev.ParticipantAdmitted(target.id, actor.id)
+        b.emit(admitted, self._s.moderator_ids() | {target.id})
+        b.emit(ev.ParticipantJoined(target.view(), target.username), self._s.roster_ids())
 
     def _deny(self, c: Deny, b: _Batch) -> None:
         actor = self._moderator(c.actor)
@@ -283,19 +287,14 @@ class Room:
         if not target.in_lobby:
             raise IllegalState(f"participant {target.id!r} is not waiting in the lobby")
         to = self._s.moderator_ids() | {target.id}
-        b.emit(EventType.PARTICIPANT_DENIED, {"participant_id": target.id, "by": actor.id}, to)
+        b.emit(ev.ParticipantDenied(target.id, actor.id), to)
         self._emit_left(b, target, LeaveReason.DENIED, by=actor.id)
 
     def _emit_left(
         self, b: _Batch, p: Participant, reason: LeaveReason, by: str | None = None
     ) -> None:
-        data = {
-            "participant_id": p.id,
-            "display_name": p.display_name,
-            "reason": reason.value,
-            "by": by,
-        }
-        b.emit(EventType.PARTICIPANT_LEFT, data, self._left_audience(p))
+        left = ev.ParticipantLeft(p.id, p.display_name, reason, by)
+        b.emit(left, self._left_audience(p))
 
     def _leave(self, c: Leave, b: _Batch) -> None:
         p = self._actor(c.actor)
@@ -309,14 +308,14 @@ class Room:
         if p.state in (SessionState.RECONNECTING, SessionState.LEFT):
             return  # nothing to wait for (again)
         to = self._s.roster_ids() - {p.id} if p.in_roster else self._s.moderator_ids()
-        b.emit(EventType.PARTICIPANT_RECONNECTING, {"participant_id": p.id}, to)
+        b.emit(ev.ParticipantReconnecting(p.id), to)
 
     def _reconnect(self, c: Reconnect, b: _Batch) -> None:
         p = self._actor(c.actor)
         if p.state is not SessionState.RECONNECTING:
             return  # the connection was back before we noticed it dropped
         to = self._s.roster_ids() if p.in_roster else self._s.moderator_ids() | {p.id}
-        b.emit(EventType.PARTICIPANT_RECONNECTED, {"participant_id": p.id}, to)
+        b.emit(ev.ParticipantReconnected(p.id), to)
 
     def _send_chat(self, c: SendChat, b: _Batch) -> None:
         s = self._s
@@ -335,26 +334,18 @@ class Room:
             raise LimitExceeded(f"a chat message holds at most {s.limits.max_chat_chars} chars")
         if len(s.chat) >= s.limits.max_chat_messages:
             raise LimitExceeded(f"this meeting's chat is full ({s.limits.max_chat_messages})")
-        data = {
-            "participant_id": p.id,
-            "display_name": p.display_name,
-            "text": c.text,
-            "client_msg_id": cmid,
-        }
-        b.emit(EventType.CHAT_MESSAGE, data, s.roster_ids())
+        b.emit(ev.ChatPosted(p.id, p.display_name, c.text, cmid), s.roster_ids())
 
     def _typing(self, c: Typing, b: _Batch) -> None:
         p = self._joined(c.actor)
-        data = {"participant_id": p.id, "typing": bool(c.typing)}
-        b.signal(EventType.TYPING, data, self._s.joined_ids() - {p.id})
+        b.signal(ev.TypingChanged(p.id, bool(c.typing)), self._s.joined_ids() - {p.id})
 
     def _emit_media(self, b: _Batch, p: Participant, by: str, **changes: bool) -> None:
         current = {f: getattr(p, f) for f in _MEDIA_FIELDS}
         new = {**current, **changes}
         if new == current:
             return
-        data: dict[str, Any] = {"participant_id": p.id, "by": by, **new}
-        b.emit(EventType.MEDIA_CHANGED, data, self._s.roster_ids())
+        b.emit(ev.MediaChanged(p.id, by, **new), self._s.roster_ids())
 
     def _set_media(self, c: SetMedia, b: _Batch) -> None:
         p = self._joined(c.actor)
@@ -389,7 +380,7 @@ class Room:
         self._emit_end(b, c.reason.strip(), None)
 
     def _emit_end(self, b: _Batch, reason: str, by: str | None) -> None:
-        b.emit(EventType.MEETING_ENDED, {"reason": reason, "by": by}, self._s.active_ids())
+        b.emit(ev.MeetingEnded(reason, by), self._s.active_ids())
 
     def _set_policy(self, c: SetPolicy, b: _Batch) -> None:
         m = self._s.meeting
@@ -399,8 +390,7 @@ class Room:
         bypass = m.lobby_bypass if c.lobby_bypass is None else _enum(LobbyBypass, c.lobby_bypass)
         if (policy, bypass) == (m.access_policy, m.lobby_bypass):
             return
-        data = {"access_policy": policy.value, "lobby_bypass": bypass.value}
-        b.emit(EventType.POLICY_CHANGED, data, self._s.roster_ids())
+        b.emit(ev.PolicyChanged(policy, bypass), self._s.roster_ids())
 
     def _tick(self, c: Tick, b: _Batch) -> None:
         s, now = self._s, b.now

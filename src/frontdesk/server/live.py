@@ -11,22 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import dataclasses
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from frontdesk.domain import commands as cmd
-from frontdesk.domain.events import Event, EventType
+from frontdesk.domain.events import ChatPosted, Event
 from frontdesk.domain.live import Limits
 from frontdesk.domain.model import Meeting
-from frontdesk.domain.participants import SessionState
+from frontdesk.domain.participants import ChatMessage, SessionState
 from frontdesk.domain.room import Room
 from frontdesk.errors import FrontdeskError, MeetingEnded, Unavailable
 from frontdesk.protocol import encode
 from frontdesk.protocol.codes import CloseCode, close_code_for
+from frontdesk.protocol.events import (
+    chat_size,
+    event_frame,
+    event_from_record,
+    event_to_record,
+    snapshot_to_wire,
+)
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
 from frontdesk.server.writer import EventWriter
@@ -37,7 +44,6 @@ __all__ = [
     "LiveMeetings",
     "LiveRoom",
     "chat_tail",
-    "event_frame",
     "wire_snapshot",
 ]
 
@@ -48,13 +54,13 @@ SNAPSHOT_CHAT = 200  # chat messages in a snapshot; older ones via "history"
 CHAT_FRAME_BYTES = 256 * 1024
 
 
-def chat_tail(messages: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
+def chat_tail(messages: Sequence[ChatMessage], limit: int) -> tuple[list[ChatMessage], bool]:
     """The newest ``limit`` messages that fit in :data:`CHAT_FRAME_BYTES` (at least
     one), oldest first, and whether older ones were left out."""
-    out: list[dict[str, Any]] = []
+    out: list[ChatMessage] = []
     size = 0
     for msg in reversed(messages[-limit:]):
-        size += len(json.dumps(msg))  # as encoded: non-ASCII is escaped
+        size += chat_size(msg)
         if out and size > CHAT_FRAME_BYTES:
             break
         out.append(msg)
@@ -80,33 +86,17 @@ class Publisher(Protocol):
     def publish(self, event: str, data: dict[str, Any], *, meeting_id: str) -> None: ...
 
 
-def _without_login(p: Any) -> Any:
-    """Participants as clients see them: an agent's login name is not shown
-    (it is kept in the stored log, where the meeting core needs it)."""
-    if isinstance(p, dict) and "username" in p:
-        return {k: v for k, v in p.items() if k != "username"}
-    return p
-
-
-def event_frame(e: Event) -> str:
-    data = e.data
-    if "participant" in data:
-        data = {**data, "participant": _without_login(data["participant"])}
-    return encode("event", seq=e.seq, name=e.type, at=e.at.isoformat(), data=data)
-
-
 def wire_snapshot(lr: LiveRoom, participant_id: str) -> dict[str, Any]:
     snap = lr.room.snapshot_for(participant_id)
-    # The name a visitor waits for ("waiting for Alice Advisor to let you in").
-    snap["meeting"]["organizer_display_name"] = lr.organizer_name
-    snap["me"] = _without_login(snap["me"])
-    snap["roster"] = [_without_login(p) for p in snap.get("roster") or []]
-    chat = snap.get("chat") or []
-    tail, truncated = chat_tail(chat, SNAPSHOT_CHAT)
-    if truncated:
-        snap["chat"] = tail
-        snap["chat_truncated"] = True
-    return snap
+    tail, truncated = chat_tail(snap.chat, SNAPSHOT_CHAT)
+    snap = dataclasses.replace(
+        snap,
+        # The name a visitor waits for ("waiting for Alice Advisor to let you in").
+        meeting=dataclasses.replace(snap.meeting, organizer_display_name=lr.organizer_name),
+        chat=tuple(tail),
+        chat_truncated=truncated,
+    )
+    return snapshot_to_wire(snap)
 
 
 @dataclass
@@ -175,7 +165,7 @@ class LiveMeetings:
 
     async def _restore(self, meeting: Meeting) -> LiveRoom:
         records = await self.ops.store.events_since(meeting.id, 0)
-        events = [Event.from_record(r.seq, r.type, r.at, r.data) for r in records]
+        events = [event_from_record(r.seq, r.type, r.at, r.data) for r in records]
         room = Room.restore(meeting, events, self.limits)
         lr = LiveRoom(meeting.id, room)
         with contextlib.suppress(FrontdeskError):
@@ -225,7 +215,7 @@ class LiveMeetings:
         stored = [e for e in events if e.seq is not None]
         if stored:
             records = [
-                EventRecord(lr.meeting_id, e.seq, e.type, e.to_record_data(), e.at)
+                EventRecord(lr.meeting_id, e.seq, e.type, event_to_record(e), e.at)
                 for e in stored
                 if e.seq is not None
             ]
@@ -258,15 +248,10 @@ class LiveMeetings:
 
     def _deliver(self, lr: LiveRoom, events: Iterable[Event]) -> None:
         for e in events:
-            if e.seq is None:
-                if e.type == EventType.TYPING:
-                    frame = encode("typing", **e.data)
-                else:  # pragma: no cover - only typing is ephemeral today
-                    continue
-            else:
-                frame = event_frame(e)
+            frame = event_frame(e)
+            if e.seq is not None:
                 self.metrics.rtc_messages.labels("out", e.type).inc(len(e.to))
-                if e.type == EventType.CHAT_MESSAGE:
+                if isinstance(e.payload, ChatPosted):
                     self.metrics.chat_messages.inc()
                 self._webhook(lr, e)
             for pid in e.to:

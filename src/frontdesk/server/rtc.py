@@ -36,13 +36,8 @@ from frontdesk.errors import (
 from frontdesk.protocol import PROTOCOL_VERSION, decode_client, encode
 from frontdesk.protocol import messages as m
 from frontdesk.protocol.codes import CloseCode, close_code_for
-from frontdesk.server.live import (
-    LiveMeetings,
-    LiveRoom,
-    chat_tail,
-    event_frame,
-    wire_snapshot,
-)
+from frontdesk.protocol.events import chat_to_wire, event_frame, event_from_record
+from frontdesk.server.live import LiveMeetings, LiveRoom, chat_tail, wire_snapshot
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import TokenBucket
 from frontdesk.tokens import (
@@ -286,10 +281,9 @@ class RtcEndpoint:
             conn.send(self._welcome(lr, pid, resumed=True, ref=hello.ref))
             missed = await self.ops.store.events_since(meeting_id, auth.last_seq)
             for rec in missed:
-                if pid in rec.data.get("to", ()):
-                    from frontdesk.domain.events import Event
-
-                    conn.send(event_frame(Event.from_record(rec.seq, rec.type, rec.at, rec.data)))
+                event = event_from_record(rec.seq, rec.type, rec.at, rec.data)
+                if pid in event.to:
+                    conn.send(event_frame(event))
         return _Session(lr, pid)
 
     def _welcome(self, lr: LiveRoom, pid: str, *, resumed: bool, ref: str | None) -> str:
@@ -367,7 +361,7 @@ class RtcEndpoint:
                 stored = lr.room.find_chat(pid, cid)
                 if stored is None:  # pragma: no cover - the domain stored it or raised
                     raise ProtocolError("message not stored")
-                return {"message": stored.to_dict()}
+                return {"message": chat_to_wire(stored)}
             case m.Typing(typing=typing):
                 await live.execute(lr, cmd.Typing(pid, typing))
                 return None
@@ -398,13 +392,9 @@ class RtcEndpoint:
                 peer.send(encode("signal", **{"from": pid, "kind": kind, "data": data}))
                 return None
             case m.History(before_seq=before, limit=limit):
-                p = lr.room.participant(pid)
-                if not p.in_roster:
-                    raise PermissionDenied("chat history is for participants in the meeting")
-                older = [c for c in lr.room.chat if c.seq < before]
-                # only the newest ``limit`` are turned into dicts and measured
-                messages, cut = chat_tail([c.to_dict() for c in older[-limit:]], limit)
-                return {"messages": messages, "more": cut or len(older) > limit}
+                page, older = lr.room.chat_history(pid, before, limit)
+                messages, cut = chat_tail(page, limit)
+                return {"messages": [chat_to_wire(c) for c in messages], "more": cut or older}
             case m.Ping():
                 conn.send(encode("pong", ref=msg.ref))
                 return None

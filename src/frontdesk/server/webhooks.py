@@ -8,7 +8,7 @@ cached for a few seconds), and POST one signed JSON delivery per hook::
     {"id": "<delivery uuid>", "type": "participant.joined",
      "created_at": "<ISO 8601>", "data": {"meeting_id": ..., "seq": ..., ...}}
 
-with the headers of :mod:`frontdesk.service_client._webhooks` (``Frontdesk-Webhook-Id``,
+with the headers of :mod:`frontdesk.protocol.webhooks` (``Frontdesk-Webhook-Id``,
 ``Frontdesk-Timestamp``, ``Frontdesk-Signature``; the HMAC-SHA256 is computed
 afresh on every attempt, over the same body and delivery id).
 
@@ -44,15 +44,22 @@ from urllib.parse import urlsplit
 import httpx
 
 from frontdesk import __version__
-from frontdesk.domain.events import Event, EventType
+from frontdesk.domain.events import (
+    ChatPosted,
+    Event,
+    EventType,
+    ParticipantJoined,
+    ParticipantWaiting,
+)
 from frontdesk.errors import FrontdeskError, NotFound, Unavailable
-from frontdesk.server.metrics import Metrics
-from frontdesk.service_client._webhooks import (
+from frontdesk.protocol.events import payload_to_wire
+from frontdesk.protocol.webhooks import (
     ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     sign_webhook,
 )
+from frontdesk.server.metrics import Metrics
 from frontdesk.store.base import Store, WebhookRecord
 
 __all__ = ["WebhookDispatcher", "webhook_event_for"]
@@ -69,34 +76,37 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# domain event type -> (webhook event type, keys copied from the event's data)
-_MAPPING: dict[str, tuple[str, tuple[str, ...]]] = {
-    EventType.PARTICIPANT_JOINED: ("participant.joined", ()),
-    EventType.PARTICIPANT_WAITING: ("lobby.waiting", ()),
-    EventType.PARTICIPANT_LEFT: (
-        "participant.left",
-        ("participant_id", "display_name", "reason", "by"),
-    ),
-    EventType.MEETING_ENDED: ("meeting.ended", ("reason", "by")),
-    EventType.CHAT_MESSAGE: ("chat.message", ("participant_id", "display_name", "text")),
+#: Domain event type -> webhook event type (the others give no webhook).
+_MAPPING: dict[EventType, str] = {
+    EventType.PARTICIPANT_JOINED: "participant.joined",
+    EventType.PARTICIPANT_WAITING: "lobby.waiting",
+    EventType.PARTICIPANT_LEFT: "participant.left",
+    EventType.MEETING_ENDED: "meeting.ended",
+    EventType.CHAT_MESSAGE: "chat.message",
 }
 
 
 def webhook_event_for(event: Event, meeting_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """The webhook events (``(type, data)``) one domain event gives; most give none."""
-    if event.type not in _MAPPING:
+    """The webhook events (``(type, data)``) one domain event gives; most give none.
+    The data is the event's wire data (:mod:`frontdesk.protocol.events`), a
+    participant flattened to its id, name and role."""
+    name = _MAPPING.get(event.type)
+    if name is None:
         return []
-    name, keys = _MAPPING[event.type]
     data: dict[str, Any] = {
         "meeting_id": meeting_id,
         "seq": event.seq,
         "at": event.at.isoformat(),
     }
-    if "participant" in event.data:  # joined / waiting carry the participant's public view
-        p = event.data.get("participant") or {}
-        data.update(participant_id=p.get("id"), display_name=p.get("display_name"))
-        data["role"] = p.get("role")
-    data.update({k: event.data.get(k) for k in keys})
+    payload = event.payload
+    match payload:
+        case ParticipantJoined(participant=p) | ParticipantWaiting(participant=p):
+            data.update(participant_id=p.id, display_name=p.display_name, role=p.role.value)
+        case ChatPosted():
+            wire = payload_to_wire(payload)
+            data.update({k: wire[k] for k in ("participant_id", "display_name", "text")})
+        case _:
+            data.update(payload_to_wire(payload))
     return [(name, data)]
 
 

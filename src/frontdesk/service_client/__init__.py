@@ -14,15 +14,15 @@ deliveries with :func:`verify_webhook`.
 from __future__ import annotations
 
 from frontdesk.errors import FrontdeskError
-from frontdesk.service_client._client import ServiceClient, discover, join_url_of_ics
-from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
-from frontdesk.service_client._webhooks import (
+from frontdesk.protocol.webhooks import (
     ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     sign_webhook,
     verify_webhook,
 )
+from frontdesk.service_client._client import ServiceClient, discover, join_url_of_ics
+from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
 
 __all__ = [
     "ID_HEADER",

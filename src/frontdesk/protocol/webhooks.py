@@ -7,9 +7,10 @@ A delivery carries three headers::
     Frontdesk-Signature: v1=<hex HMAC-SHA256(secret, b"<timestamp>." + body)>
 
 The signature header may hold several ``v1=`` values separated by spaces, so a
-receiver keeps working while the signing secret is rotated. The server signs with
-:func:`sign_webhook` from this module; it depends on the standard library and
-``frontdesk.errors`` only.
+receiver keeps working while the signing secret is rotated. This is part of the
+wire contract: the server signs with :func:`sign_webhook` and the service
+client's users verify with :func:`verify_webhook`, both from here. It depends on
+the standard library and ``frontdesk.errors`` only.
 """
 
 from __future__ import annotations
