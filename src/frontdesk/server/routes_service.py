@@ -274,8 +274,18 @@ async def guest_token(
     )
 
 
-@router.post("/webhooks", status_code=201, response_model=WebhookOut, responses=_ERRORS)
-async def create_webhook(body: WebhookIn, ops: OpsDep, app: AppDep) -> WebhookOut:
+@router.post(
+    "/webhooks",
+    status_code=201,
+    response_model=WebhookOut,
+    responses={
+        **_ERRORS,
+        422: {"model": Problem, "description": "invalid input, or webhook_target_forbidden"},
+    },
+)
+async def create_webhook(body: WebhookIn, request: Request, ops: OpsDep, app: AppDep) -> WebhookOut:
+    # Refused by resolved address (SSRF guard; checked again at every delivery).
+    await request.app.state.webhook_targets.vet_url(str(body.url))
     hook = await ops.create_webhook(app.client_id, str(body.url), body.events)
     return WebhookOut(
         id=hook.id,

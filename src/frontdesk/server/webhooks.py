@@ -20,6 +20,12 @@ timers that put the delivery back on the queue, so no worker sleeps on them.
 A hook receives the events of the meetings its application created; a meeting
 created by no application (an organizer's own) goes to every application's hooks.
 
+Hooks are posted only where :mod:`frontdesk.server.webhook_targets` allows: the
+URL is vetted at registration, and every connection is made to an address that
+was resolved and vetted in the same step (no proxy, no redirects followed). A
+hook whose host now resolves to a forbidden address is not posted to; the
+attempt fails like a connection error (logged, retried, then given up).
+
 Deliveries live in memory only: those queued or waiting for a retry are lost
 when the process stops (``stop`` drains for a short while first). Receivers
 should use the meeting API to catch up, and de-duplicate by delivery ``id``.
@@ -45,8 +51,9 @@ import httpx
 
 from frontdesk import __version__
 from frontdesk.domain.events import Event, EventType
-from frontdesk.errors import FrontdeskError, NotFound, Unavailable
+from frontdesk.errors import FrontdeskError, NotFound, Unavailable, WebhookTargetForbidden
 from frontdesk.server.metrics import Metrics
+from frontdesk.server.webhook_targets import TargetPolicy, pinned_transport
 from frontdesk.service_client._webhooks import (
     ID_HEADER,
     SIGNATURE_HEADER,
@@ -163,15 +170,21 @@ class WebhookDispatcher:
         http_client: httpx.AsyncClient | None = None,
         metrics: Metrics | None = None,
         hook_cache_s: float = 5.0,
+        targets: TargetPolicy | None = None,
     ) -> None:
+        """``targets``: where hooks may be posted (default: public addresses only).
+        An ``http_client`` given here is used as is: it must do its own guarding."""
         self._store = store
         self._clock = clock
         self._delays = tuple(float(x) for x in retry_delays)
         self._timeout_s = timeout_s
         self._max_queue = max_queue
         self._concurrency = max(1, concurrency)
+        self._targets = targets or TargetPolicy()
         self._own_client = http_client is None
-        self._http = http_client or httpx.AsyncClient(follow_redirects=False)
+        self._http = http_client or httpx.AsyncClient(
+            transport=pinned_transport(self._targets), follow_redirects=False, trust_env=False
+        )
         self._metrics = metrics
         self._hook_cache_s = hook_cache_s
         self._queue: asyncio.Queue[_Job | _Delivery] = asyncio.Queue()
@@ -346,6 +359,12 @@ class WebhookDispatcher:
             log.warning("webhooks: hook %s refused: %s is not an http(s) URL", hook.id, where)
             self._count("failed")
             return
+        try:
+            self._targets.check_url(d.hook.url)
+        except WebhookTargetForbidden as exc:
+            log.warning("webhooks: hook %s refused: %s", hook.id, exc.detail)
+            self._count("failed")
+            return
         d.attempt += 1
         timestamp = int(self._clock().timestamp())
         headers = {
@@ -363,6 +382,9 @@ class WebhookDispatcher:
                 ) as response:  # the body is never read: a receiver cannot flood us
                     status = response.status_code
                     retry_after = _retry_after(response.headers.get("Retry-After"), self._clock())
+        except WebhookTargetForbidden as exc:  # resolved, vetted, refused: nothing was sent
+            self._retry_or_fail(d, where, f"target refused: {exc.detail}", None)
+            return
         except (TimeoutError, httpx.TimeoutException):
             self._retry_or_fail(d, where, f"no answer within {self._timeout_s}s", None)
             return
