@@ -13,6 +13,7 @@ from frontdesk.config import Settings
 from frontdesk.errors import ValidationFailed
 from frontdesk.server.webhook_targets import TargetPolicy
 from tests.support.live_server import LiveServer, live_server
+from tests.support.resolver import offline
 
 
 async def _bearer(srv: LiveServer, http: httpx.AsyncClient) -> dict[str, str]:
@@ -34,6 +35,7 @@ async def node(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, httpx.AsyncCli
         webhook_allowed_networks=("127.0.0.1/32",),
     )
     async with live_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+        offline(srv.app)
         http.headers.update(await _bearer(srv, http))
         yield srv, http
 
@@ -82,6 +84,7 @@ async def test_registration_refuses_forbidden_targets(
 async def test_without_allowed_networks_loopback_is_refused(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
     async with live_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+        offline(srv.app)
         http.headers.update(await _bearer(srv, http))
         for url in ("http://127.0.0.1:9/hooks", "http://localhost:9/hooks"):
             r = await http.post("/v1/webhooks", json={"url": url})

@@ -281,16 +281,20 @@ async def test_only_subscribed_events_of_the_app_are_delivered(
     d.publish("lobby.waiting", {"participant_id": "g2"}, meeting_id="m_1")
     d.publish("meeting.ended", {"reason": "x"}, meeting_id="m_1")
     d.publish("meeting.ended", {"reason": "again"}, meeting_id="m_1")  # one per meeting
-    d.publish("participant.joined", JOINED, meeting_id="m_own")  # no app: every app's hooks
+    d.publish("participant.joined", JOINED, meeting_id="m_own")  # no app, no guest app: nobody
+    await d.drain(5)
+    # app_2 vouched a guest into the agent's meeting: from then on it reads it (alone)
+    await store.add_meeting_guest_app("m_own", "app_2", T0)
+    d.publish("participant.joined", JOINED, meeting_id="m_own")
     await d.drain(5)
 
     def types(path: str) -> list[str]:
         return sorted(verify_webhook(SECRET, r.body, r.headers)["type"] for r in receiver.at(path))
 
-    assert types("/a") == ["meeting.ended", "participant.joined", "participant.joined"]
+    assert types("/a") == ["meeting.ended", "participant.joined"]
     assert types("/b") == ["chat.message"]
-    assert types("/c") == ["participant.joined"]  # only the app-less meeting's
-    assert count(metrics, "delivered") == 5
+    assert types("/c") == ["participant.joined"]  # only the agent meeting's, once vouched
+    assert count(metrics, "delivered") == 4
 
 
 async def test_hooks_are_cached_between_events(receiver: Receiver, store: Store, make: Any) -> None:

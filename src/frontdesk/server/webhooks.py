@@ -17,8 +17,11 @@ retried after ``retry_delays`` (±10 % jitter; a ``Retry-After`` answer is
 honoured up to the longest delay); any other answer fails for good. Retries are
 timers that put the delivery back on the queue, so no worker sleeps on them.
 
-A hook receives the events of the meetings its application created; a meeting
-created by no application (an organizer's own) goes to every application's hooks.
+A hook receives the events of a meeting only if its application may read the
+meeting (:func:`frontdesk.server.audience.readers`, the rule the service API's
+participant list applies too): the meetings its application created, and the
+agents' meetings (created by no application) into which its application vouched
+a guest with a guest token.
 
 Hooks are posted only where :mod:`frontdesk.server.webhook_targets` allows: the
 URL is vetted at registration, and every connection is made to an address that
@@ -51,7 +54,9 @@ import httpx
 
 from frontdesk import __version__
 from frontdesk.domain.events import Event, EventType
+from frontdesk.domain.model import Meeting
 from frontdesk.errors import FrontdeskError, NotFound, Unavailable, WebhookTargetForbidden
+from frontdesk.server.audience import readers
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.webhook_targets import TargetPolicy, pinned_transport
 from frontdesk.service_client._webhooks import (
@@ -198,7 +203,7 @@ class WebhookDispatcher:
         self._hooks: tuple[WebhookRecord, ...] = ()
         self._hooks_at: float | None = None
         self._hooks_lock = asyncio.Lock()
-        self._meeting_apps: OrderedDict[str, str | None] = OrderedDict()
+        self._meetings: OrderedDict[str, Meeting] = OrderedDict()
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._dropped_unlogged = 0
         self._drop_logged_at: float | None = None
@@ -328,17 +333,22 @@ class WebhookDispatcher:
         hooks = await self._cached_hooks()
         if not hooks:
             return []
-        if meeting_id not in self._meeting_apps:
+        meeting = self._meetings.get(meeting_id)
+        if meeting is None:  # who created it never changes: cached
             try:
                 meeting = await self._store.get_meeting(meeting_id)
             except NotFound:
                 log.warning("webhooks: event for unknown meeting %s not delivered", meeting_id)
                 return []
-            self._meeting_apps[meeting_id] = meeting.created_by_app
-            if len(self._meeting_apps) > _MEETING_CACHE:
-                self._meeting_apps.popitem(last=False)
-        app_id = self._meeting_apps[meeting_id]
-        return [h for h in hooks if app_id is None or h.app_id == app_id]
+            self._meetings[meeting_id] = meeting
+            if len(self._meetings) > _MEETING_CACHE:
+                self._meetings.popitem(last=False)
+        try:
+            apps = await readers(self._store, meeting)
+        except FrontdeskError as exc:  # never guess wider: nobody gets this event
+            log.warning("webhooks: cannot tell who reads meeting %s (%s)", meeting_id, exc)
+            return []
+        return [h for h in hooks if h.app_id in apps]
 
     async def _cached_hooks(self) -> tuple[WebhookRecord, ...]:
         async with self._hooks_lock:
