@@ -4,6 +4,7 @@ matching ``frontdesk serve`` flag (``--public-url`` for ``FRONTDESK_PUBLIC_URL``
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 from collections.abc import Mapping
@@ -27,6 +28,18 @@ def _bool(v: str) -> bool:
 
 def _list(v: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in v.split(",") if x.strip())
+
+
+def _networks(v: str) -> tuple[str, ...]:
+    """``FRONTDESK_WEBHOOK_ALLOWED_NETWORKS``: comma-separated CIDRs (``10.1.0.0/16``,
+    ``fd00::/8``; a bare address is a /32 or /128), normalized."""
+    out = []
+    for item in _list(v):
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as exc:
+            raise ValidationFailed(f"not a network (CIDR): {item!r}") from exc
+    return tuple(out)
 
 
 def _ice(v: str) -> tuple[dict[str, Any], ...]:
@@ -54,6 +67,9 @@ class Settings:
     turn_secret: str | None = None
     turn_ttl_s: int = 3600
     allowed_origins: tuple[str, ...] = ()
+    # Networks webhooks may be delivered into although they are not globally
+    # routable (on-premises receivers); empty: public addresses only.
+    webhook_allowed_networks: tuple[str, ...] = ()
     guest_token_ttl_s: int = 600  # default lifetime of a guest token
     guest_token_max_ttl_s: int = 3600  # cap on a requested lifetime
     access_token_ttl_s: int = 3600  # service API bearer tokens
@@ -112,6 +128,8 @@ def _parse(name: str, typ: Any, raw: str) -> Any:
             return _ice(raw)
         if name == "allowed_origins":
             return _list(raw)
+        if name == "webhook_allowed_networks":
+            return _networks(raw)
         if t == "bool":
             return _bool(raw)
         if t == "int":

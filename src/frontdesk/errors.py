@@ -5,6 +5,7 @@ The same ``code`` is used by the HTTP problem+json answers, the WebSocket
 
     FrontdeskError                      code              HTTP
     ├── ValidationFailed                validation_failed 422
+    │   └── WebhookTargetForbidden      webhook_target_forbidden
     ├── AuthError                                         401
     │   ├── InvalidClient               invalid_client
     │   ├── InvalidCredentials          invalid_credentials
@@ -62,6 +63,7 @@ __all__ = [
     "UnsupportedVersion",
     "UserNotFound",
     "ValidationFailed",
+    "WebhookTargetForbidden",
     "error_for_code",
 ]
 
@@ -95,6 +97,15 @@ class ValidationFailed(FrontdeskError):
     code = "validation_failed"
     status = 422
     title = "The request is not valid"
+
+
+class WebhookTargetForbidden(ValidationFailed):
+    """A webhook URL this node will not post to: not http(s), credentials in
+    the URL, a name that does not resolve, or an address that is not globally
+    routable (loopback, private, link-local, ...) nor in an allowed network."""
+
+    code = "webhook_target_forbidden"
+    title = "The webhook URL is not an allowed target"
 
 
 class AuthError(FrontdeskError):

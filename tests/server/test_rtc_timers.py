@@ -83,7 +83,10 @@ async def test_webhooks_from_a_live_meeting(tmp_path: Path) -> None:
 
     receiver = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = receiver.sockets[0].getsockname()[1]
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db",
+        webhook_allowed_networks=("127.0.0.1/32",),  # the loopback receiver
+    )
     async with receiver, live_server(settings) as srv:
         ops = srv.ops
         await ops.create_user("alice", "Alice Advisor", "correct horse battery")

@@ -27,6 +27,7 @@ from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import RateLimiter
 from frontdesk.store import open_store
 from tests.support.databases import sqlite_url
+from tests.support.resolver import offline
 
 BASE = "http://frontdesk.test"
 PROBLEM = "application/problem+json"
@@ -83,6 +84,7 @@ def target(tmp_path: Path) -> Target:
     seed = asyncio.run(_seed(node))
     app = create_app(node)
     app.state.auth_limiter = RateLimiter(1_000_000, burst=1_000_000)
+    offline(app)  # fuzzed webhook URLs are vetted without a DNS query
     # schemathesis runs the app's lifespan itself (and its pytest plugin ends it at teardown).
     return Target(schemathesis.openapi.from_asgi("/openapi.json", app), seed)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from frontdesk.config import Settings
 from frontdesk.domain import (
     AccessPolicy,
     Admit,
@@ -32,11 +33,14 @@ from frontdesk.domain import (
 )
 from frontdesk.errors import TokenInvalid
 from frontdesk.server.metrics import Metrics
+from frontdesk.server.webhook_targets import TargetPolicy
 from frontdesk.server.webhooks import USER_AGENT, WebhookDispatcher, _retry_after, webhook_event_for
 from frontdesk.service_client import verify_webhook
 from frontdesk.store import Store, WebhookRecord, open_store
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+# The receiver listens on 127.0.0.1: allowed as an operator allows an on-premises network.
+LOOPBACK_ALLOWED = TargetPolicy.from_settings(Settings(webhook_allowed_networks=("127.0.0.1/32",)))
 SECRET = "whsec-do-not-log-me"
 
 
@@ -153,6 +157,7 @@ async def make(store: Store, metrics: Metrics) -> AsyncIterator[Any]:
     async def factory(*, start: bool = True, **kw: Any) -> WebhookDispatcher:
         kw.setdefault("retry_delays", (0.05, 0.1))
         kw.setdefault("timeout_s", 2.0)
+        kw.setdefault("targets", LOOPBACK_ALLOWED)
         d = WebhookDispatcher(store, metrics=metrics, **kw)
         made.append(d)
         if start:
@@ -276,16 +281,20 @@ async def test_only_subscribed_events_of_the_app_are_delivered(
     d.publish("lobby.waiting", {"participant_id": "g2"}, meeting_id="m_1")
     d.publish("meeting.ended", {"reason": "x"}, meeting_id="m_1")
     d.publish("meeting.ended", {"reason": "again"}, meeting_id="m_1")  # one per meeting
-    d.publish("participant.joined", JOINED, meeting_id="m_own")  # no app: every app's hooks
+    d.publish("participant.joined", JOINED, meeting_id="m_own")  # no app, no guest app: nobody
+    await d.drain(5)
+    # app_2 vouched a guest into the agent's meeting: from then on it reads it (alone)
+    await store.add_meeting_guest_app("m_own", "app_2", T0)
+    d.publish("participant.joined", JOINED, meeting_id="m_own")
     await d.drain(5)
 
     def types(path: str) -> list[str]:
         return sorted(verify_webhook(SECRET, r.body, r.headers)["type"] for r in receiver.at(path))
 
-    assert types("/a") == ["meeting.ended", "participant.joined", "participant.joined"]
+    assert types("/a") == ["meeting.ended", "participant.joined"]
     assert types("/b") == ["chat.message"]
-    assert types("/c") == ["participant.joined"]  # only the app-less meeting's
-    assert count(metrics, "delivered") == 5
+    assert types("/c") == ["participant.joined"]  # only the agent meeting's, once vouched
+    assert count(metrics, "delivered") == 4
 
 
 async def test_hooks_are_cached_between_events(receiver: Receiver, store: Store, make: Any) -> None:
@@ -403,6 +412,98 @@ async def test_non_http_hook_url_is_refused(
     assert len(receiver.requests) == 1
     assert (count(metrics, "failed"), count(metrics, "delivered")) == (1, 1)
     assert "not an http(s) URL" in caplog.text
+
+
+# --- targets (SSRF guard at delivery) ---------------------------------------------------------
+def resolving(answers: dict[str, list[list[str]]], calls: list[str]) -> TargetPolicy:
+    """A policy allowing 127.0.0.1 whose DNS answers come from ``answers`` (one list of
+    addresses per lookup, the last one repeated), as a rebinding DNS server would."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        calls.append(host)
+        seq = answers[host]
+        return seq.pop(0) if len(seq) > 1 else seq[0]
+
+    return TargetPolicy(LOOPBACK_ALLOWED.allowed, resolver=resolve)
+
+
+async def test_stored_hook_to_a_forbidden_address_is_never_posted(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics, caplog: Any
+) -> None:
+    # Stored before the guard (or by hand): the default policy allows no loopback.
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    port = receiver.base_url.rsplit(":", 1)[1]
+    await add_hook(store, "wh_u", f"http://u:p@127.0.0.1:{port}/u", ("participant.joined",))
+    d = await make(targets=TargetPolicy(), retry_delays=(0.02, 0.02))
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+    assert receiver.requests == []
+    # the loopback one is retried like a failure, the one with user info refused at once
+    assert (count(metrics, "retry"), count(metrics, "failed")) == (2, 2)
+    assert "is loopback" in caplog.text and "user info" in caplog.text
+    assert count(metrics, "delivered") == 0
+
+
+async def test_dns_rebinding_to_loopback_is_not_posted(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics
+) -> None:
+    port = receiver.base_url.rsplit(":", 1)[1]
+    url = f"http://hooks.bank.test:{port}/a"
+    await add_hook(store, "wh_a", url, ("participant.joined",))
+    calls: list[str] = []
+    # Public when the hook was registered, loopback (not allowed here) ever after.
+    policy = resolving({"hooks.bank.test": [["93.184.215.14"], ["127.0.0.2"]]}, calls)
+    await policy.vet_url(url)  # registration: accepted
+    d = await make(targets=policy, retry_delays=(0.02,))
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+    assert receiver.requests == []
+    assert (count(metrics, "retry"), count(metrics, "failed")) == (1, 1)
+    assert calls == ["hooks.bank.test"] * 3  # registration, then once per attempt
+
+
+async def test_delivery_connects_to_the_address_it_vetted(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics
+) -> None:
+    """One resolution per connection, and that answer is the one connected to: a
+    resolver that turns hostile right after the check has no second lookup to win.
+    The Host header stays the hook's host name."""
+    port = receiver.base_url.rsplit(":", 1)[1]
+    await add_hook(store, "wh_a", f"http://hooks.bank.test:{port}/a", ("participant.joined",))
+    calls: list[str] = []
+    policy = resolving({"hooks.bank.test": [["127.0.0.1"], ["169.254.169.254"]]}, calls)
+    d = await make(targets=policy)
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+    (got,) = receiver.at("/a")
+    assert got.headers["host"] == f"hooks.bank.test:{port}"
+    verify_webhook(SECRET, got.body, got.headers)
+    assert calls == ["hooks.bank.test"] and count(metrics, "delivered") == 1
+
+
+async def test_one_forbidden_address_among_good_ones_refuses_the_name(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics
+) -> None:
+    port = receiver.base_url.rsplit(":", 1)[1]
+    await add_hook(store, "wh_a", f"http://both.bank.test:{port}/a", ("participant.joined",))
+    calls: list[str] = []
+    policy = resolving({"both.bank.test": [["127.0.0.1", "10.0.0.1"]]}, calls)
+    d = await make(targets=policy, retry_delays=())
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+    assert receiver.requests == [] and count(metrics, "failed") == 1
+
+
+async def test_redirects_are_not_followed(
+    receiver: Receiver, store: Store, make: Any, metrics: Metrics
+) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    receiver.scripts["/a"] = [(307, {"Location": f"{receiver.base_url}/elsewhere"})]
+    d = await make()
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+    assert [r.path for r in receiver.requests] == ["/a"]
+    assert (count(metrics, "failed"), count(metrics, "retry")) == (1, 0)
 
 
 # --- the hot path -----------------------------------------------------------------------------

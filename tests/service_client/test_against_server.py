@@ -19,6 +19,7 @@ from frontdesk.errors import (
     MeetingNotFound,
     TokenWrongMeeting,
     ValidationFailed,
+    WebhookTargetForbidden,
 )
 from frontdesk.server.app import create_app
 from frontdesk.server.operations import Operations
@@ -47,7 +48,11 @@ class Node:
 
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[Node]:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db", public_url=BASE)
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db",
+        public_url=BASE,
+        webhook_allowed_networks=("192.0.2.0/24",),  # documentation range: never contacted
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         ops: Operations = app.state.ops
@@ -119,7 +124,7 @@ async def test_guest_token_and_discovery(node: Node) -> None:
 
 async def test_webhooks(node: Node) -> None:
     async with node.client() as svc:
-        hook = await svc.create_webhook("https://bank.example/hooks", events=["meeting.ended"])
+        hook = await svc.create_webhook("https://192.0.2.10/hooks", events=["meeting.ended"])
         assert hook.secret
         assert hook.events == ("meeting.ended",)
         (listed,) = await svc.list_webhooks()
@@ -136,6 +141,9 @@ async def test_errors_are_typed(node: Node) -> None:
             await svc.create_meeting(organizer="alice", subject="x" * 1000)
         with pytest.raises(ValidationFailed):
             await svc.create_webhook("not a url")
+        with pytest.raises(WebhookTargetForbidden) as refused:
+            await svc.create_webhook("http://169.254.169.254/latest/meta-data")
+        assert refused.value.code == "webhook_target_forbidden"
     with pytest.raises(InvalidClient):
         await node.client(secret="wrong-secret").list_meetings()
 

@@ -95,3 +95,18 @@ async def test_webhooks_crud(store: SqlStore) -> None:
     with pytest.raises(NotFound):
         await store.delete_webhook("wh_1", "app_1")
     assert [h.id for h in await store.list_webhooks()] == ["wh_2", "wh_3"]
+
+
+async def test_meeting_guest_apps(meetings: SqlStore) -> None:
+    store = meetings
+    for app_id in ("app_1", "app_2"):
+        await store.create_app(s.app(app_id))
+    assert await store.meeting_guest_apps("m_1") == frozenset()
+    await store.add_meeting_guest_app("m_1", "app_1", T0)
+    await store.add_meeting_guest_app("m_1", "app_1", at(1))  # idempotent
+    await store.add_meeting_guest_app("m_2", "app_2", T0)
+    assert await store.meeting_guest_apps("m_1") == frozenset({"app_1"})
+    assert await store.meeting_guest_apps("m_2") == frozenset({"app_2"})
+    assert await store.meeting_guest_apps("m_none") == frozenset()
+    with pytest.raises(NotFound):
+        await store.add_meeting_guest_app("m_none", "app_1", T0)

@@ -59,10 +59,16 @@ def serve(
         envvar="FRONTDESK_ALLOWED_ORIGINS",
         help="Comma-separated web origins for CORS.",
     ),
+    webhook_allowed_networks: str | None = typer.Option(
+        None,
+        "--webhook-allowed-networks",
+        envvar="FRONTDESK_WEBHOOK_ALLOWED_NETWORKS",
+        help="Comma-separated CIDRs webhooks may target besides public addresses.",
+    ),
     log_level: str = typer.Option("info", "--log-level", envvar="FRONTDESK_LOG_LEVEL"),
 ) -> None:
     """Run a Frontdesk node (the database is migrated at start-up)."""
-    from frontdesk.config import _ice, _list
+    from frontdesk.config import _ice, _list, _networks
     from frontdesk.server.app import create_app
 
     settings = Settings.from_env(
@@ -75,6 +81,9 @@ def serve(
         ice_servers=_ice(ice_servers) if ice_servers else None,
         turn_secret=turn_secret,
         allowed_origins=_list(allowed_origins) if allowed_origins else None,
+        webhook_allowed_networks=(
+            _networks(webhook_allowed_networks) if webhook_allowed_networks else None
+        ),
         log_level=log_level,
     )
     logging.basicConfig(

@@ -123,7 +123,9 @@ class Peer:
         elif kind == "answer":
             pc = self.pc
             if pc is not None and pc.signalingState == "have-local-offer":
-                await pc.setRemoteDescription(RTCSessionDescription(str(data.get("sdp", "")), "answer"))
+                await pc.setRemoteDescription(
+                    RTCSessionDescription(str(data.get("sdp", "")), "answer")
+                )
         elif kind == "candidate":
             candidate = candidate_from_signal(data)
             if candidate is not None and self.pc is not None:

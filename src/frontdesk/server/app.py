@@ -25,6 +25,7 @@ from frontdesk.server.operations import Operations
 from frontdesk.server.problems import PROBLEM_TYPE, install_problem_handlers, problem_response
 from frontdesk.server.ratelimit import RateLimiter
 from frontdesk.server.rtc import RtcEndpoint
+from frontdesk.server.webhook_targets import TargetPolicy
 from frontdesk.server.webhooks import WebhookDispatcher, webhook_event_for
 from frontdesk.server.writer import EventWriter
 from frontdesk.store import Store, open_store
@@ -53,7 +54,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.state.ops = ops
         writer = EventWriter(st)
         await writer.start()
-        webhooks = WebhookDispatcher(st, clock=ops.clock, metrics=app.state.metrics)
+        webhooks = WebhookDispatcher(
+            st, clock=ops.clock, metrics=app.state.metrics, targets=app.state.webhook_targets
+        )
         await webhooks.start()
         live = LiveMeetings(
             ops,
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         max_body_size=MAX_BODY_BYTES,
     )
     app.state.settings = settings
+    app.state.webhook_targets = TargetPolicy.from_settings(settings)
     app.state.metrics = Metrics()
     app.state.service_limiter = RateLimiter(settings.rate_limit_per_min)
     app.state.auth_limiter = RateLimiter(120, burst=30)

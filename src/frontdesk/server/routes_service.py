@@ -10,7 +10,14 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from frontdesk.domain.model import UNSET, MeetingState
-from frontdesk.errors import FrontdeskError, InvalidClient, RateLimited, ValidationFailed
+from frontdesk.errors import (
+    FrontdeskError,
+    InvalidClient,
+    PermissionDenied,
+    RateLimited,
+    ValidationFailed,
+)
+from frontdesk.server.audience import may_read
 from frontdesk.server.deps import AppDep, OpsDep, client_address
 from frontdesk.server.ics import invite_ics
 from frontdesk.server.problems import PROBLEM_TYPE, problem_response
@@ -211,12 +218,20 @@ async def delete_meeting(meeting_id: str, request: Request, ops: OpsDep, app: Ap
 @router.get(
     "/meetings/{meeting_id}/participants",
     response_model=dict[str, list[ParticipantOut]],
-    responses=_NOT_FOUND,
+    responses={**_NOT_FOUND, 403: {"model": Problem, "description": "not this app's to read"}},
 )
 async def participants(
     meeting_id: str, request: Request, ops: OpsDep, app: AppDep
 ) -> dict[str, list[ParticipantOut]]:
-    await ops.meeting_for_app(meeting_id, app)
+    """The people in the meeting, for the applications that may read them (the
+    same rule as the webhooks, :mod:`frontdesk.server.audience`): its creator, or
+    for an agent's meeting the applications that vouched a guest into it; any
+    other application gets 403 ``forbidden``."""
+    meeting = await ops.meeting_for_app(meeting_id, app)
+    if not await may_read(ops.store, meeting, app.client_id):
+        raise PermissionDenied(
+            "only applications that brought a guest into this meeting may list its participants"
+        )
     live = getattr(request.app.state, "live", None)
     rows = await live.participants(meeting_id) if live is not None else []
     return {"items": [ParticipantOut(**r) for r in rows]}
@@ -274,8 +289,18 @@ async def guest_token(
     )
 
 
-@router.post("/webhooks", status_code=201, response_model=WebhookOut, responses=_ERRORS)
-async def create_webhook(body: WebhookIn, ops: OpsDep, app: AppDep) -> WebhookOut:
+@router.post(
+    "/webhooks",
+    status_code=201,
+    response_model=WebhookOut,
+    responses={
+        **_ERRORS,
+        422: {"model": Problem, "description": "invalid input, or webhook_target_forbidden"},
+    },
+)
+async def create_webhook(body: WebhookIn, request: Request, ops: OpsDep, app: AppDep) -> WebhookOut:
+    # Refused by resolved address (SSRF guard; checked again at every delivery).
+    await request.app.state.webhook_targets.vet_url(str(body.url))
     hook = await ops.create_webhook(app.client_id, str(body.url), body.events)
     return WebhookOut(
         id=hook.id,

@@ -37,6 +37,7 @@ from frontdesk.protocol import PROTOCOL_VERSION, decode_client, encode
 from frontdesk.protocol import messages as m
 from frontdesk.protocol.codes import CloseCode, close_code_for
 from frontdesk.protocol.events import chat_to_wire, event_frame, event_from_record
+from frontdesk.server.audience import note_guest_app
 from frontdesk.server.live import LiveMeetings, LiveRoom, chat_tail, wire_snapshot
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import TokenBucket
@@ -212,10 +213,11 @@ class RtcEndpoint:
             assert auth.token is not None
             meeting_id = _meeting_of(auth.token)
             lr = await self.live.room(meeting_id)
-            claims, _meeting = await ops.check_guest_token(auth.token, meeting_id)
+            claims, token_meeting = await ops.check_guest_token(auth.token, meeting_id)
             origin = ws.headers.get("origin")
             if claims.origins and origin is not None and origin.rstrip("/") not in claims.origins:
                 raise PermissionDenied("this token may not be used from this web origin")
+            await note_guest_app(ops.store, token_meeting, claims.app_id, ops.clock())
             join = cmd.Join(pid, claims.display_name, claims.role, JoinMethod.TOKEN)
             if claims.single_use:
                 single_use = claims

@@ -17,8 +17,17 @@ retried after ``retry_delays`` (±10 % jitter; a ``Retry-After`` answer is
 honoured up to the longest delay); any other answer fails for good. Retries are
 timers that put the delivery back on the queue, so no worker sleeps on them.
 
-A hook receives the events of the meetings its application created; a meeting
-created by no application (an organizer's own) goes to every application's hooks.
+A hook receives the events of a meeting only if its application may read the
+meeting (:func:`frontdesk.server.audience.readers`, the rule the service API's
+participant list applies too): the meetings its application created, and the
+agents' meetings (created by no application) into which its application vouched
+a guest with a guest token.
+
+Hooks are posted only where :mod:`frontdesk.server.webhook_targets` allows: the
+URL is vetted at registration, and every connection is made to an address that
+was resolved and vetted in the same step (no proxy, no redirects followed). A
+hook whose host now resolves to a forbidden address is not posted to; the
+attempt fails like a connection error (logged, retried, then given up).
 
 Deliveries live in memory only: those queued or waiting for a retry are lost
 when the process stops (``stop`` drains for a short while first). Receivers
@@ -51,7 +60,8 @@ from frontdesk.domain.events import (
     ParticipantJoined,
     ParticipantWaiting,
 )
-from frontdesk.errors import FrontdeskError, NotFound, Unavailable
+from frontdesk.domain.model import Meeting
+from frontdesk.errors import FrontdeskError, NotFound, Unavailable, WebhookTargetForbidden
 from frontdesk.protocol.events import payload_to_wire
 from frontdesk.protocol.webhooks import (
     ID_HEADER,
@@ -59,7 +69,9 @@ from frontdesk.protocol.webhooks import (
     TIMESTAMP_HEADER,
     sign_webhook,
 )
+from frontdesk.server.audience import readers
 from frontdesk.server.metrics import Metrics
+from frontdesk.server.webhook_targets import TargetPolicy, pinned_transport
 from frontdesk.store.base import Store, WebhookRecord
 
 __all__ = ["WebhookDispatcher", "webhook_event_for"]
@@ -173,15 +185,21 @@ class WebhookDispatcher:
         http_client: httpx.AsyncClient | None = None,
         metrics: Metrics | None = None,
         hook_cache_s: float = 5.0,
+        targets: TargetPolicy | None = None,
     ) -> None:
+        """``targets``: where hooks may be posted (default: public addresses only).
+        An ``http_client`` given here is used as is: it must do its own guarding."""
         self._store = store
         self._clock = clock
         self._delays = tuple(float(x) for x in retry_delays)
         self._timeout_s = timeout_s
         self._max_queue = max_queue
         self._concurrency = max(1, concurrency)
+        self._targets = targets or TargetPolicy()
         self._own_client = http_client is None
-        self._http = http_client or httpx.AsyncClient(follow_redirects=False)
+        self._http = http_client or httpx.AsyncClient(
+            transport=pinned_transport(self._targets), follow_redirects=False, trust_env=False
+        )
         self._metrics = metrics
         self._hook_cache_s = hook_cache_s
         self._queue: asyncio.Queue[_Job | _Delivery] = asyncio.Queue()
@@ -195,7 +213,7 @@ class WebhookDispatcher:
         self._hooks: tuple[WebhookRecord, ...] = ()
         self._hooks_at: float | None = None
         self._hooks_lock = asyncio.Lock()
-        self._meeting_apps: OrderedDict[str, str | None] = OrderedDict()
+        self._meetings: OrderedDict[str, Meeting] = OrderedDict()
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._dropped_unlogged = 0
         self._drop_logged_at: float | None = None
@@ -325,17 +343,22 @@ class WebhookDispatcher:
         hooks = await self._cached_hooks()
         if not hooks:
             return []
-        if meeting_id not in self._meeting_apps:
+        meeting = self._meetings.get(meeting_id)
+        if meeting is None:  # who created it never changes: cached
             try:
                 meeting = await self._store.get_meeting(meeting_id)
             except NotFound:
                 log.warning("webhooks: event for unknown meeting %s not delivered", meeting_id)
                 return []
-            self._meeting_apps[meeting_id] = meeting.created_by_app
-            if len(self._meeting_apps) > _MEETING_CACHE:
-                self._meeting_apps.popitem(last=False)
-        app_id = self._meeting_apps[meeting_id]
-        return [h for h in hooks if app_id is None or h.app_id == app_id]
+            self._meetings[meeting_id] = meeting
+            if len(self._meetings) > _MEETING_CACHE:
+                self._meetings.popitem(last=False)
+        try:
+            apps = await readers(self._store, meeting)
+        except FrontdeskError as exc:  # never guess wider: nobody gets this event
+            log.warning("webhooks: cannot tell who reads meeting %s (%s)", meeting_id, exc)
+            return []
+        return [h for h in hooks if h.app_id in apps]
 
     async def _cached_hooks(self) -> tuple[WebhookRecord, ...]:
         async with self._hooks_lock:
@@ -356,6 +379,12 @@ class WebhookDispatcher:
             log.warning("webhooks: hook %s refused: %s is not an http(s) URL", hook.id, where)
             self._count("failed")
             return
+        try:
+            self._targets.check_url(d.hook.url)
+        except WebhookTargetForbidden as exc:
+            log.warning("webhooks: hook %s refused: %s", hook.id, exc.detail)
+            self._count("failed")
+            return
         d.attempt += 1
         timestamp = int(self._clock().timestamp())
         headers = {
@@ -373,6 +402,9 @@ class WebhookDispatcher:
                 ) as response:  # the body is never read: a receiver cannot flood us
                     status = response.status_code
                     retry_after = _retry_after(response.headers.get("Retry-After"), self._clock())
+        except WebhookTargetForbidden as exc:  # resolved, vetted, refused: nothing was sent
+            self._retry_or_fail(d, where, f"target refused: {exc.detail}", None)
+            return
         except (TimeoutError, httpx.TimeoutException):
             self._retry_or_fail(d, where, f"no answer within {self._timeout_s}s", None)
             return

@@ -175,6 +175,16 @@ class Store(abc.ABC):
     async def last_seq(self, meeting_id: str) -> int:
         """Highest stored seq of the meeting, 0 when none."""
 
+    # --- applications that vouched a guest into an agent's meeting ---------------
+    @abc.abstractmethod
+    async def add_meeting_guest_app(self, meeting_id: str, app_id: str, at: datetime) -> None:
+        """Note that ``app_id``'s guest token let a guest into ``meeting_id``
+        (idempotent: a second call changes nothing)."""
+
+    @abc.abstractmethod
+    async def meeting_guest_apps(self, meeting_id: str) -> frozenset[str]:
+        """The applications noted by :meth:`add_meeting_guest_app` for the meeting."""
+
     # --- webhooks ----------------------------------------------------------------
     @abc.abstractmethod
     async def create_webhook(self, hook: WebhookRecord) -> None: ...

@@ -378,6 +378,25 @@ class SqlStore(Store):
         async with self._read() as conn:
             return int((await conn.execute(stmt)).scalar_one())
 
+    # --- applications that vouched a guest into an agent's meeting ------------------------
+    async def add_meeting_guest_app(self, meeting_id: str, app_id: str, at: datetime) -> None:
+        if app_id in await self.meeting_guest_apps(meeting_id):
+            return
+        try:
+            async with self._write(f"guest app of meeting {meeting_id!r}") as conn:
+                await conn.execute(
+                    sa.insert(t.meeting_guest_apps).values(
+                        meeting_id=meeting_id, app_id=app_id, created_at=at
+                    )
+                )
+        except AlreadyExists:  # noted at the same moment by another join
+            pass
+
+    async def meeting_guest_apps(self, meeting_id: str) -> frozenset[str]:
+        c = t.meeting_guest_apps.c
+        rows = await self._all(sa.select(c.app_id).where(c.meeting_id == meeting_id))
+        return frozenset(str(r["app_id"]) for r in rows)
+
     # --- webhooks ---------------------------------------------------------------------------
     async def create_webhook(self, hook: WebhookRecord) -> None:
         async with self._write(f"webhook {hook.id!r}", AppNotFound) as conn:

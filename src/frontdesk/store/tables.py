@@ -21,6 +21,7 @@ __all__ = [
     "UTCDateTime",
     "apps",
     "events",
+    "meeting_guest_apps",
     "meetings",
     "metadata",
     "signing_keys",
@@ -166,4 +167,24 @@ webhooks = sa.Table(
     sa.Column("events", sa.JSON(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("extra", sa.JSON(), nullable=False),
+)
+
+# The applications whose guest tokens brought a guest into a meeting made by no
+# application (an agent's): they may read that meeting's participants and events.
+meeting_guest_apps = sa.Table(
+    "meeting_guest_apps",
+    metadata,
+    sa.Column(
+        "meeting_id",
+        _str(),
+        sa.ForeignKey("meetings.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "app_id",
+        _str(),
+        sa.ForeignKey("apps.client_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
 )
