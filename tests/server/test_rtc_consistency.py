@@ -62,10 +62,13 @@ async def test_a_failed_write_is_never_acknowledged_and_the_retry_is_stored_once
 
 
 async def test_a_join_racing_the_drop_of_an_idle_room_lands_in_the_one_room(
-    server: LiveServer,
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The join fetched the room, then awaited its token check while the room was
-    dropped as idle: it must join that room (served again), not an orphan."""
+    """The join fetched the room, then awaited a store write (noting the vouching
+    application) while the room was dropped as idle: it must join that room
+    (served again), not an orphan."""
+    from frontdesk.server import admission
+
     ops, live = server.ops, server.app.state.live
     m = await ops.create_meeting(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
     first = await agent(server, m.id)
@@ -73,17 +76,16 @@ async def test_a_join_racing_the_drop_of_an_idle_room_lands_in_the_one_room(
     await asyncio.sleep(0.1)
     lr = await live.room(m.id)
 
-    real_check = ops.check_guest_token
+    real_note = admission.note_guest_app
     checking = asyncio.Event()
     proceed = asyncio.Event()
 
-    async def slow_check(token, meeting_id):  # type: ignore[no-untyped-def]
-        result = await real_check(token, meeting_id)
+    async def slow_note(*args):  # type: ignore[no-untyped-def]
+        await real_note(*args)
         checking.set()
         await proceed.wait()
-        return result
 
-    ops.check_guest_token = slow_check
+    monkeypatch.setattr(admission, "note_guest_app", slow_note)
     grant = await ops.mint_guest_token(m.id, display_name="Ann")
     joining = asyncio.create_task(
         RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})

@@ -10,40 +10,32 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from frontdesk.domain import commands as cmd
-from frontdesk.domain.model import Role
-from frontdesk.domain.participants import JoinMethod, SessionState
+from frontdesk.domain.participants import SessionState
 from frontdesk.errors import (
     FrontdeskError,
     LimitExceeded,
-    MeetingNotFound,
     PermissionDenied,
     ProtocolError,
     RateLimited,
-    TokenInvalid,
-    TokenUsed,
 )
 from frontdesk.protocol import PROTOCOL_VERSION, decode_client, encode
 from frontdesk.protocol import messages as m
 from frontdesk.protocol.codes import CloseCode, close_code_for
 from frontdesk.protocol.events import chat_to_wire, event_frame, event_from_record
-from frontdesk.server.audience import note_guest_app
+from frontdesk.server.admission import GuestAdmission, meeting_of_token
 from frontdesk.server.live import LiveMeetings, LiveRoom, chat_tail, wire_snapshot
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import TokenBucket
 from frontdesk.tokens import (
-    MEETING_AUDIENCE_PREFIX,
-    GuestClaims,
     issue_resume_token,
     verify_resume_token,
 )
@@ -136,33 +128,12 @@ class _Session:
     pid: str
 
 
-def _meeting_of(token: str) -> str:
-    """The meeting a token is for (its audience), before verification."""
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        raise TokenInvalid("malformed token") from None
-    aud = claims.get("aud")
-    if isinstance(aud, list):
-        aud = aud[0] if aud else None
-    if not isinstance(aud, str) or not aud.startswith(MEETING_AUDIENCE_PREFIX):
-        raise TokenInvalid("not a meeting token")
-    return aud[len(MEETING_AUDIENCE_PREFIX) :]
-
-
-def _join_code(join_url: str) -> str:
-    path = join_url.split("?", 1)[0].split("#", 1)[0].rstrip("/")
-    code = path.rsplit("/", 1)[-1]
-    if not code or len(code) > 64:
-        raise MeetingNotFound("not a join URL")
-    return code
-
-
 class RtcEndpoint:
     def __init__(self, ops: Operations, live: LiveMeetings) -> None:
         self.ops = ops
         self.live = live
         self.settings = ops.settings
+        self.admission = GuestAdmission(ops, live)
 
     # --- connection lifecycle -----------------------------------------------------------
     async def serve(self, ws: WebSocket) -> None:
@@ -203,56 +174,24 @@ class RtcEndpoint:
     async def _authenticate(
         self, hello: m.Hello, conn: RtcConnection, ws: WebSocket
     ) -> _Session | None:
-        auth = hello.auth
-        ops = self.ops
-        if auth.kind == "resume":
+        if hello.auth.kind == "resume":
             return await self._resume(hello, conn)
-        pid = "p_" + secrets.token_urlsafe(9)
-        single_use: GuestClaims | None = None
-        if auth.kind == "token":
-            assert auth.token is not None
-            meeting_id = _meeting_of(auth.token)
-            lr = await self.live.room(meeting_id)
-            claims, token_meeting = await ops.check_guest_token(auth.token, meeting_id)
-            origin = ws.headers.get("origin")
-            if claims.origins and origin is not None and origin.rstrip("/") not in claims.origins:
-                raise PermissionDenied("this token may not be used from this web origin")
-            await note_guest_app(ops.store, token_meeting, claims.app_id, ops.clock())
-            join = cmd.Join(pid, claims.display_name, claims.role, JoinMethod.TOKEN)
-            if claims.single_use:
-                single_use = claims
-        elif auth.kind == "url":
-            assert auth.join_url is not None and auth.display_name is not None
-            meeting = await ops.meeting_for_join_code(_join_code(auth.join_url))
-            lr = await self.live.room(meeting.id)
-            join = cmd.Join(pid, auth.display_name, Role.GUEST, JoinMethod.URL)
-        else:  # session: an organizer or agent signed in through the user API
-            assert auth.token is not None and auth.meeting_id is not None
-            user = await ops.user_for_session(auth.token)
-            lr = await self.live.room(auth.meeting_id)
-            role = Role.ORGANIZER if user.username == lr.room.meeting.organizer else Role.PRESENTER
-            join = cmd.Join(pid, user.display_name, role, JoinMethod.USER, username=user.username)
-        conn.participant_id = pid
-        async with lr.lock:
-            self.live.ensure_current(lr)
-            # A single-use token is spent only by a join that succeeds.
-            if single_use is not None and await ops.store.is_token_used(single_use.jti):
-                raise TokenUsed()
-            await self.live.run_locked(lr, join)
-            if single_use is not None and not await ops.consume_guest_token(single_use):
-                # Spent on another node at the same moment: undo this join.
-                await self.live.run_locked(lr, cmd.Leave(pid))
-                raise TokenUsed()
-            p = lr.room.participant(pid)
+
+        def on_joined(lr: LiveRoom, pid: str) -> None:
+            conn.participant_id = pid
             self.live.attach(lr, conn)
-            conn.last_state = p.state
+            conn.last_state = lr.room.participant(pid).state
             conn.send(self._welcome(lr, pid, resumed=False, ref=hello.ref))
-        return _Session(lr, pid)
+
+        admitted = await self.admission.admit(
+            hello.auth, origin=ws.headers.get("origin"), on_joined=on_joined
+        )
+        return _Session(admitted.room, admitted.participant_id)
 
     async def _resume(self, hello: m.Hello, conn: RtcConnection) -> _Session | None:
         auth = hello.auth
         assert auth.token is not None
-        meeting_id = _meeting_of(auth.token)
+        meeting_id = meeting_of_token(auth.token)
         ring = await self.ops.keys.ring_for(auth.token)
         claims = verify_resume_token(
             ring,

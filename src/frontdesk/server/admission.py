@@ -1,0 +1,126 @@
+"""Letting a new session into a live meeting: one order for every credential.
+
+1. **Verify** the credential (guest token, join code, user session). Nothing
+   about a meeting is read before a token's signature checks out, and every
+   token that does not verify gets the same answer (``token_invalid``), so a
+   forged token learns nothing about the meeting it names.
+2. **Load** the meeting's live room.
+3. **Check** what the credential binds: the web origin a token was minted for,
+   a single-use token not spent yet.
+4. **Join** through the meeting core (which decides role, lobby and limits),
+   then **consume** a single-use token: it is spent only by a join that
+   succeeded, and a join that lost the race to spend it is undone.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jwt
+
+from frontdesk.domain import commands as cmd
+from frontdesk.domain.model import Meeting, Role
+from frontdesk.domain.participants import JoinMethod
+from frontdesk.errors import MeetingNotFound, PermissionDenied, TokenInvalid, TokenUsed
+from frontdesk.protocol import messages as m
+from frontdesk.server.audience import note_guest_app
+from frontdesk.server.live import LiveMeetings, LiveRoom
+from frontdesk.server.operations import Operations
+from frontdesk.tokens import MEETING_AUDIENCE_PREFIX, GuestClaims
+
+__all__ = ["GuestAdmission", "join_code_of", "meeting_of_token"]
+
+#: The one answer to a token that does not verify, whatever is wrong with it.
+BAD_TOKEN = "the token is not valid"
+
+
+def meeting_of_token(token: str) -> str:
+    """The meeting a token names (its audience), read *before* verification:
+    only to know which meeting's verification rules apply."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise TokenInvalid(BAD_TOKEN) from None
+    aud = claims.get("aud")
+    if isinstance(aud, list):
+        aud = aud[0] if aud else None
+    if not isinstance(aud, str) or not aud.startswith(MEETING_AUDIENCE_PREFIX):
+        raise TokenInvalid(BAD_TOKEN)
+    return aud[len(MEETING_AUDIENCE_PREFIX) :]
+
+
+def join_code_of(join_url: str) -> str:
+    """The join code of a meeting URL (``…/j/<code>``)."""
+    path = join_url.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    code = path.rsplit("/", 1)[-1]
+    if not code or len(code) > 64:
+        raise MeetingNotFound("not a join URL")
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    room: LiveRoom
+    participant_id: str
+
+
+class GuestAdmission:
+    def __init__(self, ops: Operations, live: LiveMeetings) -> None:
+        self.ops = ops
+        self.live = live
+
+    async def admit(
+        self,
+        auth: m.Auth,
+        *,
+        origin: str | None,
+        on_joined: Callable[[LiveRoom, str], None],
+    ) -> Admitted:
+        """Join a new session with ``auth`` (not a resume). ``on_joined`` runs
+        under the room's lock right after the join (attach and welcome there, so
+        no event of the room can slip in between)."""
+        ops = self.ops
+        pid = "p_" + secrets.token_urlsafe(9)
+        single_use: GuestClaims | None = None
+        if auth.kind == "token":
+            assert auth.token is not None
+            claims, meeting = await self._verified(auth.token)
+            lr = await self.live.room(meeting.id)
+            if claims.origins and origin is not None and origin.rstrip("/") not in claims.origins:
+                raise PermissionDenied("this token may not be used from this web origin")
+            await note_guest_app(ops.store, meeting, claims.app_id, ops.clock())
+            join = cmd.Join(pid, claims.display_name, claims.role, JoinMethod.TOKEN)
+            single_use = claims if claims.single_use else None
+        elif auth.kind == "url":
+            assert auth.join_url is not None and auth.display_name is not None
+            meeting = await ops.meeting_for_join_code(join_code_of(auth.join_url))
+            lr = await self.live.room(meeting.id)
+            join = cmd.Join(pid, auth.display_name, Role.GUEST, JoinMethod.URL)
+        elif auth.kind == "session":  # an organizer or agent signed in through the user API
+            assert auth.token is not None and auth.meeting_id is not None
+            user = await ops.user_for_session(auth.token)
+            lr = await self.live.room(auth.meeting_id)
+            role = Role.ORGANIZER if user.username == lr.room.meeting.organizer else Role.PRESENTER
+            join = cmd.Join(pid, user.display_name, role, JoinMethod.USER, username=user.username)
+        else:  # pragma: no cover - the decoder knows only these kinds
+            raise TokenInvalid(BAD_TOKEN)
+        async with lr.lock:
+            self.live.ensure_current(lr)
+            if single_use is not None and await ops.store.is_token_used(single_use.jti):
+                raise TokenUsed()
+            await self.live.run_locked(lr, join)
+            if single_use is not None and not await ops.consume_guest_token(single_use):
+                # Spent on another node at the same moment: undo this join.
+                await self.live.run_locked(lr, cmd.Leave(pid))
+                raise TokenUsed()
+            on_joined(lr, pid)
+        return Admitted(lr, pid)
+
+    async def _verified(self, token: str) -> tuple[GuestClaims, Meeting]:
+        meeting_id = meeting_of_token(token)
+        try:
+            return await self.ops.check_guest_token(token, meeting_id)
+        except TokenInvalid:
+            raise TokenInvalid(BAD_TOKEN) from None
