@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
 
+from frontdesk.domain.names import MAX_DISPLAY_NAME, check_display_name, display_name_key
 from frontdesk.errors import IllegalState, MeetingEnded, ValidationFailed
 
 __all__ = [
@@ -28,12 +29,12 @@ __all__ = [
     "Unset",
     "User",
     "check_display_name",
+    "display_name_key",
     "new_join_code",
     "new_meeting_id",
 ]
 
 MAX_SUBJECT = 200
-MAX_DISPLAY_NAME = 80
 MAX_USERNAME = 64
 
 
@@ -100,11 +101,6 @@ def _clean_text(value: str, field: str, max_len: int, *, allow_empty: bool = Fal
     if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
         raise ValidationFailed(f"{field} must not contain control characters")
     return value
-
-
-def check_display_name(value: str) -> str:
-    """Validate and normalise a display name (trimmed, 1..80 chars, no controls)."""
-    return _clean_text(value, "display_name", MAX_DISPLAY_NAME)
 
 
 @dataclass(frozen=True, slots=True)
