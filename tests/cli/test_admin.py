@@ -140,6 +140,18 @@ def test_users_create_stores_the_normal_form(cli: Cli) -> None:
     assert [u["display_name"] for u in cli.json("users", "list")] == ["Bob Builder"]
 
 
+def test_users_rename(cli: Cli) -> None:
+    make_alice(cli)
+    out = cli.json("users", "rename", "alice", "--display-name", " Alice   Adviser ")
+    assert out == {"username": "alice", "display_name": "Alice Adviser"}
+    refused = cli("users", "rename", "alice", "--display-name", "Al\u200bice", "--json")
+    assert problem_code(refused) == "validation_failed"
+    assert problem_code(cli("users", "rename", "bob", "--display-name", "Bob", "--json")) == (
+        "user_not_found"
+    )
+    assert [u["display_name"] for u in cli.json("users", "list")] == ["Alice Adviser"]
+
+
 def test_users_create_twice_is_a_conflict(cli: Cli) -> None:
     make_alice(cli)
     again = cli(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from frontdesk.domain.model import MAX_DISPLAY_NAME, check_display_name, display_name_key
+from frontdesk.domain.model import MAX_DISPLAY_NAME, User, check_display_name, display_name_key
 from frontdesk.domain.names import (
     INVISIBLE,
     REFUSED_CATEGORIES,
@@ -249,3 +250,15 @@ def test_display_name_key_matches_case_and_width(other: str) -> None:
 def test_display_name_key_tells_different_names_apart() -> None:
     assert display_name_key("Alice Advisor") != display_name_key("Alice Adviser")
     assert display_name_key("Straße") == display_name_key("STRASSE")
+
+
+def test_users_stored_under_the_earlier_rule_still_load() -> None:
+    """A user row from before this rule loads (to sign in and be renamed); the new
+    rule applies where a name enters: creating, renaming, joining."""
+    made = datetime(2025, 1, 1, tzinfo=UTC)
+    legacy = User("sam", "Sam\u200bAdvisor", "$argon2id$x", made)
+    assert legacy.display_name == "Sam\u200bAdvisor"
+    with pytest.raises(ValidationFailed):
+        User("sam", "Sam\x00Advisor", "$argon2id$x", made)
+    with pytest.raises(ValidationFailed):
+        User("sam", " ", "$argon2id$x", made)

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from frontdesk.domain.model import AccessPolicy
+from frontdesk.domain.model import AccessPolicy, User
 from frontdesk.errors import ValidationFailed
 from frontdesk.protocol.codes import close_code_for
+from frontdesk.tokens.secrets import hash_secret
 from tests.support.live_server import LiveServer
 from tests.support.rtc import RawClient
 
@@ -135,3 +137,30 @@ async def test_user_creation_stores_the_normal_form(server: LiveServer) -> None:
     user = await server.ops.create_user("bob", WIDE, "correct horse battery")
     assert user.display_name == "Alice Visitor"
     assert (await server.ops.store.get_user("bob")).display_name == "Alice Visitor"
+
+
+async def test_a_user_named_before_the_rule_signs_in_and_is_renamed(server: LiveServer) -> None:
+    """A name stored by an earlier version still loads (sign-in and listing work);
+    joining a meeting with it is refused with the reason, until it is renamed."""
+    ops = server.ops
+    legacy = User(
+        username="sam",
+        display_name="Sam\u200bAdvisor",
+        password_hash=hash_secret("correct horse battery"),
+        created_at=datetime.now(UTC),
+    )
+    await ops.store.create_user(legacy)
+    token, _, user = await ops.login("sam", "correct horse battery")
+    assert user.display_name == "Sam\u200bAdvisor"
+    m = await ops.create_meeting(subject="", organizer="sam")
+    auth = {"kind": "session", "token": token, "meeting_id": m.id}
+    refused = await RawClient.connect(rtc_url(server), auth)
+    assert refused.inbox[0]["code"] == "validation_failed"
+    assert "U+200B ZERO WIDTH SPACE" in refused.inbox[0]["message"]
+    await refused.close()
+    with pytest.raises(ValidationFailed):
+        await ops.rename_user("sam", "Sam\u202eAdvisor")
+    assert (await ops.rename_user("sam", " Sam   Advisor ")).display_name == "Sam Advisor"
+    joined = await RawClient.connect(rtc_url(server), auth)
+    assert joined.welcome["state"] == "joined"
+    await joined.close()

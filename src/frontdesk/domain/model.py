@@ -135,7 +135,10 @@ class User:
         name = _clean_text(self.username, "username", MAX_USERNAME)
         if not all(c.isalnum() or c in "._-@" for c in name):
             raise ValidationFailed("username may hold letters, digits and . _ - @ only")
-        check_display_name(self.display_name)
+        # Loadable under the rule of earlier versions, so an agent named before names
+        # were normalised still signs in and can be renamed; a name that enters
+        # (Operations.create_user / rename_user, a meeting join) obeys check_display_name.
+        _clean_text(self.display_name, "display_name", MAX_DISPLAY_NAME)
 
 
 @dataclass(frozen=True, slots=True)
