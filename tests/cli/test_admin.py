@@ -121,6 +121,37 @@ def test_users_create_refuses_a_short_password(cli: Cli) -> None:
     assert cli.json("users", "list") == []
 
 
+def test_users_create_refuses_a_hostile_display_name(cli: Cli) -> None:
+    result = cli(
+        "users", "create", "mallory", "--display-name", "Alice\u202eAdvisor",
+        "--password-stdin", "--json", input=PASSWORD + "\n",
+    )  # fmt: skip
+    assert problem_code(result) == "validation_failed"
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in json.loads(result.stderr)["detail"]
+    assert cli.json("users", "list") == []
+
+
+def test_users_create_stores_the_normal_form(cli: Cli) -> None:
+    out = cli.json(
+        "users", "create", "bob", "--display-name", "\uff22\uff4f\uff42\u3000 Builder ",
+        "--password-stdin", input=PASSWORD + "\n",
+    )  # fmt: skip
+    assert out["display_name"] == "Bob Builder"
+    assert [u["display_name"] for u in cli.json("users", "list")] == ["Bob Builder"]
+
+
+def test_users_rename(cli: Cli) -> None:
+    make_alice(cli)
+    out = cli.json("users", "rename", "alice", "--display-name", " Alice   Adviser ")
+    assert out == {"username": "alice", "display_name": "Alice Adviser"}
+    refused = cli("users", "rename", "alice", "--display-name", "Al\u200bice", "--json")
+    assert problem_code(refused) == "validation_failed"
+    assert problem_code(cli("users", "rename", "bob", "--display-name", "Bob", "--json")) == (
+        "user_not_found"
+    )
+    assert [u["display_name"] for u in cli.json("users", "list")] == ["Alice Adviser"]
+
+
 def test_users_create_twice_is_a_conflict(cli: Cli) -> None:
     make_alice(cli)
     again = cli(

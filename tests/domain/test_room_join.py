@@ -131,7 +131,19 @@ def test_url_join_gives_guest_role_only(role: Role) -> None:
         make_room(AccessPolicy.DIRECT).handle(Join("g", "Ann", role, JoinMethod.URL), T0)
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 81, "bad\x00name"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "   ",
+        "x" * 81,
+        "bad\x00name",
+        "Alice\u202eAdvisor",
+        "\u200b",
+        "Al\u200dice",
+        "\ufeffAnn",
+    ],
+)
 def test_display_name_is_validated(name: str) -> None:
     room = make_room(AccessPolicy.DIRECT)
     with pytest.raises(ValidationFailed):
@@ -143,6 +155,12 @@ def test_display_name_is_trimmed() -> None:
     room = make_room(AccessPolicy.DIRECT)
     room.handle(url_guest(name="  Ann  "), T0)
     assert room.participant("g1").display_name == "Ann"
+
+
+def test_display_name_is_normalised() -> None:
+    room = make_room(AccessPolicy.DIRECT)
+    room.handle(url_guest(name="\u3000\uff21\uff4e\uff4e \t Visitor"), T0)
+    assert room.participant("g1").display_name == "Ann Visitor"
 
 
 @pytest.mark.parametrize("pid", ["", "x" * 129])

@@ -208,4 +208,4 @@ def test_the_cli_refuses_a_display_name_with_a_surrogate(
     )
     assert result.exit_code == 2, (result.stdout, result.stderr)
     said = " ".join(result.stderr.split())
-    assert said.startswith("error (validation_failed)") and "valid Unicode" in said, said
+    assert said.startswith("error (validation_failed)") and "surrogate" in said, said

@@ -65,6 +65,8 @@ async def test_admit_over_rest_needs_the_agent_in_the_meeting(harness: Harness) 
     await live.execute(lr, cmd.Join("p_guest", "Ann Visitor", Role.GUEST, JoinMethod.TOKEN))
     queue = (await harness.http.get("/v1/me/lobby", headers=auth)).json()["items"]
     assert [(q["display_name"], q["vouched"]) for q in queue] == [("Ann Visitor", True)]
+    # The console's badge comes from these fields, never from the name.
+    assert (queue[0]["role"], queue[0]["method"]) == ("guest", "token")
 
     url = f"/v1/me/meetings/{m.id}/lobby/p_guest/admit"
     problem(await harness.http.post(url, headers=auth), 403, "forbidden")

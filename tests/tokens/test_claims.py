@@ -105,6 +105,9 @@ def test_guest_tokens_are_distinct(ring: KeyRing) -> None:
         {"display_name": "   "},
         {"display_name": "x" * 81},
         {"display_name": "bell\x07"},
+        {"display_name": "Alice\u202eAdvisor"},
+        {"display_name": "\u200b"},
+        {"display_name": "Al\ufeffice"},
         {"ttl_s": 0},
         {"ttl_s": -5},
         {"meeting_id": ""},
@@ -117,6 +120,12 @@ def test_guest_tokens_are_distinct(ring: KeyRing) -> None:
 def test_guest_issue_validation(ring: KeyRing, changes: dict[str, Any]) -> None:
     with pytest.raises(ValidationFailed):
         guest(ring, **changes)
+
+
+def test_guest_token_carries_the_normal_form(ring: KeyRing) -> None:
+    token = guest(ring, display_name="  \uff21\uff4e\uff4e\u3000\tVisitor ")
+    claims = verify_guest_token(ring, token, issuer=ISSUER, meeting_id="m_1", now=NOW)
+    assert claims.display_name == "Ann Visitor"
 
 
 def test_guest_wrong_meeting_expired_wrong_issuer(ring: KeyRing) -> None:
@@ -170,6 +179,8 @@ def test_forged_guest_control(ring: KeyRing) -> None:
         {"name": None},
         {"name": 5},
         {"name": "y" * 81},
+        {"name": "Ann\u2066Visitor"},
+        {"name": "\u3164"},
         {"sub": "user:alice"},
         {"sub": None},
         {"single_use": "yes"},

@@ -90,6 +90,21 @@ def users_create(
     emit(run(go, as_json=as_json), as_json=as_json)
 
 
+@users.command("rename")
+def users_rename(
+    username: str,
+    display_name: str = typer.Option(..., "--display-name", help="Name shown to visitors."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Change the name a user is shown with (e.g. one a newer version refuses)."""
+
+    async def go(ops: Operations) -> dict[str, Any]:
+        u = await ops.rename_user(username, display_name)
+        return {"username": u.username, "display_name": u.display_name}
+
+    emit(run(go, as_json=as_json), as_json=as_json)
+
+
 @users.command("list")
 def users_list(as_json: bool = JsonOpt) -> None:
     async def go(ops: Operations) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
 
+from frontdesk.domain.names import MAX_DISPLAY_NAME, check_display_name, display_name_key
 from frontdesk.domain.text import has_surrogate
 from frontdesk.errors import IllegalState, MeetingEnded, ValidationFailed
 
@@ -29,12 +30,12 @@ __all__ = [
     "Unset",
     "User",
     "check_display_name",
+    "display_name_key",
     "new_join_code",
     "new_meeting_id",
 ]
 
 MAX_SUBJECT = 200
-MAX_DISPLAY_NAME = 80
 MAX_USERNAME = 64
 
 
@@ -105,11 +106,6 @@ def _clean_text(value: str, field: str, max_len: int, *, allow_empty: bool = Fal
     return value
 
 
-def check_display_name(value: str) -> str:
-    """Validate and normalise a display name (trimmed, 1..80 chars, no controls)."""
-    return _clean_text(value, "display_name", MAX_DISPLAY_NAME)
-
-
 @dataclass(frozen=True, slots=True)
 class App:
     """A trusted application (a business back end) with client credentials."""
@@ -142,7 +138,10 @@ class User:
         name = _clean_text(self.username, "username", MAX_USERNAME)
         if not all(c.isalnum() or c in "._-@" for c in name):
             raise ValidationFailed("username may hold letters, digits and . _ - @ only")
-        check_display_name(self.display_name)
+        # Loadable under the rule of earlier versions, so an agent named before names
+        # were normalised still signs in and can be renamed; a name that enters
+        # (Operations.create_user / rename_user, a meeting join) obeys check_display_name.
+        _clean_text(self.display_name, "display_name", MAX_DISPLAY_NAME)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import logging
 import random
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from frontdesk.config import Settings
@@ -180,6 +180,13 @@ class Operations:
         await self.store.create_user(user)
         return user
 
+    async def rename_user(self, username: str, display_name: str) -> User:
+        """Give a user a new display name (in its normal form)."""
+        user = await self.store.get_user(username)
+        renamed = replace(user, display_name=check_display_name(display_name))
+        await self.store.update_user(renamed)
+        return renamed
+
     async def login(self, username: str, password: str) -> tuple[str, SessionClaims, User]:
         try:
             user = await self.store.get_user(username)
@@ -189,8 +196,6 @@ class Operations:
         if user.disabled or not verify_secret(user.password_hash, password):
             raise InvalidCredentials()
         if needs_rehash(user.password_hash):
-            from dataclasses import replace
-
             await self.store.update_user(replace(user, password_hash=hash_secret(password)))
         ring = await self.keys.refresh_if_stale()
         token, claims = issue_session_token(

@@ -123,6 +123,7 @@ async def my_lobby(user: UserDep, ops: OpsDep, request: Request) -> dict[str, An
                     "subject": room.meeting.subject,
                     "participant_id": p.id,
                     "display_name": p.display_name,
+                    "role": p.role.value,
                     "vouched": p.vouched,
                     "method": p.method.value,
                     "waiting_since": p.lobby_since.isoformat() if p.lobby_since else None,

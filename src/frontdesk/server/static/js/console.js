@@ -2,8 +2,8 @@
 // meetings, and the in-meeting view with moderation.
 import { joinAsUser, login } from "/sdk/frontdesk.js";
 import {
-  $, announce, beep, copyText, download, el, clear, endText, errorText, formatDateTime, showScreen, since,
-  unlockAudio,
+  $, announce, beep, copyText, download, el, clear, endText, errorText, formatDateTime, roleBadges, showScreen,
+  since, unlockAudio,
 } from "/static/js/ui.js";
 import { MeetingView } from "/static/js/meeting_view.js";
 
@@ -255,6 +255,8 @@ function fillQueue(list, entries, withSubject) {
 }
 
 function queueItem(e, withSubject) {
+  // The role badge and the vouching come from the entry's role, method and vouched
+  // fields: the name is what the visitor (or the back end) chose, and may be anyone's.
   const vouch = e.vouched
     ? (e.method === "token" ? "verified by invitation token" : "verified")
     : "not verified: name typed by the visitor";
@@ -262,7 +264,9 @@ function queueItem(e, withSubject) {
   return el("li", { class: "visitor", data: { pid: e.participant_id, meetingId: e.meeting_id } },
     el("div", { class: "meta" },
       el("strong", { class: "name", text: who }),
-      el("span", { class: e.vouched ? "badge vouched" : "badge unvouched", text: vouch }),
+      el("span", { class: "badges" },
+        ...roleBadges(e, { verification: false }),
+        el("span", { class: e.vouched ? "badge vouched" : "badge unvouched", text: vouch })),
       withSubject ? el("span", { class: "muted", text: e.subject || "Untitled meeting" }) : null,
       el("span", { class: "waiting muted", text: `waiting ${since(e.waiting_since)}` })),
     el("div", { class: "actions" },

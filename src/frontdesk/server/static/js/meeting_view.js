@@ -1,7 +1,10 @@
 // The in-meeting view shared by the guest page and the agent console: video tiles,
 // people, chat with history and typing indicator, media controls, and (for
-// moderators) mute / remove on each person and "End for all".
-import { announce, clear, el, formatClock, listDevices } from "/static/js/ui.js";
+// moderators) mute / remove on each person and "End for all". Every name is shown
+// with a role badge beside it (Host / Advisor / Guest, "not verified"), taken from the
+// participant's role and join method: a guest may call themselves what the host is
+// called, but cannot get the host's badge.
+import { announce, clear, el, formatClock, listDevices, roleBadges, roleText } from "/static/js/ui.js";
 
 const TYPING_IDLE_MS = 3000;
 const TYPING_STALE_MS = 8000;
@@ -23,6 +26,7 @@ export class MeetingView {
     this.typingTimer = null;
     this.iAmTyping = false;
     this.mediaStarted = false;
+    this.known = new Map(); // participant id -> last roster entry (chat of people who left)
     this.build();
     this.subscribe();
     this.renderAll();
@@ -90,7 +94,9 @@ export class MeetingView {
       this.renderChat();
       this.typers.delete(msg.participant_id);
       this.renderTyping();
-      if (msg.participant_id !== m.participantId) announce(this.status, `${msg.display_name}: ${msg.text}`);
+      if (msg.participant_id !== m.participantId) {
+        announce(this.status, `${msg.display_name} (${roleText(this.person(msg.participant_id))}): ${msg.text}`);
+      }
     });
     on("typing", ({ participant_id: pid, typing }) => {
       if (pid === m.participantId) return;
@@ -204,15 +210,17 @@ export class MeetingView {
   // --- tiles -------------------------------------------------------------------
   renderTiles() {
     const m = this.meeting;
+    this.remember();
     const want = new Map();
     const selfStream = m.localStream || null;
     want.set(m.participantId, { name: `${(m.me && m.me.display_name) || "You"} (you)`, stream: selfStream, self: true,
+      who: this.person(m.participantId),
       videoOff: m.videoMuted || !selfStream || selfStream.getVideoTracks().length === 0 });
     for (const p of m.roster.values()) {
       if (p.id === m.participantId || p.state !== "joined") continue;
       const stream = m.remoteStreams ? m.remoteStreams.get(p.id) || null : null;
       want.set(p.id, { name: p.display_name, stream, self: false, videoOff: Boolean(p.video_muted) || !stream,
-        audioMuted: Boolean(p.audio_muted) });
+        audioMuted: Boolean(p.audio_muted), who: p });
     }
     for (const tile of [...this.tiles.children]) {
       if (!want.has(tile.dataset.pid)) tile.remove();
@@ -233,26 +241,40 @@ export class MeetingView {
       }
       tile.classList.toggle("video-off", t.videoOff);
       tile.querySelector(".avatar").textContent = initials(t.name);
-      tile.querySelector("figcaption").textContent = t.audioMuted ? `${t.name} · muted` : t.name;
-      tile.setAttribute("aria-label", t.name);
+      const caption = tile.querySelector("figcaption");
+      clear(caption);
+      caption.append(el("span", { class: "name", text: t.name }), ...roleBadges(t.who));
+      if (t.audioMuted) caption.append(el("span", { class: "flags", text: "muted" }));
+      tile.setAttribute("aria-label", `${t.name} (${roleText(t.who)})`);
     }
     this.tiles.dataset.count = String(want.size);
   }
 
   // --- people ------------------------------------------------------------------
+  /** The roster entry of a participant, also after they left (for their chat lines). */
+  person(pid) {
+    const m = this.meeting;
+    return m.roster.get(pid) || this.known.get(pid) || (pid === m.participantId ? m.me : null) || null;
+  }
+
+  remember() {
+    for (const p of this.meeting.roster.values()) this.known.set(p.id, p);
+  }
+
   renderRoster() {
     const m = this.meeting;
+    this.remember();
     clear(this.roster);
     for (const p of m.roster.values()) {
       if (p.state !== "joined" && p.state !== "reconnecting") continue;
       const me = p.id === m.participantId;
       const flags = [];
-      if (p.role === "organizer") flags.push("host");
       if (p.audio_muted) flags.push("muted");
       if (p.video_muted) flags.push("camera off");
       if (p.state === "reconnecting") flags.push("reconnecting…");
       const li = el("li", { class: "person", data: { pid: p.id } },
         el("span", { class: "name", text: me ? `${p.display_name} (you)` : p.display_name }),
+        ...roleBadges(p),
         el("span", { class: "flags", text: flags.join(" · ") }));
       if (this.moderator && !me) {
         const actions = el("span", { class: "actions" });
@@ -280,11 +302,13 @@ export class MeetingView {
   renderChat() {
     const log = this.chatLog;
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    this.remember();
     clear(log);
     for (const msg of this.meeting.chat) {
       const mine = msg.participant_id === this.meeting.participantId;
-      log.append(el("li", { class: mine ? "msg mine" : "msg", data: { seq: msg.seq } },
+      log.append(el("li", { class: mine ? "msg mine" : "msg", data: { seq: msg.seq, pid: msg.participant_id } },
         el("span", { class: "who", text: mine ? "You" : msg.display_name }),
+        ...roleBadges(this.person(msg.participant_id)),
         el("time", { text: formatClock(msg.at), attrs: { datetime: msg.at } }),
         el("p", { class: "text", text: msg.text })));
     }

@@ -44,6 +44,47 @@ export function announce(region, text) {
   setTimeout(() => { region.textContent = text; }, 30);
 }
 
+// --- who is who ------------------------------------------------------------------
+
+const ROLE_LABELS = { host: "Host", advisor: "Advisor", staff: "Staff", guest: "Guest", left: "Left" };
+
+/**
+ * What someone is in the meeting, from the role and join method the server reports,
+ * never from the display name (a visitor chooses that, and may choose the advisor's).
+ * Signed-in users (method "user") are "Host" (organizer), "Advisor" (presenter) or
+ * "Staff" (attendee); everyone who came with a guest token or the meeting link is a
+ * "Guest", not verified when only the link vouches for the name. `p` is a roster
+ * participant or a lobby entry; nobody known (someone who left) is "Left".
+ */
+export function roleOf(p) {
+  if (!p) return { key: "left", label: ROLE_LABELS.left, verified: true };
+  if (p.method === "user") {
+    const key = p.role === "organizer" ? "host" : p.role === "presenter" ? "advisor" : "staff";
+    return { key, label: ROLE_LABELS[key], verified: true };
+  }
+  return { key: "guest", label: ROLE_LABELS.guest, verified: p.vouched === true };
+}
+
+/** "Guest, not verified": the role in words, for labels and announcements. */
+export function roleText(p) {
+  const r = roleOf(p);
+  return r.verified ? r.label : `${r.label}, not verified`;
+}
+
+/**
+ * The badges to show beside a name: elements of their own, never part of the name's
+ * text, so no name can look like one. `verification: false` leaves out "not verified"
+ * where the page says it in other words (the lobby queue).
+ */
+export function roleBadges(p, { verification = true } = {}) {
+  const r = roleOf(p);
+  const badges = [el("span", { class: `badge role role-${r.key}`, text: r.label, data: { role: r.key } })];
+  if (verification && !r.verified) {
+    badges.push(el("span", { class: "badge role role-unverified", text: "not verified", data: { role: "unverified" } }));
+  }
+  return badges;
+}
+
 // --- time -------------------------------------------------------------------
 
 export function formatClock(value) {
