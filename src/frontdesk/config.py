@@ -74,6 +74,12 @@ class Settings:
     guest_token_max_ttl_s: int = 3600  # cap on a requested lifetime
     access_token_ttl_s: int = 3600  # service API bearer tokens
     session_ttl_s: int = 12 * 3600  # user API sessions
+    # A resume token is single use and lives this long; a connected client is
+    # handed a fresh one (in a pong) once its current one is half spent.
+    resume_token_ttl_s: int = 600
+    # How often a node looks for applications revoked elsewhere (the CLI, another
+    # node) to end their guests' live sessions.
+    revocation_poll_s: float = 5.0
     key_rotation_overlap_s: int = 24 * 3600  # how long a rotated key keeps verifying
     key_passphrase: str | None = None  # encrypts stored signing keys (PKCS#8)
     clock_leeway_s: int = 30

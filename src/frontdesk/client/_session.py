@@ -358,7 +358,12 @@ class Session:
         elif kind == "bye":
             reason = str(msg["reason"])
             return _Outcome(final=True, reason=reason, error=session_ended(reason))
-        elif kind in ("pong", "ping", "ok"):
+        elif kind == "pong":
+            fresh = msg.get("resume_token")
+            if isinstance(fresh, str) and fresh:
+                self._resume_token = fresh  # the next resume spends this one
+            return None
+        elif kind in ("ping", "ok"):
             return None
         else:
             self.handler._on_frame(msg)

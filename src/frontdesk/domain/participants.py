@@ -42,6 +42,7 @@ class LeaveReason(StrEnum):
     LOBBY_TIMEOUT = "lobby_timeout"
     TOKEN_EXPIRED = "token_expired"
     CONNECTION_LOST = "connection_lost"
+    REVOKED = "revoked"  # the application that vouched for the guest was revoked
 
 
 class JoinMethod(StrEnum):

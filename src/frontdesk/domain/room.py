@@ -60,7 +60,13 @@ __all__ = ["MAX_CLIENT_MSG_ID", "MAX_PARTICIPANT_ID", "Room"]
 MAX_PARTICIPANT_ID = 128
 MAX_CLIENT_MSG_ID = 64
 _E = TypeVar("_E", bound=StrEnum)
-_SELF_LEAVE_REASONS = (LeaveReason.LEFT, LeaveReason.TOKEN_EXPIRED, LeaveReason.CONNECTION_LOST)
+#: Reasons a session ends by itself or by its transport (not by a moderator).
+_SELF_LEAVE_REASONS = (
+    LeaveReason.LEFT,
+    LeaveReason.TOKEN_EXPIRED,
+    LeaveReason.CONNECTION_LOST,
+    LeaveReason.REVOKED,
+)
 _MEDIA_FIELDS = ("audio_muted", "video_muted", "hand_raised")
 
 

@@ -24,6 +24,7 @@ class CloseCode(IntEnum):
     LOBBY_TIMEOUT = 4013
     HEARTBEAT_TIMEOUT = 4014
     CONNECTION_LOST = 4015  # reconnect grace expired
+    REVOKED = 4016  # the application that vouched for this guest was revoked
 
 
 #: Error code (``frontdesk.errors``) -> close code, for errors that end a connection.
@@ -49,6 +50,7 @@ CLOSE_CODES: dict[str, CloseCode] = {
     "denied": CloseCode.DENIED,
     "lobby_timeout": CloseCode.LOBBY_TIMEOUT,
     "connection_lost": CloseCode.CONNECTION_LOST,
+    "revoked": CloseCode.REVOKED,
 }
 
 

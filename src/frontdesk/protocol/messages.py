@@ -98,7 +98,8 @@ SERVER_MESSAGES: dict[str, dict[str, str]] = {
     "signal": {"from": "str", "kind": "str", "data": "object"},
     "ok": {"ref": "str?", "result": "object?"},
     "error": {"ref": "str?", "code": "str", "message": "str"},
-    "pong": {},
+    # answer to ping; carries a fresh resume token once the current one is half spent
+    "pong": {"resume_token": "str?"},
     "ping": {},
     "bye": {"reason": "str", "code": "int"},
 }

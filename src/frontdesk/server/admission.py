@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import jwt
@@ -28,7 +28,7 @@ from frontdesk.protocol import messages as m
 from frontdesk.server.audience import note_guest_app
 from frontdesk.server.live import LiveMeetings, LiveRoom
 from frontdesk.server.operations import Operations
-from frontdesk.tokens import MEETING_AUDIENCE_PREFIX, GuestClaims
+from frontdesk.tokens import MEETING_AUDIENCE_PREFIX, GuestClaims, verify_resume_token
 
 __all__ = ["GuestAdmission", "join_code_of", "meeting_of_token"]
 
@@ -84,6 +84,7 @@ class GuestAdmission:
         ops = self.ops
         pid = "p_" + secrets.token_urlsafe(9)
         single_use: GuestClaims | None = None
+        app_id: str | None = None
         if auth.kind == "token":
             assert auth.token is not None
             claims, meeting = await self._verified(auth.token)
@@ -93,6 +94,7 @@ class GuestAdmission:
             await note_guest_app(ops.store, meeting, claims.app_id, ops.clock())
             join = cmd.Join(pid, claims.display_name, claims.role, JoinMethod.TOKEN)
             single_use = claims if claims.single_use else None
+            app_id = claims.app_id
         elif auth.kind == "url":
             assert auth.join_url is not None and auth.display_name is not None
             meeting = await ops.meeting_for_join_code(join_code_of(auth.join_url))
@@ -115,7 +117,47 @@ class GuestAdmission:
                 # Spent on another node at the same moment: undo this join.
                 await self.live.run_locked(lr, cmd.Leave(pid))
                 raise TokenUsed()
+            if app_id is not None:
+                lr.guest_apps[pid] = app_id
             on_joined(lr, pid)
+        return Admitted(lr, pid)
+
+    async def resume(
+        self, auth: m.Auth, *, on_resumed: Callable[[LiveRoom, str], Awaitable[None]]
+    ) -> Admitted:
+        """Take a seat back with a resume token. The token is verified first, must
+        not be spent (each is good for one resume: the welcome carries the next),
+        and its application must not have been revoked. ``on_resumed`` runs under
+        the room's lock (it also tells a seat that is gone why)."""
+        ops = self.ops
+        assert auth.token is not None
+        meeting_id = meeting_of_token(auth.token)
+        ring = await ops.keys.ring_for(auth.token)
+        try:
+            claims = verify_resume_token(
+                ring,
+                auth.token,
+                issuer=ops.issuer,
+                meeting_id=meeting_id,
+                now=ops.clock(),
+                leeway_s=ops.settings.clock_leeway_s,
+            )
+        except TokenInvalid:
+            raise TokenInvalid(BAD_TOKEN) from None
+        if claims.app_id is not None:
+            await ops.active_app(claims.app_id, "the application that vouched for this guest")
+        lr = await self.live.room(meeting_id)
+        pid = claims.participant_id
+        async with lr.lock:
+            self.live.ensure_current(lr)
+            p = lr.room.participant(pid)
+            if p.active and not await ops.store.consume_token(
+                claims.jti, meeting_id, claims.expires_at
+            ):
+                raise TokenUsed("this resume token was used already")
+            if claims.app_id is not None:
+                lr.guest_apps[pid] = claims.app_id
+            await on_resumed(lr, pid)
         return Admitted(lr, pid)
 
     async def _verified(self, token: str) -> tuple[GuestClaims, Meeting]:

@@ -22,7 +22,7 @@ from frontdesk.domain import commands as cmd
 from frontdesk.domain.events import ChatPosted, Event
 from frontdesk.domain.live import Limits
 from frontdesk.domain.model import Meeting
-from frontdesk.domain.participants import ChatMessage, SessionState
+from frontdesk.domain.participants import ChatMessage, LeaveReason, SessionState
 from frontdesk.domain.room import Room
 from frontdesk.errors import FrontdeskError, MeetingEnded, Unavailable
 from frontdesk.protocol import encode
@@ -107,6 +107,9 @@ class LiveRoom:
     conns: dict[str, Connection] = field(default_factory=dict)
     timer: asyncio.TimerHandle | None = None
     organizer_name: str | None = None
+    #: Guests' participant ids -> the application that vouched for them (its
+    #: revocation ends their sessions).
+    guest_apps: dict[str, str] = field(default_factory=dict)
     #: Set when a write failed: the in-memory state may hold events that were
     #: never stored, so this room serves nobody again (clients resume into a
     #: room restored from the store).
@@ -368,6 +371,24 @@ class LiveMeetings:
                 await self.execute(lr, cmd.Disconnect(conn.participant_id))
         if lr.idle():
             self._drop(lr)
+
+    async def end_revoked(self, app_ids: set[str]) -> int:
+        """End the live sessions of guests vouched for by revoked applications
+        (``bye`` with reason ``revoked``). Returns how many ended."""
+        ended = 0
+        for lr in list(self.rooms.values()):
+            for pid, app_id in list(lr.guest_apps.items()):
+                if app_id not in app_ids:
+                    continue
+                p = lr.room.participants.get(pid)
+                if p is None or not p.active:
+                    lr.guest_apps.pop(pid, None)
+                    continue
+                with contextlib.suppress(FrontdeskError):
+                    await self.execute(lr, cmd.Leave(pid, LeaveReason.REVOKED))
+                    ended += 1
+                lr.guest_apps.pop(pid, None)
+        return ended
 
     # --- service-API hooks ---------------------------------------------------------------
     async def end_meeting(self, meeting_id: str, *, reason: str) -> None:

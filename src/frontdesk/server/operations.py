@@ -154,9 +154,9 @@ class Operations:
         claims = verify_access_token(
             ring, token, issuer=self.issuer, now=self.clock(), leeway_s=self.settings.clock_leeway_s
         )
-        return await self._active_app(claims.client_id, "the application")
+        return await self.active_app(claims.client_id, "the application")
 
-    async def _active_app(self, client_id: str, what: str) -> App:
+    async def active_app(self, client_id: str, what: str) -> App:
         """The application a token names, refused (``token_invalid``) when it is
         gone or revoked: its tokens stop working with it."""
         try:
@@ -427,7 +427,7 @@ class Operations:
         meeting = await self.get_meeting(claims.meeting_id)
         meeting.ensure_open()
         if claims.app_id is not None:
-            await self._active_app(claims.app_id, "the application that issued this token")
+            await self.active_app(claims.app_id, "the application that issued this token")
         if claims.single_use and await self.store.is_token_used(claims.jti):
             raise TokenUsed()
         return claims, meeting

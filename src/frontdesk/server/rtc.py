@@ -31,13 +31,12 @@ from frontdesk.protocol import PROTOCOL_VERSION, decode_client, encode
 from frontdesk.protocol import messages as m
 from frontdesk.protocol.codes import CloseCode, close_code_for
 from frontdesk.protocol.events import chat_to_wire, event_frame, event_from_record
-from frontdesk.server.admission import GuestAdmission, meeting_of_token
+from frontdesk.server.admission import GuestAdmission
 from frontdesk.server.live import LiveMeetings, LiveRoom, chat_tail, wire_snapshot
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import TokenBucket
 from frontdesk.tokens import (
     issue_resume_token,
-    verify_resume_token,
 )
 
 __all__ = ["RtcConnection", "install"]
@@ -68,6 +67,8 @@ class RtcConnection:
         # The ``ok`` to a leave/end request: sent before the bye that the same
         # request causes, so the client's request does not hang.
         self.reply_before_close: str | None = None
+        #: When this connection was last handed a resume token (monotonic).
+        self.resume_token_at = 0.0
         self._writer = asyncio.create_task(self._drain())
 
     def send(self, frame: str) -> None:
@@ -181,7 +182,7 @@ class RtcEndpoint:
             conn.participant_id = pid
             self.live.attach(lr, conn)
             conn.last_state = lr.room.participant(pid).state
-            conn.send(self._welcome(lr, pid, resumed=False, ref=hello.ref))
+            conn.send(self._welcome(lr, pid, conn, resumed=False, ref=hello.ref))
 
         admitted = await self.admission.admit(
             hello.auth, origin=ws.headers.get("origin"), on_joined=on_joined
@@ -189,53 +190,53 @@ class RtcEndpoint:
         return _Session(admitted.room, admitted.participant_id)
 
     async def _resume(self, hello: m.Hello, conn: RtcConnection) -> _Session | None:
-        auth = hello.auth
-        assert auth.token is not None
-        meeting_id = meeting_of_token(auth.token)
-        ring = await self.ops.keys.ring_for(auth.token)
-        claims = verify_resume_token(
-            ring,
-            auth.token,
-            issuer=self.ops.issuer,
-            meeting_id=meeting_id,
-            now=self.ops.clock(),
-            leeway_s=self.settings.clock_leeway_s,
-        )
-        lr = await self.live.room(meeting_id)
-        pid = claims.participant_id
-        conn.participant_id = pid
-        async with lr.lock:
-            self.live.ensure_current(lr)
+        last_seq = hello.auth.last_seq
+
+        async def on_resumed(lr: LiveRoom, pid: str) -> None:
+            conn.participant_id = pid
             p = lr.room.participant(pid)
             if p.state is SessionState.LEFT:
                 reason = p.left_reason.value if p.left_reason else "left"
                 code = int(close_code_for(reason))
                 conn.end_session(encode("bye", reason=reason, code=code), code, reason)
-                return None
+                return
             if p.state is SessionState.RECONNECTING:
                 await self.live.run_locked(lr, cmd.Reconnect(pid))
             old = self.live.attach(lr, conn)
             if old is not None:
                 old.close(int(CloseCode.REPLACED), "resumed on another connection")
-            p = lr.room.participant(pid)
-            conn.last_state = p.state
-            conn.send(self._welcome(lr, pid, resumed=True, ref=hello.ref))
-            missed = await self.ops.store.events_since(meeting_id, auth.last_seq)
+            conn.last_state = lr.room.participant(pid).state
+            conn.send(self._welcome(lr, pid, conn, resumed=True, ref=hello.ref))
+            missed = await self.ops.store.events_since(lr.meeting_id, last_seq)
             for rec in missed:
                 event = event_from_record(rec.seq, rec.type, rec.at, rec.data)
                 if pid in event.to:
                     conn.send(event_frame(event))
-        return _Session(lr, pid)
 
-    def _welcome(self, lr: LiveRoom, pid: str, *, resumed: bool, ref: str | None) -> str:
+        admitted = await self.admission.resume(hello.auth, on_resumed=on_resumed)
+        if conn.closing:
+            return None
+        return _Session(admitted.room, admitted.participant_id)
+
+    def _resume_token(self, lr: LiveRoom, pid: str, conn: RtcConnection) -> str:
+        """A fresh single-use resume token for ``pid`` (noted on the connection, so
+        a pong hands out the next one in time)."""
         token, _ = issue_resume_token(
             self.ops.keys.ring,
             issuer=self.ops.issuer,
             meeting_id=lr.meeting_id,
             participant_id=pid,
-            ttl_s=self.settings.session_ttl_s,
+            ttl_s=self.settings.resume_token_ttl_s,
             now=self.ops.clock(),
+            app_id=lr.guest_apps.get(pid),
         )
+        conn.resume_token_at = time.monotonic()
+        return token
+
+    def _welcome(
+        self, lr: LiveRoom, pid: str, conn: RtcConnection, *, resumed: bool, ref: str | None
+    ) -> str:
+        token = self._resume_token(lr, pid, conn)
         p = lr.room.participant(pid)
         return encode(
             "welcome",
@@ -337,7 +338,10 @@ class RtcEndpoint:
                 messages, cut = chat_tail(page, limit)
                 return {"messages": [chat_to_wire(c) for c in messages], "more": cut or older}
             case m.Ping():
-                conn.send(encode("pong", ref=msg.ref))
+                fresh = None
+                if time.monotonic() - conn.resume_token_at > self.settings.resume_token_ttl_s / 2:
+                    fresh = self._resume_token(lr, pid, conn)
+                conn.send(encode("pong", ref=msg.ref, resume_token=fresh))
                 return None
             case m.Hello():
                 raise ProtocolError("already authenticated")

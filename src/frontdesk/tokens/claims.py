@@ -97,6 +97,9 @@ class ResumeClaims:
     participant_id: str
     jti: str
     expires_at: datetime
+    #: The application that vouched for the guest (``None`` for a URL guest or
+    #: an agent): its revocation ends the seat, resume included.
+    app_id: str | None = None
 
 
 # --- shared helpers ---------------------------------------------------------------
@@ -358,8 +361,11 @@ def issue_resume_token(
     participant_id: str,
     ttl_s: int,
     now: datetime,
+    app_id: str | None = None,
 ) -> tuple[str, ResumeClaims]:
-    """A token a participant presents to resume its seat after a network drop."""
+    """A token a participant presents to resume its seat after a network drop.
+    Single use (the node spends its ``jti``) and short-lived: a connected client
+    is handed a fresh one before it expires."""
     _check_text(participant_id, "participant_id")
     token, jti, _, exp = _issue(
         ring,
@@ -369,9 +375,14 @@ def issue_resume_token(
         subject=participant_id,
         ttl_s=ttl_s,
         now=now,
+        extra={"app": app_id} if app_id else None,
     )
     return token, ResumeClaims(
-        meeting_id=meeting_id, participant_id=participant_id, jti=jti, expires_at=_at(exp)
+        meeting_id=meeting_id,
+        participant_id=participant_id,
+        jti=jti,
+        expires_at=_at(exp),
+        app_id=app_id,
     )
 
 
@@ -392,9 +403,13 @@ def verify_resume_token(
         issuer=issuer,
         typ="resume",
     )
+    app = claims.get("app")
+    if app is not None and not isinstance(app, str):
+        raise TokenInvalid("the app claim must be a string")
     return ResumeClaims(
         meeting_id=meeting_id,
         participant_id=_claim_str(claims, "sub"),
         jti=claims["jti"],
         expires_at=_claim_time(claims, "exp"),
+        app_id=app,
     )
