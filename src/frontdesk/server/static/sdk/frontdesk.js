@@ -43,45 +43,26 @@
  * Nothing here touches `window` or `document` at import time (Node can import it).
  */
 
-/** Protocol version 1: the message tables, mirroring frontdesk/protocol/messages.py. */
+import { FrontdeskError } from "./errors.js";
+import {
+  CLIENT_MESSAGES,
+  CLOSE,
+  LEAVE_REASONS as LEAVE_REASON_LIST,
+  PROTOCOL_VERSION,
+  SERVER_MESSAGES,
+  closeCodeOf,
+  closeErrorCode,
+  rtcUrl,
+  rtcUrlForJoinUrl,
+} from "./protocol.js";
+
+export { FrontdeskError };
+
+/** Protocol version 1: the message tables (from the generated protocol.js). */
 export const PROTOCOL = Object.freeze({
-  version: 1,
-  clientMessages: {
-    hello: { v: "int", auth: "object", client: "str?" },
-    chat: { id: "str", text: "str" },
-    typing: { typing: "bool" },
-    media: { audio_muted: "bool?", video_muted: "bool?", hand_raised: "bool?" },
-    admit: { participant_id: "str" },
-    deny: { participant_id: "str" },
-    mute: { participant_id: "str" },
-    remove: { participant_id: "str" },
-    end: {},
-    leave: {},
-    signal: { to: "str", kind: "str", data: "object" },
-    history: { before_seq: "int", limit: "int?" },
-    ping: {},
-  },
-  serverMessages: {
-    welcome: {
-      v: "int",
-      participant_id: "str",
-      resume_token: "str",
-      state: "str",
-      snapshot: "object",
-      heartbeat_s: "number",
-      resumed: "bool",
-      ice_servers: "list?",
-    },
-    state: { state: "str", snapshot: "object" },
-    event: { seq: "int", name: "str", at: "str", data: "object" },
-    typing: { participant_id: "str", typing: "bool" },
-    signal: { from: "str", kind: "str", data: "object" },
-    ok: { ref: "str?", result: "object?" },
-    error: { ref: "str?", code: "str", message: "str" },
-    pong: {},
-    ping: {},
-    bye: { reason: "str", code: "int" },
-  },
+  version: PROTOCOL_VERSION,
+  clientMessages: CLIENT_MESSAGES,
+  serverMessages: SERVER_MESSAGES,
 });
 
 const CLIENT_NAME = "frontdesk-js/1";
@@ -90,40 +71,21 @@ const JOIN_TIMEOUT_MS = 15000;
 const RESUME_INITIAL_MS = 250;
 const RESUME_MAX_MS = 5000;
 const RESUME_GIVE_UP_MS = 60000;
-const HEARTBEAT_TIMEOUT = 4014;
 /** Peer connections per session (a mesh of 4 people with media). */
 export const MAX_PEERS = 3;
-const ICE_DISCONNECTED_MS = 3000; // the only resumable close code of the 4000 range
-/** Close code -> leave reason (frontdesk/protocol/codes.py). */
-const CLOSE_REASONS = {
-  4000: "left",
-  4002: "token_expired",
-  4010: "meeting_ended",
-  4011: "removed",
-  4012: "denied",
-  4013: "lobby_timeout",
-  4015: "connection_lost",
-};
-/** Close code -> error code, for closes that are not a leave reason. */
-const CLOSE_ERRORS = {
-  4001: "unauthenticated",
-  4003: "forbidden",
-  4004: "meeting_not_found",
-  4005: "protocol_error",
-  4008: "rate_limited",
-  4009: "conflict",
-};
-const LEAVE_REASONS = new Set(Object.values(CLOSE_REASONS).concat(["connection_lost"]));
+const ICE_DISCONNECTED_MS = 3000;
+/** Why a session can end (the bye reasons and leave close codes). */
+const LEAVE_REASONS = new Set(LEAVE_REASON_LIST);
 
-/** An error with the same stable `code` as the server's (token_expired, forbidden, ...). */
-export class FrontdeskError extends Error {
-  /** @param {string} code @param {string} [message] @param {object} [extra] */
-  constructor(code, message, extra) {
-    super(message || code);
-    this.name = "FrontdeskError";
-    this.code = code;
-    if (extra) Object.assign(this, extra);
-  }
+/** Whether a close code ends the session (4000 range; heartbeat timeout is resumable). */
+function isFinalClose(code) {
+  return code >= 4000 && code < 5000 && code !== CLOSE.HEARTBEAT_TIMEOUT;
+}
+
+/** The leave reason a final close code stands for ("connection_lost" when it is an error). */
+function leaveReasonOf(code) {
+  const reason = closeErrorCode(code);
+  return LEAVE_REASONS.has(reason) ? reason : "connection_lost";
 }
 
 function newId() {
@@ -167,12 +129,6 @@ async function fetchJson(url, init) {
   return body;
 }
 
-function rtcUrlFor(base) {
-  const u = new URL(base);
-  const scheme = u.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${u.host}/v1/rtc`;
-}
-
 /**
  * Sign in an agent: POST {baseUrl}/v1/session.
  * @param {{baseUrl: string, username: string, password: string}} opts
@@ -194,7 +150,7 @@ export async function login({ baseUrl, username, password }) {
  * @returns {Promise<Meeting>}
  */
 export async function join({ joinUrl, displayName, media = true }) {
-  const m = new Meeting(rtcUrlFor(joinUrl), [], { media });
+  const m = new Meeting(rtcUrlForJoinUrl(joinUrl), [], { media });
   await m._open({ kind: "url", join_url: joinUrl, display_name: displayName });
   return m;
 }
@@ -221,7 +177,7 @@ export async function joinWithToken({ discoveryUri, token, media = true }) {
  * @returns {Promise<Meeting>}
  */
 export async function joinAsUser({ baseUrl, meetingId, sessionToken, media = true }) {
-  const m = new Meeting(rtcUrlFor(baseUrl), [], { media });
+  const m = new Meeting(rtcUrl(baseUrl), [], { media });
   await m._open({ kind: "session", token: sessionToken, meeting_id: meetingId });
   return m;
 }
@@ -363,12 +319,12 @@ export class Meeting {
         try { ws.close(); } catch { /* closed already */ }
         reject(err);
       };
-      ws.onopen = () => sendFrame(ws, "hello", { v: PROTOCOL.version, auth, client: CLIENT_NAME });
+      ws.onopen = () => sendFrame(ws, "hello", { v: PROTOCOL_VERSION, auth, client: CLIENT_NAME });
       ws.onerror = () => {};
       ws.onclose = (ev) => {
         if (said) return fail(said);
         const code = ev.code;
-        if (code >= 4000 && code < 5000 && code !== HEARTBEAT_TIMEOUT) return fail(closeError(code));
+        if (isFinalClose(code)) return fail(closeError(code));
         fail(new FrontdeskError("unavailable", `the connection closed during the handshake (${code})`));
       };
       ws.onmessage = (ev) => {
@@ -469,10 +425,10 @@ export class Meeting {
     this._ws = null;
     this._clearTimers();
     if (this.state === "left") return;
-    if (code >= 4000 && code < 5000 && code !== HEARTBEAT_TIMEOUT) {
+    if (isFinalClose(code)) {
       const said = this._lastError;
       const err = said && closeCodeOf(said.code) === code ? said : closeError(code);
-      this._finish(CLOSE_REASONS[code] || "connection_lost", err);
+      this._finish(leaveReasonOf(code), err);
       return;
     }
     this._gen += 1;
@@ -528,7 +484,7 @@ export class Meeting {
     const ws = this._ws;
     this._ws = null;
     if (ws) {
-      try { ws.close(1000); } catch { /* closed */ }
+      try { ws.close(CLOSE.NORMAL); } catch { /* closed */ }
     }
     const err = error || new FrontdeskError(reason, `the session ended: ${reason}`);
     for (const [ref, p] of [...this._pending]) {
@@ -1321,17 +1277,6 @@ function fingerprintOf(sdp) {
   return m ? m[1].trim() : null;
 }
 
-function closeCodeOf(errorCode) {
-  for (const [code, reason] of Object.entries(CLOSE_REASONS)) if (reason === errorCode) return Number(code);
-  for (const [code, name] of Object.entries(CLOSE_ERRORS)) if (name === errorCode) return Number(code);
-  if (["invalid_credentials", "token_invalid", "token_wrong_meeting"].includes(errorCode)) return 4001;
-  if (["token_used", "limit_exceeded"].includes(errorCode)) return 4003;
-  if (errorCode === "not_found") return 4004;
-  if (errorCode === "unsupported_version") return 4005;
-  return null;
-}
-
 function closeError(code) {
-  const name = CLOSE_REASONS[code] || CLOSE_ERRORS[code] || "protocol_error";
-  return new FrontdeskError(name, `the server closed the connection (${code})`);
+  return new FrontdeskError(closeErrorCode(code), `the server closed the connection (${code})`);
 }
