@@ -24,9 +24,16 @@ STATIC_DIR = Path(__file__).parent / "static"
 #: from ``frontdesk.protocol``).
 SDK_MODULES = frozenset(
     {
+        "chat.js",
+        "devices.js",
         "errors.js",
+        "events.js",
         "frontdesk.js",
+        "join.js",
+        "meeting.js",
+        "mesh.js",
         "protocol.js",
+        "session.js",
     }
 )
 

@@ -10,6 +10,8 @@
 
 import { FrontdeskError } from "./errors.js";
 
+const hasOwn = (obj, key) => Object.prototype.hasOwnProperty.call(obj, key);
+
 function freeze(value) {
   if (value && typeof value === "object") {
     for (const v of Object.values(value)) freeze(v);
@@ -332,7 +334,7 @@ export const EVENT_SCHEMAS = freeze({});
 
 /** The close code an error code (or leave reason) stands for, or null. */
 export function closeCodeOf(errorCode) {
-  if (Object.hasOwn(CLOSE_CODES, errorCode)) return CLOSE_CODES[errorCode];
+  if (hasOwn(CLOSE_CODES, errorCode)) return CLOSE_CODES[errorCode];
   for (const [code, name] of Object.entries(CLOSE_ERRORS)) {
     if (name === errorCode) return Number(code);
   }
@@ -345,7 +347,7 @@ export function closeCodeOf(errorCode) {
  */
 export function closeErrorCode(closeCode) {
   for (const reason of LEAVE_REASONS) if (CLOSE_CODES[reason] === closeCode) return reason;
-  return Object.hasOwn(CLOSE_ERRORS, closeCode) ? CLOSE_ERRORS[closeCode] : "protocol_error";
+  return hasOwn(CLOSE_ERRORS, closeCode) ? CLOSE_ERRORS[closeCode] : "protocol_error";
 }
 
 // --- URL shapes (frontdesk/protocol/urls.py) -------------------------------------
@@ -403,7 +405,7 @@ export function discoveryUri(baseUrl, meetingId) {
 export function rtcUrl(baseUrl) {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)/.exec(String(baseUrl));
   const scheme = m ? m[1].toLowerCase() : "";
-  if (!m || !m[2] || !Object.hasOwn(WS_SCHEMES, scheme)) {
+  if (!m || !m[2] || !hasOwn(WS_SCHEMES, scheme)) {
     throw new FrontdeskError("validation_failed", "the base URL must start with http:// or https://");
   }
   return `${WS_SCHEMES[scheme]}://${m[2]}${trimSlashes(m[3])}${RTC_PATH}`;
