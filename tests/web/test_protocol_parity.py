@@ -351,3 +351,17 @@ def test_every_event_name_is_handled() -> None:
         if name is EventType.TYPING:  # an ephemeral frame of its own, not an event
             continue
         assert f'case "{name.value}":' in src, name.value
+
+
+def test_event_schemas_are_rendered_once_the_contract_has_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    schemas = {"chat_message": {"participant_id": "str", "text": "str", "client_msg_id": "str?"}}
+    monkeypatch.setattr(protocol_pkg, "EVENT_SCHEMAS", schemas, raising=False)
+    assert jscontract.event_schemas() == schemas
+    # the rendered module imports and carries them (errors.js next to it)
+    (tmp_path / "errors.js").write_bytes((SDK_DIR / "errors.js").read_bytes())
+    (tmp_path / "protocol.js").write_text(jscontract.render(), encoding="utf-8")
+    assert _import_sdk("m.EVENT_SCHEMAS", tmp_path / "protocol.js") == schemas
+    monkeypatch.delattr(protocol_pkg, "EVENT_SCHEMAS")
+    assert jscontract.event_schemas() == {}

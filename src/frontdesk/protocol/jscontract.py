@@ -82,9 +82,7 @@ def error_codes() -> dict[str, dict[str, Any]]:
 def event_schemas() -> dict[str, dict[str, str]]:
     """``frontdesk.protocol.EVENT_SCHEMAS`` if present, else ``{}``."""
     schemas: Mapping[str, Mapping[str, str]] = getattr(protocol_pkg, "EVENT_SCHEMAS", {})
-    return {
-        str(name): {str(k): str(v) for k, v in fields.items()} for name, fields in schemas.items()
-    }
+    return {name: dict(fields) for name, fields in schemas.items()}
 
 
 def _tables() -> list[str]:
