@@ -12,6 +12,7 @@ import pytest
 
 from frontdesk.config import Settings
 from frontdesk.server.app import create_app
+from frontdesk.server.routes_web import SDK_MODULES, STATIC_DIR
 
 BROWSER_URL = "http://127.0.0.1:8080"  # where the browser reached the node
 
@@ -73,3 +74,37 @@ async def test_static_still_serves_scripts_and_styles(http: httpx.AsyncClient) -
         assert r.headers["x-content-type-options"] == "nosniff"
     sdk = await http.get("/sdk/frontdesk.js")
     assert sdk.status_code == 200 and sdk.headers["access-control-allow-origin"] == "*"
+
+
+async def test_every_sdk_module_is_served_like_the_entry_point(http: httpx.AsyncClient) -> None:
+    assert "frontdesk.js" in SDK_MODULES and "protocol.js" in SDK_MODULES
+    for name in sorted(SDK_MODULES):
+        r = await http.get(f"/sdk/{name}")
+        assert r.status_code == 200, name
+        assert r.headers["content-type"] == "text/javascript; charset=utf-8", name
+        assert r.headers["access-control-allow-origin"] == "*", name
+        assert r.headers["cache-control"] == "no-cache", name
+        assert r.headers["x-content-type-options"] == "nosniff", name
+        assert r.content == (STATIC_DIR / "sdk" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/sdk/nope.js",
+        "/sdk/FRONTDESK.JS",
+        "/sdk/frontdesk.js.map",
+        "/sdk/../server/routes_web.py",
+        "/sdk/%2e%2e/guest.html",
+        "/sdk/%2e%2e%2fguest.html",
+        "/sdk/..%2f..%2fapp.py",
+        "/sdk/js%2fguest.js",
+        "/sdk/frontdesk.js%00",
+        "/sdk/",
+        "/sdk/.",
+    ],
+)
+async def test_sdk_serves_only_its_modules(http: httpx.AsyncClient, path: str) -> None:
+    r = await http.get(path)
+    assert r.status_code == 404, (path, r.status_code)
+    assert "<html" not in r.text.lower() and "import" not in r.text

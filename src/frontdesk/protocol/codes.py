@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["CLOSE_CODES", "CloseCode", "close_code_for"]
+__all__ = ["CLOSE_CODES", "CLOSE_ERRORS", "CloseCode", "close_code_for"]
 
 
 class CloseCode(IntEnum):
@@ -51,6 +51,19 @@ CLOSE_CODES: dict[str, CloseCode] = {
     "lobby_timeout": CloseCode.LOBBY_TIMEOUT,
     "connection_lost": CloseCode.CONNECTION_LOST,
     "revoked": CloseCode.REVOKED,
+}
+
+#: Close code -> the error code it stands for when no ``error`` or ``bye`` frame
+#: said more, for the close codes that are not a leave reason (those stand for
+#: the reason: ``CLOSE_CODES[reason]``). One code each, the general one: a bare
+#: 4003 is ``forbidden``, not ``token_used``. The browser SDK reads this table.
+CLOSE_ERRORS: dict[CloseCode, str] = {
+    CloseCode.AUTH_FAILED: "unauthenticated",
+    CloseCode.FORBIDDEN: "forbidden",
+    CloseCode.NOT_FOUND: "meeting_not_found",
+    CloseCode.PROTOCOL_ERROR: "protocol_error",
+    CloseCode.RATE_LIMITED: "rate_limited",
+    CloseCode.REPLACED: "conflict",  # the participant resumed on another connection
 }
 
 

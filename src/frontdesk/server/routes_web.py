@@ -1,5 +1,6 @@
 """The web pages every node serves: the guest page (opened by a join URL), the
-agent console and the browser SDK (``/sdk/frontdesk.js``, an ES module)."""
+agent console and the browser SDK (``/sdk/frontdesk.js``, an ES module that
+imports its sibling modules ``/sdk/*.js``)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,26 @@ from starlette.types import Scope
 
 from frontdesk.errors import NotFound
 
-__all__ = ["STATIC_DIR", "content_security_policy", "install"]
+__all__ = ["SDK_MODULES", "STATIC_DIR", "content_security_policy", "install"]
 
 STATIC_DIR = Path(__file__).parent / "static"
+#: The browser SDK's modules, the only names ``/sdk/{name}`` serves: the public
+#: entry point ``frontdesk.js`` and what it imports (``protocol.js`` is generated
+#: from ``frontdesk.protocol``).
+SDK_MODULES = frozenset(
+    {
+        "chat.js",
+        "devices.js",
+        "errors.js",
+        "events.js",
+        "frontdesk.js",
+        "join.js",
+        "meeting.js",
+        "mesh.js",
+        "protocol.js",
+        "session.js",
+    }
+)
 
 # Pages load only their own scripts; media as WebRTC needs it; sockets only to this
 # node (its own origin, and the public URL it is known by behind a proxy).
@@ -89,16 +107,23 @@ async def console_page(request: Request) -> Response:
     return _page(request, "console.html")
 
 
-@router.get("/sdk/frontdesk.js")
-async def browser_sdk() -> Response:
-    path = STATIC_DIR / "sdk" / "frontdesk.js"
+@router.get("/sdk/{name}")
+async def browser_sdk(name: str) -> Response:
+    if name not in SDK_MODULES:  # a fixed list of names: no path ever reaches the disk
+        raise NotFound("no such SDK module")
+    path = STATIC_DIR / "sdk" / name
     if not path.is_file():
         raise NotFound("the browser SDK is not installed")
-    # A public, credential-free script: any origin may load it.
+    # Public, credential-free scripts: any origin may load them (a page on the
+    # business's origin imports frontdesk.js, which imports its siblings).
     return FileResponse(
         path,
         media_type="text/javascript; charset=utf-8",
-        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"},
+        headers={
+            "Access-Control-Allow-Origin": "*",
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
