@@ -130,7 +130,7 @@ def test_protocol_js_values_equal_the_python_contract() -> None:
     assert js["closeErrors"] == {str(int(k)): v for k, v in CLOSE_ERRORS.items()}
     assert js["leave"] == [r.value for r in LeaveReason]
     assert js["events"] == {e.name: e.value for e in EventType}
-    assert js["schemas"] == getattr(protocol_pkg, "EVENT_SCHEMAS", {})
+    assert js["schemas"] == protocol_pkg.EVENT_SCHEMAS
     assert js["frozen"] is True
     # every stable code of the exception tree, with its status
     tree: list[type[FrontdeskError]] = [FrontdeskError]
@@ -353,15 +353,16 @@ def test_every_event_name_is_handled() -> None:
         assert f'case "{name.value}":' in src, name.value
 
 
-def test_event_schemas_are_rendered_once_the_contract_has_them(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    schemas = {"chat_message": {"participant_id": "str", "text": "str", "client_msg_id": "str?"}}
-    monkeypatch.setattr(protocol_pkg, "EVENT_SCHEMAS", schemas, raising=False)
-    assert jscontract.event_schemas() == schemas
-    # the rendered module imports and carries them (errors.js next to it)
-    (tmp_path / "errors.js").write_bytes((SDK_DIR / "errors.js").read_bytes())
-    (tmp_path / "protocol.js").write_text(jscontract.render(), encoding="utf-8")
-    assert _import_sdk("m.EVENT_SCHEMAS", tmp_path / "protocol.js") == schemas
-    monkeypatch.delattr(protocol_pkg, "EVENT_SCHEMAS")
-    assert jscontract.event_schemas() == {}
+def test_event_and_value_schemas_are_the_python_ones() -> None:
+    """The browser SDK's schemas are the typed classes' (one source)."""
+    from frontdesk.protocol.events import EVENT_SCHEMAS, VALUE_SCHEMAS
+
+    assert _import_sdk("m.EVENT_SCHEMAS", SDK_DIR / "protocol.js") == EVENT_SCHEMAS
+    assert _import_sdk("m.VALUE_SCHEMAS", SDK_DIR / "protocol.js") == VALUE_SCHEMAS
+    assert EVENT_SCHEMAS["chat_message"] == {
+        "participant_id": "str",
+        "display_name": "str",
+        "text": "str",
+        "client_msg_id": "str",
+    }
+    assert "username" not in VALUE_SCHEMAS["participant"]  # never on the wire

@@ -82,6 +82,11 @@ class SessionTokenExpired(SessionEnded, TokenExpired):
     title = "The join token has expired"
 
 
+class SessionRevoked(SessionEnded):
+    code = "revoked"
+    title = "The application that vouched for you was revoked"
+
+
 _BY_REASON: dict[str, type[SessionEnded]] = {
     cls.code: cls
     for cls in (
@@ -92,6 +97,7 @@ _BY_REASON: dict[str, type[SessionEnded]] = {
         ConnectionLost,
         SessionMeetingEnded,
         SessionTokenExpired,
+        SessionRevoked,
     )
 }
 

@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from frontdesk.client._errors import SessionEnded, session_ended
+from frontdesk.domain.participants import LeaveReason
 from frontdesk.errors import (
     Conflict,
     FrontdeskError,
@@ -41,6 +42,7 @@ from frontdesk.protocol import (
     decode_server,
     encode,
 )
+from frontdesk.protocol.codes import CLOSE_ERRORS
 from frontdesk.protocol.messages import MAX_SERVER_FRAME
 
 __all__ = [
@@ -55,14 +57,11 @@ __all__ = [
 
 CLIENT_NAME = "frontdesk-py/0.1"
 _RESUMABLE_4000 = {CloseCode.HEARTBEAT_TIMEOUT}
-_LEAVE_REASONS = {
-    CloseCode.LEFT: "left",
-    CloseCode.TOKEN_EXPIRED: "token_expired",
-    CloseCode.MEETING_ENDED: "meeting_ended",
-    CloseCode.REMOVED: "removed",
-    CloseCode.DENIED: "denied",
-    CloseCode.LOBBY_TIMEOUT: "lobby_timeout",
-    CloseCode.CONNECTION_LOST: "connection_lost",
+#: Close code -> the leave reason it stands for (from the one table in protocol).
+_LEAVE_REASONS: dict[int, str] = {
+    int(code): reason
+    for reason, code in CLOSE_CODES.items()
+    if reason in {r.value for r in LeaveReason}
 }
 
 Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
@@ -160,15 +159,14 @@ def _close_code(exc: ConnectionClosed) -> int:
 
 def error_for_close(code: int) -> FrontdeskError:
     """The error a 4000-range close code stands for, when no frame said more."""
-    known = {int(c) for c in CloseCode}
-    reason = _LEAVE_REASONS.get(CloseCode(code)) if code in known else None
+    reason = _LEAVE_REASONS.get(code)
     if reason is not None:
         return session_ended(reason)
     if code == CloseCode.REPLACED:
         return Conflict("the session was resumed on another connection")
-    for err_code, close in CLOSE_CODES.items():
-        if close == code:
-            return error_for_code(err_code, f"the server closed the connection ({code})")
+    err_code = CLOSE_ERRORS.get(code)  # type: ignore[call-overload]
+    if err_code is not None:  # the same choice as the browser SDK's (protocol.js)
+        return error_for_code(err_code, f"the server closed the connection ({code})")
     return ProtocolError(f"the server closed the connection ({code})")
 
 

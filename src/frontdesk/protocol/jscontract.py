@@ -8,9 +8,9 @@ error codes of :mod:`frontdesk.errors`, the leave reasons, the event names, the
 event schemas, and the URL shapes of :mod:`frontdesk.protocol.urls` as small
 functions built from the same constants.
 
-``EVENT_SCHEMAS`` (event name -> ``{field: "type[?]"}``) is rendered from
-``frontdesk.protocol.EVENT_SCHEMAS`` when the package has that attribute, and as
-``{}`` until it does.
+``EVENT_SCHEMAS`` (event name -> ``{field: "type[?]"}``) and ``VALUE_SCHEMAS``
+(participant, lobby entry, chat message, meeting, snapshot) are rendered from
+:mod:`frontdesk.protocol.events`, which derives them from the typed classes.
 
 The output is deterministic (tables in their source order, error codes sorted),
 so the committed file can be compared with :func:`render` by a test. Regenerate
@@ -45,9 +45,6 @@ _HEADER = """\
 // Python package `frontdesk.protocol` by `frontdesk.protocol.jscontract`.
 // Regenerate with `scripts/gen-protocol-js`; tests/web/test_protocol_parity.py
 // fails when this file differs from what the Python contract renders.
-//
-// EVENT_SCHEMAS is `frontdesk.protocol.EVENT_SCHEMAS` when the Python package
-// defines it, and {{}} until then.
 """
 
 
@@ -73,16 +70,24 @@ def error_codes() -> dict[str, dict[str, Any]]:
     a depth-first walk from :class:`~frontdesk.errors.FrontdeskError`)."""
     found: dict[str, dict[str, Any]] = {}
     for cls in _all_errors(errors.FrontdeskError):
-        if not cls.__module__.startswith("frontdesk."):
-            continue  # e.g. error_for_code's stand-in for an unknown code
+        # Only the one error tree: subclasses elsewhere (an SDK's session-ended
+        # kinds, stand-ins for unknown codes) exist or not depending on what was
+        # imported, and the output must not.
+        if cls.__module__ != errors.__name__:
+            continue
         found.setdefault(cls.code, {"status": cls.status, "title": cls.title})
     return dict(sorted(found.items()))
 
 
 def event_schemas() -> dict[str, dict[str, str]]:
-    """``frontdesk.protocol.EVENT_SCHEMAS`` if present, else ``{}``."""
-    schemas: Mapping[str, Mapping[str, str]] = getattr(protocol_pkg, "EVENT_SCHEMAS", {})
+    """The wire ``data`` of every event (``frontdesk.protocol.EVENT_SCHEMAS``)."""
+    schemas: Mapping[str, Mapping[str, str]] = protocol_pkg.EVENT_SCHEMAS
     return {name: dict(fields) for name, fields in schemas.items()}
+
+
+def value_schemas() -> dict[str, dict[str, str]]:
+    """The shapes inside events and snapshots (``frontdesk.protocol.VALUE_SCHEMAS``)."""
+    return {name: dict(fields) for name, fields in protocol_pkg.VALUE_SCHEMAS.items()}
 
 
 def _tables() -> list[str]:
@@ -144,7 +149,12 @@ def _tables() -> list[str]:
         _const(
             "EVENT_SCHEMAS",
             event_schemas(),
-            'Event name -> {field: "type[?]"} of its data ({} until the Python contract has it).',
+            'Event name -> {field: "type[?]"} of its data (derived from the typed events).',
+        ),
+        _const(
+            "VALUE_SCHEMAS",
+            value_schemas(),
+            'Participant, lobby entry, chat message, meeting and snapshot: {field: "type[?]"}.',
         ),
     ]
 

@@ -70,13 +70,18 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.state.webhooks = webhooks
         app.state.rtc = RtcEndpoint(ops, live)
         sweeper = asyncio.create_task(_housekeeping(ops, live), name="frontdesk-housekeeping")
+        revocations = asyncio.create_task(
+            _watch_revocations(ops, live, settings.revocation_poll_s),
+            name="frontdesk-revocations",
+        )
         log.info("frontdesk node %s ready at %s", settings.node_id, settings.base_url)
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, revocations):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await live.close()
             await writer.stop()
             await webhooks.stop()
@@ -202,6 +207,28 @@ async def _housekeeping(
                 )
         except Exception:  # a database hiccup must not end the loop
             log.exception("housekeeping failed; will try again")
+        await asyncio.sleep(interval_s)
+
+
+async def _watch_revocations(ops: Operations, live: LiveMeetings, interval_s: float) -> None:
+    """End the live sessions of guests whose application was revoked, wherever
+    it was revoked (this node, the CLI, another node): the store is polled, so
+    a revocation takes effect here within ``interval_s``. Applications already
+    revoked when the node started have no live guests here (their resume
+    tokens are refused)."""
+    known: set[str] | None = None
+    while True:
+        try:
+            revoked = {a.client_id for a in await ops.store.list_apps() if not a.active}
+            fresh = revoked - known if known is not None else set()
+            known = revoked
+            if fresh:
+                ended = await live.end_revoked(fresh)
+                log.warning(
+                    "%d application(s) revoked: %d guest session(s) ended", len(fresh), ended
+                )
+        except Exception:  # a database hiccup must not end the loop
+            log.exception("revocation check failed; will try again")
         await asyncio.sleep(interval_s)
 
 

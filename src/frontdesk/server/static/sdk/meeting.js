@@ -113,6 +113,8 @@ export class Meeting {
         break;
       }
       case "pong":
+        // a fresh single-use resume token, once the current one is half spent
+        if (typeof msg.resume_token === "string" && msg.resume_token) this._resumeToken = msg.resume_token;
         break;
       case "ping":
         this._send("ping");

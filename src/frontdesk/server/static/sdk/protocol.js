@@ -4,9 +4,6 @@
 // Python package `frontdesk.protocol` by `frontdesk.protocol.jscontract`.
 // Regenerate with `scripts/gen-protocol-js`; tests/web/test_protocol_parity.py
 // fails when this file differs from what the Python contract renders.
-//
-// EVENT_SCHEMAS is `frontdesk.protocol.EVENT_SCHEMAS` when the Python package
-// defines it, and {} until then.
 
 import { FrontdeskError } from "./errors.js";
 
@@ -119,7 +116,9 @@ export const SERVER_MESSAGES = freeze({
     "code": "str",
     "message": "str"
   },
-  "pong": {},
+  "pong": {
+    "resume_token": "str?"
+  },
   "ping": {},
   "bye": {
     "reason": "str",
@@ -144,7 +143,8 @@ export const CLOSE = freeze({
   "DENIED": 4012,
   "LOBBY_TIMEOUT": 4013,
   "HEARTBEAT_TIMEOUT": 4014,
-  "CONNECTION_LOST": 4015
+  "CONNECTION_LOST": 4015,
+  "REVOKED": 4016
 });
 
 /** WebSocket close code number -> name. */
@@ -164,7 +164,8 @@ export const CLOSE_NAMES = freeze({
   "4012": "DENIED",
   "4013": "LOBBY_TIMEOUT",
   "4014": "HEARTBEAT_TIMEOUT",
-  "4015": "CONNECTION_LOST"
+  "4015": "CONNECTION_LOST",
+  "4016": "REVOKED"
 });
 
 /** Error code (or leave reason) -> the close code that ends a connection for it. */
@@ -188,7 +189,8 @@ export const CLOSE_CODES = freeze({
   "removed": 4011,
   "denied": 4012,
   "lobby_timeout": 4013,
-  "connection_lost": 4015
+  "connection_lost": 4015,
+  "revoked": 4016
 });
 
 /** Close code -> the error code it stands for when no frame said more (close codes that are a leave reason stand for that reason). */
@@ -209,7 +211,8 @@ export const LEAVE_REASONS = freeze([
   "meeting_ended",
   "lobby_timeout",
   "token_expired",
-  "connection_lost"
+  "connection_lost",
+  "revoked"
 ]);
 
 /** Every stable error code -> its HTTP status and title. */
@@ -309,6 +312,10 @@ export const ERROR_CODES = freeze({
   "validation_failed": {
     "status": 422,
     "title": "The request is not valid"
+  },
+  "webhook_target_forbidden": {
+    "status": 422,
+    "title": "The webhook URL is not an allowed target"
   }
 });
 
@@ -329,8 +336,124 @@ export const EVENTS = freeze({
   "MEETING_ENDED": "meeting_ended"
 });
 
-/** Event name -> {field: "type[?]"} of its data ({} until the Python contract has it). */
-export const EVENT_SCHEMAS = freeze({});
+/** Event name -> {field: "type[?]"} of its data (derived from the typed events). */
+export const EVENT_SCHEMAS = freeze({
+  "participant_waiting": {
+    "participant": "object"
+  },
+  "participant_joined": {
+    "participant": "object"
+  },
+  "lobby_position": {
+    "participant_id": "str",
+    "position": "int",
+    "organizer_present": "bool",
+    "timeout_at": "str?"
+  },
+  "participant_admitted": {
+    "participant_id": "str",
+    "by": "str"
+  },
+  "participant_denied": {
+    "participant_id": "str",
+    "by": "str"
+  },
+  "participant_left": {
+    "participant_id": "str",
+    "display_name": "str",
+    "reason": "str",
+    "by": "str?"
+  },
+  "participant_reconnecting": {
+    "participant_id": "str"
+  },
+  "participant_reconnected": {
+    "participant_id": "str"
+  },
+  "media_changed": {
+    "participant_id": "str",
+    "by": "str",
+    "audio_muted": "bool",
+    "video_muted": "bool",
+    "hand_raised": "bool"
+  },
+  "chat_message": {
+    "participant_id": "str",
+    "display_name": "str",
+    "text": "str",
+    "client_msg_id": "str"
+  },
+  "typing": {
+    "participant_id": "str",
+    "typing": "bool"
+  },
+  "policy_changed": {
+    "access_policy": "str",
+    "lobby_bypass": "str"
+  },
+  "meeting_ended": {
+    "reason": "str",
+    "by": "str?"
+  }
+});
+
+/** Participant, lobby entry, chat message, meeting and snapshot: {field: "type[?]"}. */
+export const VALUE_SCHEMAS = freeze({
+  "participant": {
+    "id": "str",
+    "display_name": "str",
+    "role": "str",
+    "method": "str",
+    "state": "str",
+    "vouched": "bool",
+    "lobby_since": "str?",
+    "joined_at": "str?",
+    "audio_muted": "bool",
+    "video_muted": "bool",
+    "hand_raised": "bool",
+    "left_reason": "str?",
+    "reconnecting_since": "str?"
+  },
+  "lobby_entry": {
+    "participant_id": "str",
+    "display_name": "str",
+    "role": "str",
+    "method": "str",
+    "vouched": "bool",
+    "state": "str",
+    "waiting_since": "str?",
+    "timeout_at": "str?"
+  },
+  "chat_message": {
+    "seq": "int",
+    "participant_id": "str",
+    "display_name": "str",
+    "text": "str",
+    "client_msg_id": "str",
+    "at": "str"
+  },
+  "meeting": {
+    "id": "str",
+    "subject": "str",
+    "access_policy": "str",
+    "lobby_bypass": "str",
+    "state": "str",
+    "ended": "bool",
+    "organizer_display_name": "str?"
+  },
+  "snapshot": {
+    "meeting": "object",
+    "me": "object",
+    "roster": "list",
+    "lobby": "list",
+    "chat": "list",
+    "lobby_position": "int?",
+    "organizer_present": "bool?",
+    "timeout_at": "str?",
+    "last_seq": "int",
+    "chat_truncated": "bool"
+  }
+});
 
 /** The close code an error code (or leave reason) stands for, or null. */
 export function closeCodeOf(errorCode) {
