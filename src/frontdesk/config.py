@@ -89,6 +89,13 @@ class Settings:
     heartbeat_s: float = 15.0
     rate_limit_per_min: int = 600  # service API requests per client per minute
     ws_messages_per_s: float = 20.0
+    # Joins with the URL alone, per remote address and per meeting, per minute
+    # (bursts of half that): a flood of them cannot bury real visitors.
+    url_joins_per_address_per_min: int = 20
+    url_joins_per_meeting_per_min: int = 60
+    # Guests who came with the URL alone may fill at most this much of a lobby;
+    # the rest stays free for visitors a back end vouched for.
+    max_unvouched_lobby: int = 50
     log_level: str = "info"
 
     @property

@@ -273,3 +273,15 @@ def test_lobby_guest_may_leave() -> None:
     [left] = room.handle(Leave("g1"), T0)
     assert left.to == frozenset({"org", "g1"})
     assert room.lobby() == []
+
+
+def test_url_guests_fill_only_their_share_of_the_lobby() -> None:
+    room = make_room(limits=Limits(max_lobby=5, max_unvouched_lobby=3))
+    now = T0
+    for i in range(3):
+        room.handle(Join(f"u{i}", f"Bot {i}", Role.GUEST, JoinMethod.URL), now)
+    with pytest.raises(LimitExceeded, match="without an invitation"):
+        room.handle(Join("u3", "Bot 3", Role.GUEST, JoinMethod.URL), now)
+    room.handle(Join("t1", "Ann Visitor", Role.GUEST, JoinMethod.TOKEN), now)
+    room.handle(Join("t2", "Bo Visitor", Role.GUEST, JoinMethod.TOKEN), now)
+    assert [p.id for p in room.lobby()] == ["u0", "u1", "u2", "t1", "t2"]

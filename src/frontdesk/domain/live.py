@@ -32,6 +32,7 @@ class Limits:
     max_chat_chars: int = 4000
     max_participants: int = 50  # joined + reconnecting
     max_lobby: int = 100
+    max_unvouched_lobby: int = 50  # URL-only guests; the rest is kept for vouched ones
     max_chat_messages: int = 10_000
     lobby_timeout_s: float = 900
     reconnect_grace_s: float = 30

@@ -259,8 +259,13 @@ class Room:
             state = SessionState.JOINED if direct else SessionState.LOBBY
         if state is SessionState.JOINED:
             self._check_room_for_one_more()
-        elif len(s.lobby()) >= s.limits.max_lobby:
-            raise LimitExceeded(f"at most {s.limits.max_lobby} guests may wait in the lobby")
+        else:
+            waiting = s.lobby()
+            if len(waiting) >= s.limits.max_lobby:
+                raise LimitExceeded(f"at most {s.limits.max_lobby} guests may wait in the lobby")
+            unvouched = sum(1 for p in waiting if not p.vouched)
+            if method is JoinMethod.URL and unvouched >= s.limits.max_unvouched_lobby:
+                raise LimitExceeded("the lobby is full for guests without an invitation")
         p = Participant(
             id=pid,
             display_name=name,

@@ -97,7 +97,7 @@ SERVER_MESSAGES: dict[str, dict[str, str]] = {
     "typing": {"participant_id": "str", "typing": "bool"},
     "signal": {"from": "str", "kind": "str", "data": "object"},
     "ok": {"ref": "str?", "result": "object?"},
-    "error": {"ref": "str?", "code": "str", "message": "str"},
+    "error": {"ref": "str?", "code": "str", "message": "str", "retry_after": "number?"},
     # answer to ping; carries a fresh resume token once the current one is half spent
     "pong": {"resume_token": "str?"},
     "ping": {},

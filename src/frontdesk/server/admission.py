@@ -28,6 +28,7 @@ from frontdesk.protocol import messages as m
 from frontdesk.server.audience import note_guest_app
 from frontdesk.server.live import LiveMeetings, LiveRoom
 from frontdesk.server.operations import Operations
+from frontdesk.server.ratelimit import RateLimiter
 from frontdesk.tokens import MEETING_AUDIENCE_PREFIX, GuestClaims, verify_resume_token
 
 __all__ = ["GuestAdmission", "join_code_of", "meeting_of_token"]
@@ -70,17 +71,26 @@ class GuestAdmission:
     def __init__(self, ops: Operations, live: LiveMeetings) -> None:
         self.ops = ops
         self.live = live
+        settings = ops.settings
+        per_address = settings.url_joins_per_address_per_min
+        per_meeting = settings.url_joins_per_meeting_per_min
+        self._url_per_address = RateLimiter(per_address, burst=max(1, per_address // 2))
+        self._url_per_meeting = RateLimiter(per_meeting, burst=max(1, per_meeting // 2))
 
     async def admit(
         self,
         auth: m.Auth,
         *,
         origin: str | None,
+        address: str | None,
         on_joined: Callable[[LiveRoom, str], None],
     ) -> Admitted:
         """Join a new session with ``auth`` (not a resume). ``on_joined`` runs
         under the room's lock right after the join (attach and welcome there, so
-        no event of the room can slip in between)."""
+        no event of the room can slip in between). Joins with the URL alone (no
+        one vouched for them) are limited per remote ``address`` and per meeting
+        (``rate_limited`` with ``retry_after``); token holders and agents are
+        vouched for and limited where their credentials are issued."""
         ops = self.ops
         pid = "p_" + secrets.token_urlsafe(9)
         single_use: GuestClaims | None = None
@@ -97,7 +107,10 @@ class GuestAdmission:
             app_id = claims.app_id
         elif auth.kind == "url":
             assert auth.join_url is not None and auth.display_name is not None
+            if address is not None:
+                self._url_per_address.check(address)
             meeting = await ops.meeting_for_join_code(join_code_of(auth.join_url))
+            self._url_per_meeting.check(meeting.id)
             lr = await self.live.room(meeting.id)
             join = cmd.Join(pid, auth.display_name, Role.GUEST, JoinMethod.URL)
         elif auth.kind == "session":  # an organizer or agent signed in through the user API

@@ -234,6 +234,7 @@ async def _watch_revocations(ops: Operations, live: LiveMeetings, interval_s: fl
 
 def _limits(settings: Settings) -> Limits:
     return Limits(
+        max_unvouched_lobby=settings.max_unvouched_lobby,
         lobby_timeout_s=settings.lobby_timeout_s,
         reconnect_grace_s=settings.reconnect_grace_s,
         idle_timeout_s=settings.idle_timeout_s,

@@ -169,7 +169,7 @@ class RtcEndpoint:
         return None
 
     def _fail(self, conn: RtcConnection, err: FrontdeskError, ref: str | None) -> None:
-        conn.send(encode("error", ref=ref, code=err.code, message=err.detail))
+        conn.send(error_frame(err, ref))
         conn.close(int(close_code_for(err.code)), err.code)
 
     async def _authenticate(
@@ -185,7 +185,10 @@ class RtcEndpoint:
             conn.send(self._welcome(lr, pid, conn, resumed=False, ref=hello.ref))
 
         admitted = await self.admission.admit(
-            hello.auth, origin=ws.headers.get("origin"), on_joined=on_joined
+            hello.auth,
+            origin=ws.headers.get("origin"),
+            address=ws.client.host if ws.client is not None else None,
+            on_joined=on_joined,
         )
         return _Session(admitted.room, admitted.participant_id)
 
@@ -280,7 +283,7 @@ class RtcEndpoint:
             except FrontdeskError as err:
                 if ref is None:
                     ref = _ref_of(raw)
-                conn.send(encode("error", ref=ref, code=err.code, message=err.detail))
+                conn.send(error_frame(err, ref))
                 # Only abuse counts (over a limit, malformed), and only recent abuse:
                 # an ordinary refusal, such as losing an admit race, never does.
                 if isinstance(err, RateLimited | ProtocolError | LimitExceeded):
@@ -346,6 +349,18 @@ class RtcEndpoint:
             case m.Hello():
                 raise ProtocolError("already authenticated")
         return {}
+
+
+def error_frame(err: FrontdeskError, ref: str | None) -> str:
+    """The ``error`` answer; a rate limit says when to try again."""
+    retry = err.extra.get("retry_after")
+    return encode(
+        "error",
+        ref=ref,
+        code=err.code,
+        message=err.detail,
+        retry_after=round(float(retry), 3) if retry is not None else None,
+    )
 
 
 async def _receive(ws: WebSocket) -> str | None:

@@ -114,7 +114,8 @@ export const SERVER_MESSAGES = freeze({
   "error": {
     "ref": "str?",
     "code": "str",
-    "message": "str"
+    "message": "str",
+    "retry_after": "number?"
   },
   "pong": {
     "resume_token": "str?"
