@@ -15,29 +15,29 @@ import httpx
 
 from frontdesk.client._meeting import Meeting
 from frontdesk.client._session import OpenConnection, ReconnectPolicy
-from frontdesk.errors import ValidationFailed
+from frontdesk.errors import MeetingNotFound, ValidationFailed
+from frontdesk.protocol import urls
 from frontdesk.service_client import discover
 
 __all__ = ["join", "join_as_user", "join_with_token", "rtc_url_for_base", "rtc_url_for_join_url"]
 
 
 def rtc_url_for_base(base_url: str) -> str:
-    """``http(s)://host[/prefix]`` → ``ws(s)://host[/prefix]/v1/rtc``."""
+    """``http(s)://host[/prefix]`` → ``ws(s)://host[/prefix]/v1/rtc`` (a ``ws(s)``
+    base is taken as it is)."""
     parts = urlsplit(base_url)
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
-    if scheme is None or not parts.netloc:
-        raise ValidationFailed("the base URL must start with http:// or https://")
-    path = parts.path.rstrip("/") + "/v1/rtc"
-    return urlunsplit((scheme, parts.netloc, path, "", ""))
+    http = {"ws": "http", "wss": "https"}.get(parts.scheme)
+    if http is not None:
+        base_url = urlunsplit((http, parts.netloc, parts.path, "", ""))
+    return urls.rtc_url(base_url)
 
 
 def rtc_url_for_join_url(join_url: str) -> str:
     """The rtc endpoint of the node that published ``{base}/j/{code}``."""
-    parts = urlsplit(join_url)
-    head, sep, code = parts.path.rpartition("/j/")
-    if not sep or not code.strip("/"):
-        raise ValidationFailed("a join URL looks like https://host/j/CODE")
-    return rtc_url_for_base(urlunsplit((parts.scheme, parts.netloc, head, "", "")))
+    try:
+        return urls.rtc_url_for_join_url(join_url)
+    except MeetingNotFound:
+        raise ValidationFailed("a join URL looks like https://host/j/CODE") from None
 
 
 def join(

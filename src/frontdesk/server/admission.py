@@ -23,15 +23,16 @@ import jwt
 from frontdesk.domain import commands as cmd
 from frontdesk.domain.model import Meeting, Role
 from frontdesk.domain.participants import JoinMethod
-from frontdesk.errors import MeetingNotFound, PermissionDenied, TokenInvalid, TokenUsed
+from frontdesk.errors import PermissionDenied, TokenInvalid, TokenUsed
 from frontdesk.protocol import messages as m
+from frontdesk.protocol import urls
 from frontdesk.server.audience import note_guest_app
 from frontdesk.server.live import LiveMeetings, LiveRoom
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import RateLimiter
 from frontdesk.tokens import MEETING_AUDIENCE_PREFIX, GuestClaims, verify_resume_token
 
-__all__ = ["GuestAdmission", "join_code_of", "meeting_of_token"]
+__all__ = ["GuestAdmission", "meeting_of_token"]
 
 #: The one answer to a token that does not verify, whatever is wrong with it.
 BAD_TOKEN = "the token is not valid"
@@ -50,15 +51,6 @@ def meeting_of_token(token: str) -> str:
     if not isinstance(aud, str) or not aud.startswith(MEETING_AUDIENCE_PREFIX):
         raise TokenInvalid(BAD_TOKEN)
     return aud[len(MEETING_AUDIENCE_PREFIX) :]
-
-
-def join_code_of(join_url: str) -> str:
-    """The join code of a meeting URL (``…/j/<code>``)."""
-    path = join_url.split("?", 1)[0].split("#", 1)[0].rstrip("/")
-    code = path.rsplit("/", 1)[-1]
-    if not code or len(code) > 64:
-        raise MeetingNotFound("not a join URL")
-    return code
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +101,7 @@ class GuestAdmission:
             assert auth.join_url is not None and auth.display_name is not None
             if address is not None:
                 self._url_per_address.check(address)
-            meeting = await ops.meeting_for_join_code(join_code_of(auth.join_url))
+            meeting = await ops.meeting_for_join_code(urls.join_code(auth.join_url))
             self._url_per_meeting.check(meeting.id)
             lr = await self.live.room(meeting.id)
             join = cmd.Join(pid, auth.display_name, Role.GUEST, JoinMethod.URL)

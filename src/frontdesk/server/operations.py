@@ -41,6 +41,7 @@ from frontdesk.errors import (
     UserNotFound,
     ValidationFailed,
 )
+from frontdesk.protocol import urls
 from frontdesk.server.keyring import KeyManager, rotate_keys
 from frontdesk.store.base import Store, WebhookRecord
 from frontdesk.tokens import (
@@ -354,21 +355,18 @@ class Operations:
         raise Conflict(f"meeting {meeting_id} is being changed by others; try again")
 
     async def meeting_for_join_code(self, join_code: str) -> Meeting:
-        if not join_code or len(join_code) > 64:
+        if not join_code or len(join_code) > urls.MAX_JOIN_CODE:
             raise MeetingNotFound()
         return await self.store.get_meeting_by_join_code(join_code)
 
     def join_url(self, meeting: Meeting) -> str:
-        return f"{self.settings.base_url}/j/{meeting.join_code}"
+        return urls.join_url(self.settings.base_url, meeting.join_code)
 
     def discovery_uri(self, meeting_id: str) -> str:
-        return f"{self.settings.base_url}/v1/discovery/{meeting_id}"
+        return urls.discovery_uri(self.settings.base_url, meeting_id)
 
     def rtc_url(self) -> str:
-        base = self.settings.base_url
-        if base.startswith("https://"):
-            return "wss://" + base[len("https://") :] + "/v1/rtc"
-        return "ws://" + base.removeprefix("http://") + "/v1/rtc"
+        return urls.rtc_url(self.settings.base_url)
 
     # --- guest tokens ------------------------------------------------------------------
     async def mint_guest_token(

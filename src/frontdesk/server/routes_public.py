@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from frontdesk.errors import Unavailable
+from frontdesk.protocol import urls
 from frontdesk.server.deps import OpsDep, bearer_token
 from frontdesk.server.schemas import DiscoveryOut, Problem
 
@@ -18,7 +19,7 @@ router = APIRouter()
 
 
 @router.get(
-    "/v1/discovery/{meeting_id}",
+    urls.DISCOVERY_PATH + "{meeting_id}",
     response_model=DiscoveryOut,
     tags=["discovery"],
     responses={

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
 from frontdesk.errors import NotFound
+from frontdesk.protocol import urls
 
 __all__ = ["SDK_MODULES", "STATIC_DIR", "content_security_policy", "install"]
 
@@ -97,7 +98,7 @@ def _page(request: Request, name: str) -> Response:
     return FileResponse(path, media_type="text/html; charset=utf-8", headers=headers)
 
 
-@router.get("/j/{join_code}")
+@router.get(urls.JOIN_PATH + "{join_code}")
 async def guest_page(request: Request, join_code: str) -> Response:
     return _page(request, "guest.html")
 

@@ -27,7 +27,7 @@ from frontdesk.errors import (
     ProtocolError,
     RateLimited,
 )
-from frontdesk.protocol import PROTOCOL_VERSION, decode_client, encode
+from frontdesk.protocol import PROTOCOL_VERSION, decode_client, encode, urls
 from frontdesk.protocol import messages as m
 from frontdesk.protocol.codes import CloseCode, close_code_for
 from frontdesk.protocol.events import chat_to_wire, event_frame, event_from_record
@@ -391,7 +391,7 @@ def _ref_of(raw: str) -> str | None:
 def install(app: FastAPI, endpoint_factory: Any = None) -> None:
     """Add ``/v1/rtc`` to ``app``; the endpoint is built at start-up."""
 
-    @app.websocket("/v1/rtc")
+    @app.websocket(urls.RTC_PATH)
     async def rtc(ws: WebSocket) -> None:
         endpoint: RtcEndpoint = ws.app.state.rtc
         await endpoint.serve(ws)
