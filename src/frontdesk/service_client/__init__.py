@@ -16,6 +16,7 @@ from __future__ import annotations
 from frontdesk.errors import FrontdeskError
 from frontdesk.service_client._client import ServiceClient, discover, join_url_of_ics
 from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
+from frontdesk.service_client._retry import RetryPolicy
 from frontdesk.service_client._webhooks import (
     ID_HEADER,
     SIGNATURE_HEADER,
@@ -33,6 +34,7 @@ __all__ = [
     "GuestToken",
     "Meeting",
     "Participant",
+    "RetryPolicy",
     "ServiceClient",
     "Webhook",
     "discover",
