@@ -32,12 +32,19 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["user API"])
 COOKIE = "frontdesk_session"
 _AUTH: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, 422: {"model": Problem}}
+_LOGIN: dict[int | str, dict[str, Any]] = {
+    **_AUTH,
+    429: {"model": Problem, "description": "too many failed sign-ins; see Retry-After"},
+    503: {"model": Problem, "description": "busy; see Retry-After"},
+}
 
 
-@router.post("/session", response_model=SessionOut, responses=_AUTH)
+@router.post("/session", response_model=SessionOut, responses=_LOGIN)
 async def login(body: SessionIn, request: Request, ops: OpsDep) -> JSONResponse:
     request.app.state.auth_limiter.check("ip:" + client_address(request))
-    token, claims, user = await ops.login(body.username, body.password)
+    token, claims, user = await ops.login(
+        body.username, body.password, address=client_address(request)
+    )
     out = SessionOut(
         token=token,
         username=user.username,
