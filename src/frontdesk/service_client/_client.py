@@ -138,7 +138,7 @@ class ServiceClient:
             token = self._token
             if token is not None and token != rejected and self._clock() < self._token_refresh_at:
                 return token
-            return await with_retries("POST", self._fetch_token, self._retry)
+            return await self._fetch_token()  # retried with the request it serves
 
     async def _fetch_token(self) -> str:
         started = self._clock()
