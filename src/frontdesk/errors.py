@@ -15,6 +15,7 @@ The same ``code`` is used by the HTTP problem+json answers, the WebSocket
     │   ├── TokenWrongMeeting           token_wrong_meeting   (403)
     │   └── TokenUsed                   token_used            (403)
     ├── PermissionDenied                forbidden         403
+    │   └── CsrfRefused                 csrf_refused
     ├── NotFound                        not_found         404
     │   ├── MeetingNotFound             meeting_not_found
     │   ├── UserNotFound                user_not_found
@@ -42,6 +43,7 @@ __all__ = [
     "AppNotFound",
     "AuthError",
     "Conflict",
+    "CsrfRefused",
     "FrontdeskError",
     "IllegalState",
     "InvalidClient",
@@ -154,6 +156,13 @@ class PermissionDenied(FrontdeskError):
     code = "forbidden"
     status = 403
     title = "Not allowed"
+
+
+class CsrfRefused(PermissionDenied):
+    """A cookie-authenticated write from another web origin (cross-site request forgery)."""
+
+    code = "csrf_refused"
+    title = "Refused: the request came from another web origin"
 
 
 class NotFound(FrontdeskError):

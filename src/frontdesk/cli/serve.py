@@ -57,7 +57,7 @@ def serve(
         None,
         "--allowed-origins",
         envvar="FRONTDESK_ALLOWED_ORIGINS",
-        help="Comma-separated web origins for CORS.",
+        help="Comma-separated web origins for CORS and cookie-authenticated writes.",
     ),
     webhook_allowed_networks: str | None = typer.Option(
         None,

@@ -95,6 +95,10 @@ async def websocket_connection(url: str) -> Connection:
     )
 
 
+#: How often a first join answered ``unavailable`` is tried again.
+OPEN_RETRIES = 4
+
+
 @dataclass(frozen=True, slots=True)
 class ReconnectPolicy:
     """Back-off between resume attempts: ``initial_delay_s`` doubling up to
@@ -208,8 +212,25 @@ class Session:
 
     # --- opening ----------------------------------------------------------------
     async def open(self) -> None:
-        """Connect and authenticate; raises the typed error if the server refuses."""
-        ws, welcome = await self._handshake(self.auth)
+        """Connect and authenticate; raises the typed error if the server refuses.
+
+        ``unavailable`` (the node or its database is busy, or the connection
+        failed) is retried with the reconnect policy's back-off, at most
+        ``OPEN_RETRIES`` times and never past ``give_up_after_s``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.reconnect.give_up_after_s
+        attempt = 0
+        while True:
+            try:
+                ws, welcome = await self._handshake(self.auth)
+                break
+            except Unavailable as err:
+                delay = self.reconnect.delay(attempt)
+                attempt += 1
+                if attempt > OPEN_RETRIES or loop.time() + delay > deadline:
+                    raise
+                self.log.info("join attempt %d unavailable (%s); retrying", attempt, err.detail)
+                await asyncio.sleep(delay)
         await self._attach(ws, welcome, resumed=False)
         self._task = asyncio.create_task(self._run(), name="frontdesk-session")
 

@@ -19,6 +19,7 @@ from frontdesk import __version__
 from frontdesk.config import Settings
 from frontdesk.domain.live import Limits
 from frontdesk.errors import LimitExceeded
+from frontdesk.server.accesslog import install_access_log_filter
 from frontdesk.server.live import LiveMeetings
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
@@ -44,6 +45,7 @@ def _route_name(request: Request) -> str:
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
     """Build the app. The store is opened (and migrated) at start-up unless given."""
     settings = settings or Settings.from_env()
+    install_access_log_filter()  # join codes are credentials: never in the access log
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

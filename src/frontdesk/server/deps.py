@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from frontdesk.domain.model import App, User
 from frontdesk.errors import Unauthenticated
+from frontdesk.server.csrf import check_same_origin
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import RateLimiter
 
@@ -53,6 +54,8 @@ async def current_user(ops: OpsDep, request: Request) -> User:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         token = auth[7:].strip()
+    elif token:  # the browser sends the cookie by itself: only from our own origin
+        check_same_origin(request, ops.settings)
     if not token:
         raise Unauthenticated("sign in first (POST /v1/session)")
     return await ops.user_for_session(token)

@@ -42,6 +42,7 @@ from frontdesk.errors import (
     ValidationFailed,
 )
 from frontdesk.protocol import urls
+from frontdesk.server.credentials import Credentials
 from frontdesk.server.keyring import KeyManager, rotate_keys
 from frontdesk.store.base import Store, WebhookRecord
 from frontdesk.tokens import (
@@ -53,12 +54,10 @@ from frontdesk.tokens import (
     issue_access_token,
     issue_guest_token,
     issue_session_token,
-    needs_rehash,
     new_client_id,
     new_client_secret,
     verify_access_token,
     verify_guest_token,
-    verify_secret,
     verify_session_token,
 )
 
@@ -105,8 +104,11 @@ class Operations:
         store: Store,
         *,
         clock: Callable[[], datetime] = utcnow,
+        credentials: Credentials | None = None,
     ) -> None:
         self.settings = settings
+        # Argon2 off the event loop, bounded; failed sign-ins throttled.
+        self.credentials = credentials or Credentials()
         self.store = store
         self.clock = clock
         self.keys = KeyManager(store, clock, passphrase=settings.key_passphrase)
@@ -124,20 +126,25 @@ class Operations:
         app = App(
             client_id=new_client_id(),
             name=name.strip(),
-            secret_hash=hash_secret(secret),
+            secret_hash=await self.credentials.hasher.hash(secret),
             created_at=self.clock(),
         )
         await self.store.create_app(app)
         return AppCredentials(app.client_id, secret, app.name)
 
-    async def authenticate_client(self, client_id: str, client_secret: str) -> App:
+    async def authenticate_client(
+        self, client_id: str, client_secret: str, *, address: str = "unknown"
+    ) -> App:
+        creds = self.credentials
+        creds.clients.attempt(client_id, address)  # RateLimited when guessing
         try:
             app = await self.store.get_app(client_id)
         except AppNotFound:
-            verify_secret(_DUMMY_HASH, client_secret)
+            await creds.hasher.verify(_DUMMY_HASH, client_secret)
             raise InvalidClient() from None
-        if not verify_secret(app.secret_hash, client_secret) or not app.active:
+        if not await creds.hasher.verify(app.secret_hash, client_secret) or not app.active:
             raise InvalidClient()
+        creds.clients.succeeded(client_id, address)
         return app
 
     async def issue_access_token(self, app: App) -> tuple[str, AccessClaims]:
@@ -175,7 +182,7 @@ class Operations:
         user = User(
             username=username.strip(),
             display_name=check_display_name(display_name),
-            password_hash=hash_secret(password),
+            password_hash=await self.credentials.hasher.hash(password),
             created_at=self.clock(),
         )
         await self.store.create_user(user)
@@ -188,16 +195,22 @@ class Operations:
         await self.store.update_user(renamed)
         return renamed
 
-    async def login(self, username: str, password: str) -> tuple[str, SessionClaims, User]:
+    async def login(
+        self, username: str, password: str, *, address: str = "unknown"
+    ) -> tuple[str, SessionClaims, User]:
+        creds = self.credentials
+        creds.users.attempt(username, address)  # RateLimited when guessing
         try:
             user = await self.store.get_user(username)
         except (UserNotFound, ValidationFailed):
-            verify_secret(_DUMMY_HASH, password)
+            await creds.hasher.verify(_DUMMY_HASH, password)
             raise InvalidCredentials() from None
-        if user.disabled or not verify_secret(user.password_hash, password):
+        if user.disabled or not await creds.hasher.verify(user.password_hash, password):
             raise InvalidCredentials()
-        if needs_rehash(user.password_hash):
-            await self.store.update_user(replace(user, password_hash=hash_secret(password)))
+        creds.users.succeeded(username, address)
+        if creds.hasher.needs_rehash(user.password_hash):
+            rehashed = await creds.hasher.hash(password)
+            await self.store.update_user(replace(user, password_hash=rehashed))
         ring = await self.keys.refresh_if_stale()
         token, claims = issue_session_token(
             ring,

@@ -16,6 +16,8 @@ __all__ = ["PROBLEM_TYPE", "install_problem_handlers", "problem_response"]
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
+#: Retry-After of a 429 or 503 whose error did not say how long to wait.
+DEFAULT_RETRY_AFTER_S = 2
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -35,7 +37,9 @@ def problem_response(err: FrontdeskError, headers: dict[str, str] | None = None)
     if err.status == 401:
         hdrs.setdefault("WWW-Authenticate", 'Bearer error="invalid_token"')
     if "retry_after" in err.extra:
-        hdrs["Retry-After"] = str(int(err.extra["retry_after"]))
+        hdrs["Retry-After"] = str(max(1, round(float(err.extra["retry_after"]))))
+    elif err.status in (429, 503):  # always say when trying again makes sense
+        hdrs.setdefault("Retry-After", str(DEFAULT_RETRY_AFTER_S))
     return JSONResponse(
         err.to_dict(), status_code=err.status, media_type=PROBLEM_TYPE, headers=hdrs
     )

@@ -15,6 +15,7 @@ from frontdesk.errors import (
     InvalidClient,
     PermissionDenied,
     RateLimited,
+    Unavailable,
     ValidationFailed,
 )
 from frontdesk.server.audience import may_read
@@ -78,7 +79,7 @@ def _oauth_error(err: FrontdeskError, *, basic: bool) -> JSONResponse:
         headers["WWW-Authenticate"] = (
             'Basic realm="frontdesk"' if basic else 'Bearer error="invalid_client"'
         )
-    elif isinstance(err, RateLimited):
+    elif isinstance(err, RateLimited | Unavailable):
         return problem_response(err)
     else:
         body.setdefault("error", "invalid_request")
@@ -94,7 +95,12 @@ _FORM_LIMITS = {"grant_type": 64, "client_id": 128, "client_secret": 256, "scope
 @router.post(
     "/oauth/token",
     response_model=TokenOut,
-    responses={400: {"model": Problem}, 401: {"model": Problem}, 429: {"model": Problem}},
+    responses={
+        400: {"model": Problem},
+        401: {"model": Problem},
+        429: {"model": Problem},
+        503: {"model": Problem},
+    },
     summary="Client-credentials grant (RFC 6749 4.4)",
 )
 async def oauth_token(
@@ -134,7 +140,7 @@ async def oauth_token(
                 "send the client credentials once: HTTP Basic or the form body, not both",
                 error="invalid_request",
             )
-        app = await ops.authenticate_client(*creds)
+        app = await ops.authenticate_client(*creds, address=client_address(request))
     except FrontdeskError as err:
         return _oauth_error(err, basic=basic)
     token, _claims = await ops.issue_access_token(app)

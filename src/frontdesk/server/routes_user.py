@@ -16,6 +16,7 @@ from frontdesk.domain import commands as cmd
 from frontdesk.domain.model import MeetingState
 from frontdesk.domain.participants import SessionState
 from frontdesk.errors import FrontdeskError, PermissionDenied
+from frontdesk.server.csrf import check_same_origin
 from frontdesk.server.deps import OpsDep, UserDep, client_address
 from frontdesk.server.live import LiveMeetings
 from frontdesk.server.schemas import (
@@ -31,13 +32,25 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["user API"])
 COOKIE = "frontdesk_session"
-_AUTH: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, 422: {"model": Problem}}
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem},
+    403: {"model": Problem, "description": "forbidden, or csrf_refused"},
+    422: {"model": Problem},
+}
+_LOGIN: dict[int | str, dict[str, Any]] = {
+    **_AUTH,
+    429: {"model": Problem, "description": "too many failed sign-ins; see Retry-After"},
+    503: {"model": Problem, "description": "busy; see Retry-After"},
+}
 
 
-@router.post("/session", response_model=SessionOut, responses=_AUTH)
+@router.post("/session", response_model=SessionOut, responses=_LOGIN)
 async def login(body: SessionIn, request: Request, ops: OpsDep) -> JSONResponse:
+    check_same_origin(request, ops.settings)  # it sets the session cookie
     request.app.state.auth_limiter.check("ip:" + client_address(request))
-    token, claims, user = await ops.login(body.username, body.password)
+    token, claims, user = await ops.login(
+        body.username, body.password, address=client_address(request)
+    )
     out = SessionOut(
         token=token,
         username=user.username,
@@ -64,6 +77,8 @@ async def logout(request: Request, ops: OpsDep) -> Response:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         token = auth[7:].strip()
+    elif token:
+        check_same_origin(request, ops.settings)
     if token:
         with contextlib.suppress(FrontdeskError):
             await ops.logout(token)

@@ -23,6 +23,7 @@ from frontdesk.protocol.webhooks import (
 )
 from frontdesk.service_client._client import ServiceClient, discover, join_url_of_ics
 from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
+from frontdesk.service_client._retry import RetryPolicy
 
 __all__ = [
     "ID_HEADER",
@@ -33,6 +34,7 @@ __all__ = [
     "GuestToken",
     "Meeting",
     "Participant",
+    "RetryPolicy",
     "ServiceClient",
     "Webhook",
     "discover",

@@ -24,6 +24,7 @@ import icalendar
 from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState
 from frontdesk.errors import ProtocolError, ValidationFailed
 from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
+from frontdesk.service_client._retry import RetryPolicy, with_retries
 from frontdesk.service_client._transport import expect_json, raise_for_problem, send
 
 __all__ = ["ServiceClient", "discover", "join_url_of_ics"]
@@ -72,6 +73,8 @@ class ServiceClient:
     ``base_url``, ``client_id`` and ``client_secret`` fall back to
     ``FRONTDESK_URL``, ``FRONTDESK_CLIENT_ID`` and ``FRONTDESK_CLIENT_SECRET``.
     An injected ``http_client`` is used as is and left open by :meth:`aclose`.
+    ``retry`` bounds the retries after ``unavailable`` (503 or a network failure;
+    see :mod:`frontdesk.service_client._retry`); ``RetryPolicy(retries=0)`` turns them off.
     """
 
     def __init__(
@@ -82,7 +85,9 @@ class ServiceClient:
         *,
         http_client: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        self._retry = retry if retry is not None else RetryPolicy()
         self._base_url = _setting(base_url, "FRONTDESK_URL", "base URL").rstrip("/")
         if urlsplit(self._base_url).scheme not in ("http", "https"):
             raise ValidationFailed("the base URL must start with http:// or https://")
@@ -133,7 +138,7 @@ class ServiceClient:
             token = self._token
             if token is not None and token != rejected and self._clock() < self._token_refresh_at:
                 return token
-            return await self._fetch_token()
+            return await self._fetch_token()  # retried with the request it serves
 
     async def _fetch_token(self) -> str:
         started = self._clock()
@@ -165,6 +170,18 @@ class ServiceClient:
     # -- requests -----------------------------------------------------------
 
     async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> httpx.Response:
+        return await with_retries(
+            method, lambda: self._request_once(method, path, json=json, params=params), self._retry
+        )
+
+    async def _request_once(
         self,
         method: str,
         path: str,

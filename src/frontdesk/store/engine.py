@@ -26,18 +26,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import (
-    ArgumentError,
-    DBAPIError,
-    DisconnectionError,
-    InterfaceError,
-    OperationalError,
-    StatementError,
-)
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from frontdesk.domain.text import has_surrogate, maybe_escaped_surrogate, scrub, scrub_json
-from frontdesk.errors import FrontdeskError, Unavailable, ValidationFailed
+from frontdesk.errors import Unavailable, ValidationFailed
+from frontdesk.store.errors import translate_db_error
 
 __all__ = ["WRITE_OPTIONS", "make_engine", "normalize_url", "translate_db_error"]
 
@@ -165,25 +159,3 @@ def json_loads(text: str | bytes) -> Any:
         text = text.decode("utf-8", "replace")
     value = json.loads(text)
     return scrub_json(value) if maybe_escaped_surrogate(text) else value
-
-
-def translate_db_error(exc: BaseException, what: str = "database") -> FrontdeskError:
-    """The ``frontdesk`` error for a driver or SQLAlchemy failure that is not a conflict.
-
-    Lost or refused connections, timeouts and lock waits become ``Unavailable``
-    (the caller may retry); anything else is an internal ``FrontdeskError``.
-    """
-    if isinstance(exc, FrontdeskError):
-        return exc
-    if isinstance(exc, StatementError) and isinstance(exc.orig, FrontdeskError):
-        return exc.orig
-    if isinstance(
-        exc, OSError | TimeoutError | OperationalError | InterfaceError | DisconnectionError
-    ) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
-        return Unavailable(f"{what} unavailable: {_short(exc)}")
-    return FrontdeskError(f"{what} error: {_short(exc)}")
-
-
-def _short(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc) or type(exc).__name__
-    return text.splitlines()[0][:300]

@@ -230,6 +230,10 @@ export const ERROR_CODES = freeze({
     "status": 409,
     "title": "Conflict"
   },
+  "csrf_refused": {
+    "status": 403,
+    "title": "Refused: the request came from another web origin"
+  },
   "error": {
     "status": 500,
     "title": "Internal error"
