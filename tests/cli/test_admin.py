@@ -85,6 +85,44 @@ def test_apps_list_and_revoke(cli: Cli) -> None:
     assert after[second["client_id"]]["active"] is True
 
 
+def test_apps_rotate_secret_keeps_the_old_one_for_the_overlap(cli: Cli) -> None:
+    app = cli.json("apps", "create", "Harbor Bank")
+    rotated = cli.json("apps", "rotate-secret", app["client_id"], "--overlap-s", "3600")
+    assert rotated["client_id"] == app["client_id"]
+    assert rotated["client_secret"] != app["client_secret"]
+
+    async def both_work(ops: Operations) -> None:
+        await ops.authenticate_client(app["client_id"], app["client_secret"])
+        await ops.authenticate_client(app["client_id"], rotated["client_secret"])
+
+    cli.with_ops(both_work)
+    # Rotating again at once with no overlap: only the newest secret works.
+    newest = cli.json("apps", "rotate-secret", app["client_id"], "--overlap-s", "0")
+
+    async def only_newest(ops: Operations) -> None:
+        await ops.authenticate_client(app["client_id"], newest["client_secret"])
+        for old in (app["client_secret"], rotated["client_secret"]):
+            with pytest.raises(InvalidClient):
+                await ops.authenticate_client(app["client_id"], old)
+
+    cli.with_ops(only_newest)
+    assert cli.json("apps", "list")[0]["active"] is True  # a rotation is no revocation
+
+
+def test_the_old_secret_stops_after_the_overlap(cli: Cli) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    app = cli.json("apps", "create", "Harbor Bank")
+    cli.json("apps", "rotate-secret", app["client_id"], "--overlap-s", "60")
+
+    async def later(ops: Operations) -> None:
+        ops.clock = lambda: datetime.now(UTC) + timedelta(seconds=61)
+        with pytest.raises(InvalidClient):
+            await ops.authenticate_client(app["client_id"], app["client_secret"])
+
+    cli.with_ops(later)
+
+
 def test_apps_revoke_unknown_is_a_typed_error(cli: Cli) -> None:
     assert problem_code(cli("apps", "revoke", "app_nope", "--json")) == "app_not_found"
     human = cli("apps", "revoke", "app_nope")

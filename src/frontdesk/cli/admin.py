@@ -57,9 +57,32 @@ def apps_list(as_json: bool = JsonOpt) -> None:
     )
 
 
+@apps.command("rotate-secret")
+def apps_rotate_secret(
+    client_id: str,
+    overlap_s: int = typer.Option(
+        24 * 3600,
+        "--overlap-s",
+        min=0,
+        help="How long the old secret keeps working (seconds; 0: at once).",
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """A routine secret change: prints a new secret once; the old one keeps
+    working for the overlap, and no call is ended. After a compromise, revoke."""
+
+    async def go(ops: Operations) -> dict[str, Any]:
+        c = await ops.rotate_app_secret(client_id, overlap_s=overlap_s)
+        return {"client_id": c.client_id, "client_secret": c.client_secret, "name": c.name}
+
+    out = run(go, as_json=as_json)
+    emit(out, as_json=as_json, title="New secret: keep it, it is not shown again")
+
+
 @apps.command("revoke")
 def apps_revoke(client_id: str, as_json: bool = JsonOpt) -> None:
-    """Revoke an application: its secret and access tokens stop working."""
+    """Revoke an application (the answer to a compromise): its secrets and access
+    tokens stop working, and its guests' live sessions end within seconds."""
 
     async def go(ops: Operations) -> dict[str, Any]:
         return _app_row(await ops.store.revoke_app(client_id, ops.clock()))

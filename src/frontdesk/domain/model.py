@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 
 from frontdesk.domain.names import MAX_DISPLAY_NAME, check_display_name, display_name_key
@@ -115,6 +115,10 @@ class App:
     secret_hash: str
     created_at: datetime
     revoked_at: datetime | None = None
+    #: After a routine rotation the old secret keeps working until
+    #: ``previous_secret_until`` (a revocation, by contrast, ends everything).
+    previous_secret_hash: str | None = None
+    previous_secret_until: datetime | None = None
 
     def __post_init__(self) -> None:
         _clean_text(self.name, "name", MAX_SUBJECT)
@@ -122,6 +126,30 @@ class App:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def secret_hashes(self, now: datetime) -> tuple[str, ...]:
+        """The hashes a presented secret may match at ``now``: the current one,
+        and the previous one during its overlap."""
+        if (
+            self.previous_secret_hash
+            and self.previous_secret_until
+            and now < self.previous_secret_until
+        ):
+            return (self.secret_hash, self.previous_secret_hash)
+        return (self.secret_hash,)
+
+    def with_new_secret(self, secret_hash: str, *, now: datetime, overlap_s: int) -> App:
+        """The app after a routine rotation: the old secret valid ``overlap_s`` more."""
+        if not self.active:
+            raise IllegalState("a revoked application cannot get a new secret")
+        if overlap_s < 0:
+            raise ValidationFailed("the overlap must not be negative")
+        return dataclasses.replace(
+            self,
+            secret_hash=secret_hash,
+            previous_secret_hash=self.secret_hash if overlap_s else None,
+            previous_secret_until=now + timedelta(seconds=overlap_s) if overlap_s else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

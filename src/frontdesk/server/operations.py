@@ -142,10 +142,28 @@ class Operations:
         except AppNotFound:
             await creds.hasher.verify(_DUMMY_HASH, client_secret)
             raise InvalidClient() from None
-        if not await creds.hasher.verify(app.secret_hash, client_secret) or not app.active:
+        if not app.active or not await self._matches_a_secret(app, client_secret):
             raise InvalidClient()
         creds.clients.succeeded(client_id, address)
         return app
+
+    async def _matches_a_secret(self, app: App, client_secret: str) -> bool:
+        for secret_hash in app.secret_hashes(self.clock()):
+            if await self.credentials.hasher.verify(secret_hash, client_secret):
+                return True
+        return False
+
+    async def rotate_app_secret(self, client_id: str, *, overlap_s: int) -> AppCredentials:
+        """A routine secret change: a new secret, the old one still accepted for
+        ``overlap_s`` (while back ends are redeployed). Live sessions are not
+        touched; to end everything after a compromise, revoke the application."""
+        app = await self.store.get_app(client_id)
+        secret = new_client_secret()
+        rotated = app.with_new_secret(
+            await self.credentials.hasher.hash(secret), now=self.clock(), overlap_s=overlap_s
+        )
+        await self.store.update_app_secret(rotated)
+        return AppCredentials(app.client_id, secret, app.name)
 
     async def issue_access_token(self, app: App) -> tuple[str, AccessClaims]:
         ring = await self.keys.refresh_if_stale()

@@ -75,6 +75,10 @@ class Store(abc.ABC):
     async def list_apps(self) -> Sequence[App]: ...
 
     @abc.abstractmethod
+    async def update_app_secret(self, app: App) -> None:
+        """Store a rotated secret (and the previous one with its overlap)."""
+
+    @abc.abstractmethod
     async def revoke_app(self, client_id: str, now: datetime) -> App: ...
 
     # --- users -----------------------------------------------------------------

@@ -150,6 +150,21 @@ class SqlStore(Store):
         rows = await self._all(sa.select(t.apps).order_by(t.apps.c.created_at, t.apps.c.client_id))
         return [_app(r) for r in rows]
 
+    async def update_app_secret(self, app: App) -> None:
+        c = t.apps.c
+        async with self._write(f"app {app.client_id!r}") as conn:
+            result = await conn.execute(
+                sa.update(t.apps)
+                .where(c.client_id == app.client_id, c.revoked_at.is_(None))
+                .values(
+                    secret_hash=app.secret_hash,
+                    previous_secret_hash=app.previous_secret_hash,
+                    previous_secret_until=app.previous_secret_until,
+                )
+            )
+        if result.rowcount != 1:
+            raise AppNotFound(f"no active app {app.client_id!r}")
+
     async def revoke_app(self, client_id: str, now: datetime) -> App:
         c = t.apps.c
         async with self._write(f"app {client_id!r}") as conn:
@@ -437,6 +452,8 @@ def _app_row(app: App) -> dict[str, Any]:
         "secret_hash": app.secret_hash,
         "created_at": app.created_at,
         "revoked_at": app.revoked_at,
+        "previous_secret_hash": app.previous_secret_hash,
+        "previous_secret_until": app.previous_secret_until,
     }
 
 

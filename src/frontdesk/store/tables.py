@@ -87,6 +87,9 @@ apps = sa.Table(
     sa.Column("secret_hash", _str(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    # The secret before the last rotation, accepted until previous_secret_until.
+    sa.Column("previous_secret_hash", _str(), nullable=True),
+    sa.Column("previous_secret_until", UTCDateTime(), nullable=True),
 )
 
 users = sa.Table(
