@@ -13,11 +13,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from frontdesk.client._discovery import discover
 from frontdesk.client._meeting import Meeting
 from frontdesk.client._session import OpenConnection, ReconnectPolicy
 from frontdesk.errors import MeetingNotFound, ValidationFailed
 from frontdesk.protocol import urls
-from frontdesk.service_client import discover
 
 __all__ = ["join", "join_as_user", "join_with_token", "rtc_url_for_base", "rtc_url_for_join_url"]
 

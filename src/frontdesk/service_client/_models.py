@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState, Role
 from frontdesk.errors import ProtocolError
+from frontdesk.protocol.http import Discovery
 
 __all__ = ["Discovery", "GuestToken", "Meeting", "Participant", "Webhook", "parse_datetime"]
 
@@ -195,27 +196,4 @@ class Webhook:
             events=tuple(events),
             secret=r.opt_text("secret"),
             created_at=r.dt("created_at"),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Discovery:
-    """Where to connect for a meeting: the rtc WebSocket URL and ICE servers."""
-
-    rtc_url: str
-    meeting_id: str
-    ice_servers: tuple[dict[str, Any], ...] = field(repr=False)  # may hold TURN credentials
-    node_id: str
-
-    @classmethod
-    def from_json(cls, data: object) -> Discovery:
-        r = _Reader(data, "Discovery")
-        servers = r.items("ice_servers")
-        if not all(isinstance(s, dict) for s in servers):
-            raise ProtocolError("Discovery: ice_servers must be objects")
-        return cls(
-            rtc_url=r.text("rtc_url"),
-            meeting_id=r.text("meeting_id"),
-            ice_servers=tuple(servers),
-            node_id=r.text("node_id"),
         )

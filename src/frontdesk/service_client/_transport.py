@@ -15,40 +15,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from frontdesk.errors import (
-    Conflict,
-    FrontdeskError,
-    LimitExceeded,
-    MeetingEnded,
-    NotFound,
-    PermissionDenied,
-    ProtocolError,
-    RateLimited,
-    Unauthenticated,
-    Unavailable,
-    ValidationFailed,
-    error_for_code,
-)
+from frontdesk.errors import FrontdeskError, ProtocolError, Unavailable, ValidationFailed
+from frontdesk.protocol.http import error_from_problem
 
 __all__ = ["error_from_response", "expect_json", "raise_for_problem", "send"]
 
 logger = logging.getLogger(__name__)
-
-_BY_STATUS: dict[int, type[FrontdeskError]] = {
-    400: ValidationFailed,
-    401: Unauthenticated,
-    403: PermissionDenied,
-    404: NotFound,
-    409: Conflict,
-    410: MeetingEnded,
-    413: LimitExceeded,
-    422: ValidationFailed,
-    429: RateLimited,
-    502: Unavailable,
-    503: Unavailable,
-    504: Unavailable,
-}
-_MAX_DETAIL = 500
 
 
 async def send(
@@ -100,30 +72,18 @@ def _log_failure(method: str, path: str, started: float, exc: Exception) -> None
 
 
 def error_from_response(response: httpx.Response) -> FrontdeskError:
-    """The typed error an error answer stands for."""
-    extra: dict[str, Any] = {}
-    retry_after = response.headers.get("Retry-After", "").strip()
-    if retry_after.isdigit():
-        extra["retry_after"] = int(retry_after)
+    """The typed error an error answer stands for (the protocol's rule)."""
     try:
         body = response.json()
     except ValueError:
         body = None
-    if isinstance(body, dict):
-        code = body.get("code")
-        detail = body.get("detail") or body.get("title")
-        if isinstance(code, str) and code:
-            if isinstance(body.get("errors"), list):
-                extra["errors"] = body["errors"]
-            return error_for_code(code, detail if isinstance(detail, str) else None, **extra)
-        oauth_error = body.get("error")  # RFC 6749 §5.2 shape, just in case
-        if isinstance(oauth_error, str) and oauth_error:
-            description = body.get("error_description")
-            text = description if isinstance(description, str) else None
-            return error_for_code(oauth_error, text, **extra)
-    cls = _BY_STATUS.get(response.status_code, FrontdeskError)
-    text = response.text.strip()[:_MAX_DETAIL]
-    return cls(text or f"HTTP {response.status_code} {response.reason_phrase}", **extra)
+    return error_from_problem(
+        response.status_code,
+        body,
+        text=response.text,
+        reason=response.reason_phrase,
+        retry_after=response.headers.get("Retry-After"),
+    )
 
 
 def raise_for_problem(response: httpx.Response) -> None:
