@@ -26,18 +26,22 @@ __all__ = [
 REPLACEMENT = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: In JSON text: a ``\\uD800``..``\\uDFFF`` escape (a valid pair is fine once
-#: decoded; a lone one is not), or a surrogate code point itself.
-_ESCAPED = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+#: decoded; a lone one is not).
+_ESCAPED = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def has_surrogate(value: str) -> bool:
-    """True when ``value`` holds a surrogate code point (it is not valid Unicode)."""
-    return _SURROGATE.search(value) is not None
+    """True when ``value`` holds a surrogate code point (it is not valid Unicode).
+    ``isascii`` is a flag of the string (no scan), so ASCII text costs nothing."""
+    return not value.isascii() and _SURROGATE.search(value) is not None
 
 
 def maybe_escaped_surrogate(json_text: str) -> bool:
-    """Cheap pre-check on JSON text: could decoding it yield a surrogate?"""
-    return _ESCAPED.search(json_text) is not None
+    """Cheap pre-check on JSON text: could decoding it yield a surrogate (an
+    escaped one, or a surrogate code point itself)?"""
+    if "\\u" in json_text and _ESCAPED.search(json_text) is not None:
+        return True
+    return has_surrogate(json_text)
 
 
 def json_has_surrogate(value: Any) -> bool:
