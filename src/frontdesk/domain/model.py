@@ -31,6 +31,7 @@ __all__ = [
     "User",
     "check_display_name",
     "display_name_key",
+    "guest_token_role",
     "new_join_code",
     "new_meeting_id",
 ]
@@ -64,6 +65,18 @@ class Role(StrEnum):
     def moderates(self) -> bool:
         """Organizers and presenters admit, mute, remove and end."""
         return self in (Role.ORGANIZER, Role.PRESENTER)
+
+
+def guest_token_role(value: str) -> Role:
+    """The role a guest token may carry: any but organizer. The one statement of
+    the rule; token issuance, token verification and the meeting core ask it."""
+    try:
+        role = Role(value)
+    except ValueError:
+        raise ValidationFailed(f"unknown role {value!r}") from None
+    if role is Role.ORGANIZER:
+        raise ValidationFailed("a guest token never grants the organizer role")
+    return role
 
 
 class Unset(Enum):

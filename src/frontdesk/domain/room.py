@@ -37,7 +37,14 @@ from frontdesk.domain.commands import (
 )
 from frontdesk.domain.events import Event
 from frontdesk.domain.live import Limits, LiveState
-from frontdesk.domain.model import AccessPolicy, LobbyBypass, Meeting, Role, check_display_name
+from frontdesk.domain.model import (
+    AccessPolicy,
+    LobbyBypass,
+    Meeting,
+    Role,
+    check_display_name,
+    guest_token_role,
+)
 from frontdesk.domain.participants import (
     ChatMessage,
     JoinMethod,
@@ -243,8 +250,10 @@ class Room:
                 raise PermissionDenied("only the meeting's organizer joins as organizer")
             state = SessionState.JOINED
         elif method is JoinMethod.TOKEN:
-            if role is Role.ORGANIZER:
-                raise PermissionDenied("a guest token never grants the organizer role")
+            try:
+                guest_token_role(role)
+            except ValidationFailed as exc:
+                raise PermissionDenied(exc.detail) from None
             direct = (
                 meeting.access_policy is AccessPolicy.DIRECT
                 or meeting.lobby_bypass is LobbyBypass.TOKEN_HOLDERS

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from frontdesk.domain.model import Role, check_display_name
+from frontdesk.domain.model import Role, check_display_name, guest_token_role
 from frontdesk.errors import TokenInvalid, ValidationFailed
 from frontdesk.tokens.keys import MEETING_AUDIENCE_PREFIX, KeyRing
 
@@ -186,12 +186,7 @@ def issue_guest_token(
 ) -> tuple[str, GuestClaims]:
     """A short-lived token that lets one visitor join one meeting."""
     name = check_display_name(display_name)
-    try:
-        role = Role(role)
-    except ValueError as exc:
-        raise ValidationFailed(f"unknown role {role!r}") from exc
-    if role is Role.ORGANIZER:
-        raise ValidationFailed("a guest token cannot make its holder an organizer")
+    role = guest_token_role(role)
     if isinstance(origins, str) or not all(isinstance(o, str) and o for o in origins):
         raise ValidationFailed("origins must be a list of non-empty strings")
     if app_id is not None:
@@ -253,11 +248,9 @@ def verify_guest_token(
     except ValidationFailed as exc:
         raise TokenInvalid("the token's display name is not valid") from exc
     try:
-        role = Role(claims.get("role", ""))
-    except (ValueError, TypeError) as exc:
-        raise TokenInvalid("the token's role is not valid") from exc
-    if role is Role.ORGANIZER:
-        raise TokenInvalid("a guest token cannot carry the organizer role")
+        role = guest_token_role(claims.get("role", ""))
+    except ValidationFailed as exc:
+        raise TokenInvalid(f"the token's role is not valid: {exc.detail}") from None
     subject = _claim_str(claims, "sub")
     if not subject.startswith(GUEST_SUBJECT_PREFIX):
         raise TokenInvalid("not a guest subject")
