@@ -24,7 +24,7 @@ import types
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from frontdesk.domain.events import PAYLOAD_TYPES, Event, EventPayload, EventType
 from frontdesk.domain.participants import ChatMessage, LobbyEntry, ParticipantView
@@ -42,14 +42,14 @@ __all__ = [
     "event_from_record",
     "event_to_record",
     "format_time",
-    "lobby_entry_from_wire",
     "parse_time",
-    "participant_from_wire",
     "payload_from_wire",
     "payload_to_wire",
     "snapshot_from_wire",
     "snapshot_to_wire",
 ]
+
+_T = TypeVar("_T")
 
 #: Payload fields kept in the store only, never sent (and where they are stored).
 _RECORD_ONLY = frozenset({"username"})
@@ -205,10 +205,7 @@ def payload_from_wire(name: str, data: Mapping[str, Any]) -> EventPayload | None
         cls = PAYLOAD_TYPES[EventType(name)]
     except ValueError:
         return None
-    try:
-        payload: EventPayload = _dataclass_from_json(cls, data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(f"malformed {name} event: {exc}") from None
+    payload: EventPayload = _decode(cls, data, f"{name} event")
     return payload
 
 
@@ -246,14 +243,13 @@ def event_from_record(seq: int, type: str, at: datetime, data: Mapping[str, Any]
 
 
 # --- values ---------------------------------------------------------------------------
-def participant_from_wire(data: Mapping[str, Any]) -> ParticipantView:
-    view: ParticipantView = _dataclass_from_json(ParticipantView, data)
-    return view
-
-
-def lobby_entry_from_wire(data: Mapping[str, Any]) -> LobbyEntry:
-    entry: LobbyEntry = _dataclass_from_json(LobbyEntry, data)
-    return entry
+def _decode(cls: type[_T], data: object, what: str) -> _T:
+    """One wire value as its typed class; anything malformed is a ``ProtocolError``."""
+    try:
+        value: _T = _dataclass_from_json(cls, data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProtocolError(f"malformed {what}: {exc}") from None
+    return value
 
 
 def chat_to_wire(message: ChatMessage) -> dict[str, Any]:
@@ -263,11 +259,7 @@ def chat_to_wire(message: ChatMessage) -> dict[str, Any]:
 
 def chat_from_wire(data: Mapping[str, Any]) -> ChatMessage:
     """A chat message as sent in snapshots, ``history`` answers and ``ok``s."""
-    try:
-        message: ChatMessage = _dataclass_from_json(ChatMessage, data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(f"malformed chat message: {exc}") from None
-    return message
+    return _decode(ChatMessage, data, "chat message")
 
 
 def chat_size(message: ChatMessage) -> int:
@@ -283,8 +275,4 @@ def snapshot_to_wire(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def snapshot_from_wire(data: Mapping[str, Any]) -> Snapshot:
-    try:
-        snapshot: Snapshot = _dataclass_from_json(Snapshot, data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(f"malformed snapshot from the server: {exc}") from None
-    return snapshot
+    return _decode(Snapshot, data, "snapshot from the server")
