@@ -28,7 +28,7 @@ def apps_create(name: str, as_json: bool = JsonOpt) -> None:
     """Register an application; prints its client secret once (stored only hashed)."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        c = await ops.create_app(name)
+        c = await ops.apps.create(name)
         return {"client_id": c.client_id, "client_secret": c.client_secret, "name": c.name}
 
     out = run(go, as_json=as_json)
@@ -72,7 +72,7 @@ def apps_rotate_secret(
     working for the overlap, and no call is ended. After a compromise, revoke."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        c = await ops.rotate_app_secret(client_id, overlap_s=overlap_s)
+        c = await ops.apps.rotate_secret(client_id, overlap_s=overlap_s)
         return {"client_id": c.client_id, "client_secret": c.client_secret, "name": c.name}
 
     out = run(go, as_json=as_json)
@@ -107,7 +107,7 @@ def users_create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def go(ops: Operations) -> dict[str, Any]:
-        u = await ops.create_user(username, display_name, password)
+        u = await ops.accounts.create(username, display_name, password)
         return {"username": u.username, "display_name": u.display_name, "created_at": u.created_at}
 
     emit(run(go, as_json=as_json), as_json=as_json)
@@ -122,7 +122,7 @@ def users_rename(
     """Change the name a user is shown with (e.g. one a newer version refuses)."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        u = await ops.rename_user(username, display_name)
+        u = await ops.accounts.rename(username, display_name)
         return {"username": u.username, "display_name": u.display_name}
 
     emit(run(go, as_json=as_json), as_json=as_json)
@@ -148,7 +148,7 @@ def users_list(as_json: bool = JsonOpt) -> None:
 def meeting_row(ops: Operations, m: Meeting) -> dict[str, Any]:
     d = asdict(m)
     d.pop("join_code")
-    d["join_url"] = ops.join_url(m)
+    d["join_url"] = ops.meetings.join_url(m)
     return d
 
 
@@ -165,7 +165,7 @@ def meetings_create(
     """Create an ad hoc meeting and print its join URL."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        m = await ops.create_meeting(
+        m = await ops.meetings.create(
             subject=subject, organizer=organizer, access_policy=policy, lobby_bypass=lobby_bypass
         )
         return meeting_row(ops, m)
@@ -185,7 +185,7 @@ def meetings_list(
 ) -> None:
     async def go(ops: Operations) -> list[dict[str, Any]]:
         return [
-            meeting_row(ops, m) for m in await ops.list_meetings(organizer=organizer, state=state)
+            meeting_row(ops, m) for m in await ops.meetings.find(organizer=organizer, state=state)
         ]
 
     emit(
@@ -209,7 +209,7 @@ def meetings_token(
     async def go(ops: Operations) -> dict[str, Any]:
         if role is Role.ORGANIZER:
             raise ValidationFailed("a guest token cannot carry the organizer role")
-        g = await ops.mint_guest_token(
+        g = await ops.guest_tokens.mint(
             meeting_id, display_name=name, role=role, ttl_s=ttl, single_use=single_use
         )
         return {
@@ -225,7 +225,7 @@ def meetings_token(
 @meetings.command("end")
 def meetings_end(meeting_id: str, as_json: bool = JsonOpt) -> None:
     async def go(ops: Operations) -> dict[str, Any]:
-        return meeting_row(ops, await ops.end_meeting(meeting_id))
+        return meeting_row(ops, await ops.meetings.end(meeting_id))
 
     emit(run(go, as_json=as_json), as_json=as_json, columns=["id", "state", "ended_at"])
 
@@ -237,7 +237,7 @@ def keys_rotate(as_json: bool = JsonOpt) -> None:
     overlap (FRONTDESK_KEY_ROTATION_OVERLAP_S) ends."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        return {"kid": await ops.rotate_keys()}
+        return {"kid": await ops.keys.rotate()}
 
     emit(run(go, as_json=as_json), as_json=as_json)
 

@@ -101,13 +101,13 @@ class GuestAdmission:
             assert auth.join_url is not None and auth.display_name is not None
             if address is not None:
                 self._url_per_address.check(address)
-            meeting = await ops.meeting_for_join_code(urls.join_code(auth.join_url))
+            meeting = await ops.meetings.for_join_code(urls.join_code(auth.join_url))
             self._url_per_meeting.check(meeting.id)
             lr = await self.live.room(meeting.id)
             join = cmd.Join(pid, auth.display_name, Role.GUEST, JoinMethod.URL)
         elif auth.kind == "session":  # an organizer or agent signed in through the user API
             assert auth.token is not None and auth.meeting_id is not None
-            user = await ops.user_for_session(auth.token)
+            user = await ops.accounts.for_session(auth.token)
             lr = await self.live.room(auth.meeting_id)
             role = Role.ORGANIZER if user.username == lr.room.meeting.organizer else Role.PRESENTER
             join = cmd.Join(pid, user.display_name, role, JoinMethod.USER, username=user.username)
@@ -118,7 +118,7 @@ class GuestAdmission:
             if single_use is not None and await ops.store.is_token_used(single_use.jti):
                 raise TokenUsed()
             await self.live.run_locked(lr, join)
-            if single_use is not None and not await ops.consume_guest_token(single_use):
+            if single_use is not None and not await ops.guest_tokens.consume(single_use):
                 # Spent on another node at the same moment: undo this join.
                 await self.live.run_locked(lr, cmd.Leave(pid))
                 raise TokenUsed()
@@ -150,7 +150,7 @@ class GuestAdmission:
         except TokenInvalid:
             raise TokenInvalid(BAD_TOKEN) from None
         if claims.app_id is not None:
-            await ops.active_app(claims.app_id, "the application that vouched for this guest")
+            await ops.apps.active(claims.app_id, "the application that vouched for this guest")
         lr = await self.live.room(meeting_id)
         pid = claims.participant_id
         async with lr.lock:
@@ -168,6 +168,6 @@ class GuestAdmission:
     async def _verified(self, token: str) -> tuple[GuestClaims, Meeting]:
         meeting_id = meeting_of_token(token)
         try:
-            return await self.ops.check_guest_token(token, meeting_id)
+            return await self.ops.guest_tokens.check(token, meeting_id)
         except TokenInvalid:
             raise TokenInvalid(BAD_TOKEN) from None

@@ -230,7 +230,7 @@ class LiveMeetings:
                 raise Unavailable("the meeting could not be saved; try again") from None
         if lr.room.ended:  # the service API shows it ended before anyone is told
             with contextlib.suppress(FrontdeskError):
-                await self.ops.end_meeting(lr.meeting_id)
+                await self.ops.meetings.end(lr.meeting_id)
         self._deliver(lr, events)
         self._schedule(lr)
         if lr.room.ended:

@@ -38,16 +38,16 @@ async def discovery(
 ) -> JSONResponse:
     # No per-address limit here: the bearer is an unguessable signed token, and
     # many visitors may share one address (carrier NAT, a company proxy).
-    claims, meeting = await ops.check_guest_token(token, meeting_id)
+    claims, meeting = await ops.guest_tokens.check(token, meeting_id)
     placement = getattr(request.app.state, "placement", None)
-    rtc_url = ops.rtc_url()
+    rtc_url = ops.meetings.rtc_url()
     node_id = ops.settings.node_id
     if placement is not None:
         rtc_url, node_id = await placement.rtc_url_for(meeting.id)
     out = DiscoveryOut(
         rtc_url=rtc_url,
         meeting_id=meeting.id,
-        ice_servers=ops.ice_servers(claims.subject),
+        ice_servers=ops.guest_tokens.ice_servers(claims.subject),
         node_id=node_id,
     )
     return JSONResponse(out.model_dump(), headers={"Cache-Control": "no-store"})

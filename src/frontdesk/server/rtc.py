@@ -251,7 +251,7 @@ class RtcEndpoint:
             snapshot=wire_snapshot(lr, pid),
             heartbeat_s=self.settings.heartbeat_s,
             resumed=resumed,
-            ice_servers=self.ops.ice_servers(pid),
+            ice_servers=self.ops.guest_tokens.ice_servers(pid),
         )
 
     # --- the message loop ----------------------------------------------------------------
