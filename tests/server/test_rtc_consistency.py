@@ -67,7 +67,7 @@ async def test_a_join_racing_the_drop_of_an_idle_room_lands_in_the_one_room(
     """The join fetched the room, then awaited a store write (noting the vouching
     application) while the room was dropped as idle: it must join that room
     (served again), not an orphan."""
-    from frontdesk.server import admission
+    from frontdesk.server import audience
 
     ops, live = server.ops, server.app.state.live
     m = await ops.meetings.create(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
@@ -76,7 +76,7 @@ async def test_a_join_racing_the_drop_of_an_idle_room_lands_in_the_one_room(
     await asyncio.sleep(0.1)
     lr = await live.room(m.id)
 
-    real_note = admission.note_guest_app
+    real_note = audience.note_guest_app
     checking = asyncio.Event()
     proceed = asyncio.Event()
 
@@ -85,7 +85,7 @@ async def test_a_join_racing_the_drop_of_an_idle_room_lands_in_the_one_room(
         checking.set()
         await proceed.wait()
 
-    monkeypatch.setattr(admission, "note_guest_app", slow_note)
+    monkeypatch.setattr(audience, "note_guest_app", slow_note)
     grant = await ops.guest_tokens.mint(m.id, display_name="Ann")
     joining = asyncio.create_task(
         RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})

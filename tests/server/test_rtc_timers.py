@@ -92,7 +92,7 @@ async def test_webhooks_from_a_live_meeting(tmp_path: Path) -> None:
         ops = srv.ops
         await ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
         creds = await ops.apps.create("Harbor Bank")
-        hook = await ops.create_webhook(
+        hook = await ops.webhooks.create(
             creds.client_id,
             f"http://127.0.0.1:{port}/hook",
             ["lobby.waiting", "participant.joined"],

@@ -48,7 +48,7 @@ def _app_row(a: Any) -> dict[str, Any]:
 @apps.command("list")
 def apps_list(as_json: bool = JsonOpt) -> None:
     async def go(ops: Operations) -> list[dict[str, Any]]:
-        return [_app_row(a) for a in await ops.store.list_apps()]
+        return [_app_row(a) for a in await ops.apps.all()]
 
     emit(
         run(go, as_json=as_json),
@@ -85,7 +85,7 @@ def apps_revoke(client_id: str, as_json: bool = JsonOpt) -> None:
     tokens stop working, and its guests' live sessions end within seconds."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        return _app_row(await ops.store.revoke_app(client_id, ops.clock()))
+        return _app_row(await ops.apps.revoke(client_id))
 
     emit(run(go, as_json=as_json), as_json=as_json)
 
@@ -138,7 +138,7 @@ def users_list(as_json: bool = JsonOpt) -> None:
                 "created_at": u.created_at,
                 "disabled": u.disabled,
             }
-            for u in await ops.store.list_users()
+            for u in await ops.accounts.all()
         ]
 
     emit(run(go, as_json=as_json), as_json=as_json)
@@ -252,7 +252,7 @@ def keys_list(as_json: bool = JsonOpt) -> None:
                 "retired_at": k.retired_at,
                 "expires_at": k.expires_at,
             }
-            for k in await ops.store.list_signing_keys()
+            for k in await ops.keys.records()
         ]
 
     emit(run(go, as_json=as_json), as_json=as_json)

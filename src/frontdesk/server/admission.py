@@ -26,7 +26,6 @@ from frontdesk.domain.participants import JoinMethod
 from frontdesk.errors import PermissionDenied, TokenInvalid, TokenUsed
 from frontdesk.protocol import messages as m
 from frontdesk.protocol import urls
-from frontdesk.server.audience import note_guest_app
 from frontdesk.server.live import LiveMeetings, LiveRoom
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import RateLimiter
@@ -93,7 +92,7 @@ class GuestAdmission:
             lr = await self.live.room(meeting.id)
             if claims.origins and origin is not None and origin.rstrip("/") not in claims.origins:
                 raise PermissionDenied("this token may not be used from this web origin")
-            await note_guest_app(ops.store, meeting, claims.app_id, ops.clock())
+            await ops.audience.note_guest_app(meeting, claims.app_id)
             join = cmd.Join(pid, claims.display_name, claims.role, JoinMethod.TOKEN)
             single_use = claims if claims.single_use else None
             app_id = claims.app_id
@@ -115,7 +114,7 @@ class GuestAdmission:
             raise TokenInvalid(BAD_TOKEN)
         async with lr.lock:
             self.live.ensure_current(lr)
-            if single_use is not None and await ops.store.is_token_used(single_use.jti):
+            if single_use is not None and await ops.guest_tokens.is_used(single_use):
                 raise TokenUsed()
             await self.live.run_locked(lr, join)
             if single_use is not None and not await ops.guest_tokens.consume(single_use):
@@ -156,9 +155,7 @@ class GuestAdmission:
         async with lr.lock:
             self.live.ensure_current(lr)
             p = lr.room.participant(pid)
-            if p.active and not await ops.store.consume_token(
-                claims.jti, meeting_id, claims.expires_at
-            ):
+            if p.active and not await ops.guest_tokens.consume_resume(claims):
                 raise TokenUsed("this resume token was used already")
             if claims.app_id is not None:
                 lr.guest_apps[pid] = claims.app_id

@@ -9,28 +9,32 @@ service that holds its topic:
 * :class:`~frontdesk.server.applications.Applications` (``ops.apps``),
 * :class:`~frontdesk.server.accounts.Accounts` (``ops.accounts``),
 * :class:`~frontdesk.server.meetings.Meetings` (``ops.meetings``),
+* :class:`~frontdesk.server.meeting_log.MeetingLog` (``ops.meeting_log``),
 * :class:`~frontdesk.server.guest_tokens.GuestTokens` (``ops.guest_tokens``),
+* :class:`~frontdesk.server.audience.Audience` (``ops.audience``),
+* :class:`~frontdesk.server.webhook_registry.WebhookRegistry` (``ops.webhooks``),
 * :class:`~frontdesk.server.keyring.KeyManager` (``ops.keys``).
 
-The store is still reached around by some callers (``ops.store``); the next
-step moves each such use into the service that holds its topic.
+Only these services reach into the store.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from frontdesk.config import Settings
 from frontdesk.server.accounts import Accounts
 from frontdesk.server.applications import AppCredentials, Applications
+from frontdesk.server.audience import Audience
 from frontdesk.server.credentials import Credentials
 from frontdesk.server.guest_tokens import GuestGrant, GuestTokens
 from frontdesk.server.keyring import KeyManager
+from frontdesk.server.meeting_log import MeetingLog
 from frontdesk.server.meetings import Meetings
 from frontdesk.server.timing import utcnow
-from frontdesk.store.base import Store, WebhookRecord
+from frontdesk.server.webhook_registry import WebhookRegistry
+from frontdesk.store.base import Store
 
 __all__ = ["AppCredentials", "GuestGrant", "Operations", "utcnow"]
 
@@ -63,22 +67,13 @@ class Operations:
         self.apps = Applications(settings, store, clock, self.keys, self.credentials)
         self.accounts = Accounts(settings, store, clock, self.keys, self.credentials)
         self.meetings = Meetings(settings, store, clock)
+        self.meeting_log = MeetingLog(store)
         self.guest_tokens = GuestTokens(settings, store, clock, self.keys, self.meetings, self.apps)
+        self.audience = Audience(store, clock)
+        self.webhooks = WebhookRegistry(store, clock)
 
     def _now(self) -> datetime:
         return self.clock()
-
-    async def create_webhook(self, app_id: str, url: str, events: Sequence[str]) -> WebhookRecord:
-        hook = WebhookRecord(
-            id="wh_" + secrets.token_urlsafe(12),
-            app_id=app_id,
-            url=url,
-            secret="whsec_" + secrets.token_urlsafe(32),
-            events=tuple(dict.fromkeys(events)),
-            created_at=self.clock(),
-        )
-        await self.store.create_webhook(hook)
-        return hook
 
     async def start(self) -> None:
         await self.keys.load()

@@ -67,7 +67,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", tags=["operations"], responses={503: {"model": Problem}})
 async def readyz(ops: OpsDep, request: Request) -> dict[str, object]:
     try:
-        await ops.store.ping()
+        await ops.ping()
     except Unavailable:
         raise
     except Exception as exc:

@@ -18,7 +18,6 @@ from frontdesk.errors import (
     Unavailable,
     ValidationFailed,
 )
-from frontdesk.server.audience import may_read
 from frontdesk.server.deps import AppDep, OpsDep, client_address
 from frontdesk.server.ics import invite_ics
 from frontdesk.server.problems import PROBLEM_TYPE, problem_response
@@ -234,7 +233,7 @@ async def participants(
     for an agent's meeting the applications that vouched a guest into it; any
     other application gets 403 ``forbidden``."""
     meeting = await ops.meetings.for_app(meeting_id, app)
-    if not await may_read(ops.store, meeting, app.client_id):
+    if not await ops.audience.may_read(meeting, app.client_id):
         raise PermissionDenied(
             "only applications that brought a guest into this meeting may list its participants"
         )
@@ -251,7 +250,7 @@ async def participants(
 async def invite(meeting_id: str, ops: OpsDep, app: AppDep) -> Response:
     m = await ops.meetings.for_app(meeting_id, app)
     try:
-        organizer_name = (await ops.store.get_user(m.organizer)).display_name
+        organizer_name = await ops.accounts.display_name(m.organizer)
     except Exception:
         organizer_name = m.organizer
     host = ops.settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
@@ -311,7 +310,7 @@ async def guest_token(
 async def create_webhook(body: WebhookIn, request: Request, ops: OpsDep, app: AppDep) -> WebhookOut:
     # Refused by resolved address (SSRF guard; checked again at every delivery).
     await request.app.state.webhook_targets.vet_url(str(body.url))
-    hook = await ops.create_webhook(app.client_id, str(body.url), body.events)
+    hook = await ops.webhooks.create(app.client_id, str(body.url), body.events)
     return WebhookOut(
         id=hook.id,
         url=hook.url,
@@ -323,7 +322,7 @@ async def create_webhook(body: WebhookIn, request: Request, ops: OpsDep, app: Ap
 
 @router.get("/webhooks", response_model=dict[str, list[WebhookOut]], responses=_ERRORS)
 async def list_webhooks(ops: OpsDep, app: AppDep) -> dict[str, list[WebhookOut]]:
-    hooks = await ops.store.list_webhooks(app.client_id)
+    hooks = await ops.webhooks.of_app(app.client_id)
     return {
         "items": [
             WebhookOut(
@@ -336,5 +335,5 @@ async def list_webhooks(ops: OpsDep, app: AppDep) -> dict[str, list[WebhookOut]]
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, responses=_NOT_FOUND)
 async def delete_webhook(webhook_id: str, ops: OpsDep, app: AppDep) -> Response:
-    await ops.store.delete_webhook(webhook_id, app.client_id)
+    await ops.webhooks.delete(webhook_id, app.client_id)
     return Response(status_code=204)
