@@ -39,7 +39,7 @@ async def run(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/fd.db")
         async with live_server(settings) as node:
-            await node.ops.create_user("alice", "Alice", "correct horse battery")
+            await node.ops.accounts.create("alice", "Alice", "correct horse battery")
             clients = [
                 httpx.AsyncClient(
                     base_url=node.base_url,

@@ -53,13 +53,13 @@ async def main(joins: int, chats: int) -> None:
         async with live_server(settings) as srv:
             ops = srv.app.state.ops
             url = srv.base_url.replace("http://", "ws://") + "/v1/rtc"
-            await ops.create_user("alice", "Alice Advisor", "correct horse battery")
-            m = await ops.create_meeting(
+            await ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
+            m = await ops.meetings.create(
                 subject="bench", organizer="alice", lobby_bypass=LobbyBypass.TOKEN_HOLDERS
             )
             join_ms: list[float] = []
             for i in range(joins):
-                grant = await ops.mint_guest_token(m.id, display_name=f"Guest {i}")
+                grant = await ops.guest_tokens.mint(m.id, display_name=f"Guest {i}")
                 t0 = time.perf_counter()
                 ws, welcome = await hello(url, {"kind": "token", "token": grant.token})
                 join_ms.append((time.perf_counter() - t0) * 1000)
@@ -67,11 +67,11 @@ async def main(joins: int, chats: int) -> None:
                 await ws.send(json.dumps({"type": "leave"}))
                 await ws.close()
 
-            m2 = await ops.create_meeting(
+            m2 = await ops.meetings.create(
                 subject="chat", organizer="alice", lobby_bypass=LobbyBypass.TOKEN_HOLDERS
             )
-            a_grant = await ops.mint_guest_token(m2.id, display_name="A")
-            b_grant = await ops.mint_guest_token(m2.id, display_name="B")
+            a_grant = await ops.guest_tokens.mint(m2.id, display_name="A")
+            b_grant = await ops.guest_tokens.mint(m2.id, display_name="B")
             a, _ = await hello(url, {"kind": "token", "token": a_grant.token})
             b, _ = await hello(url, {"kind": "token", "token": b_grant.token})
             async def keepalive() -> None:  # the protocol's heartbeat (every heartbeat_s)

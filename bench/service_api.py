@@ -74,8 +74,8 @@ async def seed(database_url: str) -> tuple[str, str]:
     try:
         ops = Operations(Settings(database_url=database_url), store)
         await ops.start()
-        creds = await ops.create_app("Bench Bank")
-        await ops.create_user("alice", "Alice Advisor", PASSWORD)
+        creds = await ops.apps.create("Bench Bank")
+        await ops.accounts.create("alice", "Alice Advisor", PASSWORD)
         return creds.client_id, creds.client_secret
     finally:
         await store.close()

@@ -42,10 +42,10 @@ def test_apps_create_prints_the_secret_once_and_stores_a_hash(cli: Cli) -> None:
 
     async def check(ops: Operations) -> str:
         stored = await ops.store.get_app(out["client_id"])
-        app = await ops.authenticate_client(out["client_id"], secret)
+        app = await ops.apps.authenticate(out["client_id"], secret)
         assert app.client_id == out["client_id"]
         with pytest.raises(InvalidClient):
-            await ops.authenticate_client(out["client_id"], secret + "x")
+            await ops.apps.authenticate(out["client_id"], secret + "x")
         return stored.secret_hash
 
     stored_hash = cli.with_ops(check)
@@ -75,8 +75,8 @@ def test_apps_list_and_revoke(cli: Cli) -> None:
 
     async def check(ops: Operations) -> None:
         with pytest.raises(InvalidClient):
-            await ops.authenticate_client(first["client_id"], first["client_secret"])
-        still = await ops.authenticate_client(second["client_id"], second["client_secret"])
+            await ops.apps.authenticate(first["client_id"], first["client_secret"])
+        still = await ops.apps.authenticate(second["client_id"], second["client_secret"])
         assert still.active
 
     cli.with_ops(check)
@@ -92,18 +92,18 @@ def test_apps_rotate_secret_keeps_the_old_one_for_the_overlap(cli: Cli) -> None:
     assert rotated["client_secret"] != app["client_secret"]
 
     async def both_work(ops: Operations) -> None:
-        await ops.authenticate_client(app["client_id"], app["client_secret"])
-        await ops.authenticate_client(app["client_id"], rotated["client_secret"])
+        await ops.apps.authenticate(app["client_id"], app["client_secret"])
+        await ops.apps.authenticate(app["client_id"], rotated["client_secret"])
 
     cli.with_ops(both_work)
     # Rotating again at once with no overlap: only the newest secret works.
     newest = cli.json("apps", "rotate-secret", app["client_id"], "--overlap-s", "0")
 
     async def only_newest(ops: Operations) -> None:
-        await ops.authenticate_client(app["client_id"], newest["client_secret"])
+        await ops.apps.authenticate(app["client_id"], newest["client_secret"])
         for old in (app["client_secret"], rotated["client_secret"]):
             with pytest.raises(InvalidClient):
-                await ops.authenticate_client(app["client_id"], old)
+                await ops.apps.authenticate(app["client_id"], old)
 
     cli.with_ops(only_newest)
     assert cli.json("apps", "list")[0]["active"] is True  # a rotation is no revocation
@@ -118,7 +118,7 @@ def test_the_old_secret_stops_after_the_overlap(cli: Cli) -> None:
     async def later(ops: Operations) -> None:
         ops.clock = lambda: datetime.now(UTC) + timedelta(seconds=61)
         with pytest.raises(InvalidClient):
-            await ops.authenticate_client(app["client_id"], app["client_secret"])
+            await ops.apps.authenticate(app["client_id"], app["client_secret"])
 
     cli.with_ops(later)
 
@@ -140,9 +140,9 @@ def test_users_create_reads_the_password_from_stdin(cli: Cli) -> None:
     assert PASSWORD not in json.dumps(out)
 
     async def check(ops: Operations) -> str:
-        _token, _claims, user = await ops.login("alice", PASSWORD)
+        _token, _claims, user = await ops.accounts.login("alice", PASSWORD)
         with pytest.raises(InvalidCredentials):
-            await ops.login("alice", PASSWORD + "!")
+            await ops.accounts.login("alice", PASSWORD + "!")
         return user.password_hash
 
     stored = cli.with_ops(check)
@@ -216,7 +216,7 @@ def test_meetings_create_token_list_end(cli: Cli) -> None:
     assert before + timedelta(seconds=590) <= expires <= before + timedelta(seconds=620)
 
     async def verify(ops: Operations) -> None:
-        claims, m = await ops.check_guest_token(grant["token"], meeting["id"])
+        claims, m = await ops.guest_tokens.check(grant["token"], meeting["id"])
         assert m.id == meeting["id"]
         assert claims.display_name == "Ann" and claims.role is Role.GUEST
         assert not claims.single_use
@@ -236,8 +236,8 @@ def test_meetings_create_token_list_end(cli: Cli) -> None:
 
     async def refused(ops: Operations) -> None:
         with pytest.raises(MeetingEnded):
-            await ops.check_guest_token(grant["token"], meeting["id"])
-        assert (await ops.get_meeting(meeting["id"])).state is MeetingState.ENDED
+            await ops.guest_tokens.check(grant["token"], meeting["id"])
+        assert (await ops.meetings.get(meeting["id"])).state is MeetingState.ENDED
 
     cli.with_ops(refused)
     late = cli("meetings", "token", meeting["id"], "--name", "Ann", "--json")
@@ -254,12 +254,12 @@ def test_meetings_token_options(cli: Cli) -> None:
     )  # fmt: skip
 
     async def verify(ops: Operations) -> None:
-        claims, _ = await ops.check_guest_token(grant["token"], meeting["id"])
+        claims, _ = await ops.guest_tokens.check(grant["token"], meeting["id"])
         assert claims.role is Role.ATTENDEE and claims.single_use
-        assert await ops.consume_guest_token(claims)
+        assert await ops.guest_tokens.consume(claims)
         assert (claims.expires_at - claims.issued_at).total_seconds() == 60
         with pytest.raises(TokenUsed):
-            await ops.check_guest_token(grant["token"], meeting["id"])
+            await ops.guest_tokens.check(grant["token"], meeting["id"])
 
     cli.with_ops(verify)
     organizer = cli(
@@ -298,8 +298,8 @@ def test_keys_rotate_retires_the_old_key(cli: Cli) -> None:
 
     async def verify(ops: Operations) -> None:
         # A token signed by the retired key still verifies until the overlap ends.
-        old_claims, _ = await ops.check_guest_token(old_grant["token"], meeting["id"])
-        new_claims, _ = await ops.check_guest_token(new_grant["token"], meeting["id"])
+        old_claims, _ = await ops.guest_tokens.check(old_grant["token"], meeting["id"])
+        new_claims, _ = await ops.guest_tokens.check(new_grant["token"], meeting["id"])
         assert (old_claims.display_name, new_claims.display_name) == ("Ann", "Bo")
 
     cli.with_ops(verify)

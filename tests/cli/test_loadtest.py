@@ -14,8 +14,8 @@ async def test_loadtest_small_run(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/lt.db")
     async with live_server(settings) as srv:
         ops = srv.ops
-        await ops.create_user("alice", "Alice Advisor", "correct horse battery")
-        creds = await ops.create_app("load")
+        await ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
+        creds = await ops.apps.create("load")
         res = await run_loadtest(
             url=srv.base_url,
             client_id=creds.client_id,

@@ -34,12 +34,12 @@ FAST = ReconnectPolicy(initial_delay_s=0.02, max_delay_s=0.2, give_up_after_s=5.
 async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
     async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", PASSWORD)
+        await srv.ops.accounts.create("alice", "Alice Advisor", PASSWORD)
         yield srv
 
 
 async def _agent(server: LiveServer, meeting_id: str) -> Meeting:
-    token, _, _ = await server.ops.login("alice", PASSWORD)
+    token, _, _ = await server.ops.accounts.login("alice", PASSWORD)
     return await join_as_user(server.base_url, meeting_id, token, reconnect=FAST).connect()
 
 
@@ -53,13 +53,13 @@ async def _next(events: Any, name: str, timeout: float = 5.0) -> MeetingEvent:
 
 async def test_token_join_lobby_admit_chat_and_late_joiner_history(server: LiveServer) -> None:
     ops = server.ops
-    m = await ops.create_meeting(subject="Mortgage advice", organizer="alice")
+    m = await ops.meetings.create(subject="Mortgage advice", organizer="alice")
     alice = await _agent(server, m.id)
     agent_events = alice.events()
     assert alice.state is SessionState.JOINED
     assert alice.me is not None and alice.me.role is Role.ORGANIZER
 
-    grant = await ops.mint_guest_token(m.id, display_name="Ann Visitor")
+    grant = await ops.guest_tokens.mint(m.id, display_name="Ann Visitor")
     ann = await join_with_token(grant.discovery_uri, grant.token, reconnect=FAST).connect()
     ann_events = ann.events()
     assert ann.state is SessionState.LOBBY
@@ -87,7 +87,7 @@ async def test_token_join_lobby_admit_chat_and_late_joiner_history(server: LiveS
         got = await _next(ann_events, "chat_message")
     assert got.message == reply
 
-    late = await join(ops.join_url(m), display_name="Late Larry", reconnect=FAST).connect()
+    late = await join(ops.meetings.join_url(m), display_name="Late Larry", reconnect=FAST).connect()
     assert late.state is SessionState.LOBBY
     assert late.chat.history == []  # nothing before admission
     waiting = await _next(agent_events, "participant_waiting")
@@ -106,9 +106,9 @@ async def test_token_join_lobby_admit_chat_and_late_joiner_history(server: LiveS
 
 async def test_deny_ends_the_guest_session(server: LiveServer) -> None:
     ops = server.ops
-    m = await ops.create_meeting(subject="Advice", organizer="alice")
+    m = await ops.meetings.create(subject="Advice", organizer="alice")
     alice = await _agent(server, m.id)
-    grant = await ops.mint_guest_token(m.id, display_name="Dan")
+    grant = await ops.guest_tokens.mint(m.id, display_name="Dan")
     async with join_with_token(grant.discovery_uri, grant.token, reconnect=FAST) as dan:
         await alice.deny(dan.participant_id or "")
         with pytest.raises(DeniedAtLobby):
@@ -141,7 +141,7 @@ async def test_dropped_connection_mid_burst_loses_nothing(server: LiveServer) ->
     once, each message is stored exactly once, and every client gets each
     acknowledged message's event exactly once, in order."""
     ops = server.ops
-    m = await ops.create_meeting(subject="Burst", organizer="alice")
+    m = await ops.meetings.create(subject="Burst", organizer="alice")
     alice = await _agent(server, m.id)
     alice_got = _recording(alice)
     conns: list[Any] = []
@@ -151,7 +151,7 @@ async def test_dropped_connection_mid_burst_loses_nothing(server: LiveServer) ->
         conns.append(conn)
         return conn
 
-    grant = await ops.mint_guest_token(m.id, display_name="Bea")
+    grant = await ops.guest_tokens.mint(m.id, display_name="Bea")
     bea = join_with_token(
         grant.discovery_uri, grant.token, reconnect=FAST, open_connection=tracking
     )
@@ -185,7 +185,7 @@ async def test_receiver_cut_mid_burst_gets_each_message_once_in_order(
     """Cut a *receiver's* connection while another participant sends a burst: after
     resuming, the receiver has every acknowledged message exactly once, in order."""
     ops = server.ops
-    m = await ops.create_meeting(subject="Burst to a receiver", organizer="alice")
+    m = await ops.meetings.create(subject="Burst to a receiver", organizer="alice")
     conns: list[Any] = []
 
     async def tracking(url: str) -> Connection:
@@ -193,12 +193,12 @@ async def test_receiver_cut_mid_burst_gets_each_message_once_in_order(
         conns.append(conn)
         return conn
 
-    token, _, _ = await ops.login("alice", PASSWORD)
+    token, _, _ = await ops.accounts.login("alice", PASSWORD)
     alice = await join_as_user(
         server.base_url, m.id, token, reconnect=FAST, open_connection=tracking
     ).connect()
     alice_got = _recording(alice)
-    grant = await ops.mint_guest_token(m.id, display_name="Cy")
+    grant = await ops.guest_tokens.mint(m.id, display_name="Cy")
     async with join_with_token(grant.discovery_uri, grant.token, reconnect=FAST) as cy:
         cy_got = _recording(cy)
         await alice.admit(cy.participant_id or "")
@@ -223,8 +223,8 @@ async def test_receiver_cut_mid_burst_gets_each_message_once_in_order(
 
 
 async def test_bad_token_is_a_typed_error(server: LiveServer) -> None:
-    m = await server.ops.create_meeting(subject="Advice", organizer="alice")
-    grant = await server.ops.mint_guest_token(m.id, display_name="Eve")
+    m = await server.ops.meetings.create(subject="Advice", organizer="alice")
+    grant = await server.ops.guest_tokens.mint(m.id, display_name="Eve")
     rtc = server.base_url.replace("http://", "ws://") + "/v1/rtc"
     meeting = join_with_token(grant.discovery_uri, grant.token[:-4] + "AAAA")
     with pytest.raises(TokenInvalid):

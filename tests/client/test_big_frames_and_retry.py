@@ -41,7 +41,7 @@ async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
         ws_messages_per_s=1000.0,  # the tests send bursts; rate limits are tested elsewhere
     )
     async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", PASSWORD)
+        await srv.ops.accounts.create("alice", "Alice Advisor", PASSWORD)
         yield srv
 
 
@@ -93,7 +93,7 @@ def tapping(taps: list[Tap]) -> Callable[[str], Any]:
 
 
 async def _agent(server: LiveServer, meeting_id: str) -> Meeting:
-    token, _, _ = await server.ops.login("alice", PASSWORD)
+    token, _, _ = await server.ops.accounts.login("alice", PASSWORD)
     return await join_as_user(server.base_url, meeting_id, token, reconnect=FAST).connect()
 
 
@@ -125,7 +125,7 @@ async def test_long_chat_join_admit_resume_and_history(server: LiveServer) -> No
     """40 messages of 4,000 characters: the state snapshot at admission, the resume
     welcome and the history answers are all far over 64 KiB, and all get through."""
     ops = server.ops
-    m = await ops.create_meeting(subject="Long talk", organizer="alice")
+    m = await ops.meetings.create(subject="Long talk", organizer="alice")
     alice = await _agent(server, m.id)
     sent = []
     for i in range(40):
@@ -134,7 +134,7 @@ async def test_long_chat_join_admit_resume_and_history(server: LiveServer) -> No
     assert all(len(msg.text) == LONG for msg in sent)
 
     taps: list[Tap] = []
-    grant = await ops.mint_guest_token(m.id, display_name="Gus")
+    grant = await ops.guest_tokens.mint(m.id, display_name="Gus")
     gus = join_with_token(
         grant.discovery_uri, grant.token, reconnect=FAST, open_connection=tapping(taps)
     )
@@ -166,12 +166,12 @@ async def test_timed_out_send_retried_with_its_id_is_stored_once(server: LiveSer
     id; a retry with that id returns the same stored message; stored once. Then an
     ack lost with the connection cut: the SDK re-sends with the same id itself."""
     ops = server.ops
-    m = await ops.create_meeting(subject="Retry", organizer="alice")
+    m = await ops.meetings.create(subject="Retry", organizer="alice")
     alice = await _agent(server, m.id)
     alice_events: list[MeetingEvent] = []
     alice.on("chat_message", alice_events.append)
     taps: list[Tap] = []
-    grant = await ops.mint_guest_token(m.id, display_name="Rita")
+    grant = await ops.guest_tokens.mint(m.id, display_name="Rita")
     rita = join_with_token(
         grant.discovery_uri,
         grant.token,
@@ -219,10 +219,10 @@ async def test_error_without_ack_carries_the_client_msg_id(server: LiveServer) -
     """When the session ends before the ack, the error names the id it was sent with,
     and each of several failed sends names its own."""
     ops = server.ops
-    m = await ops.create_meeting(subject="Gone", organizer="alice")
+    m = await ops.meetings.create(subject="Gone", organizer="alice")
     alice = await _agent(server, m.id)
     taps: list[Tap] = []
-    grant = await ops.mint_guest_token(m.id, display_name="Lou")
+    grant = await ops.guest_tokens.mint(m.id, display_name="Lou")
     never = ReconnectPolicy(initial_delay_s=0.05, max_delay_s=0.05, give_up_after_s=0.0)
     lou = join_with_token(
         grant.discovery_uri, grant.token, reconnect=never, open_connection=tapping(taps)

@@ -52,7 +52,7 @@ asyncio.run(main())
 async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
     async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        await srv.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
         yield srv
 
 
@@ -76,13 +76,13 @@ async def test_the_previous_app_sdk_joins_chats_and_hears(
 ) -> None:
     old_src = _previous_source(tmp_path)
     ops = server.ops
-    m = await ops.create_meeting(
+    m = await ops.meetings.create(
         subject="Mortgage", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
-    token, _, _ = await ops.login("alice", "correct horse battery")
+    token, _, _ = await ops.accounts.login("alice", "correct horse battery")
     rtc = server.base_url.replace("http://", "ws://") + "/v1/rtc"
     alice = await RawClient.connect(rtc, {"kind": "session", "token": token, "meeting_id": m.id})
-    grant = await ops.mint_guest_token(m.id, display_name="Ann Visitor")
+    grant = await ops.guest_tokens.mint(m.id, display_name="Ann Visitor")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",

@@ -31,12 +31,12 @@ async def scenario_restart_mid_meeting(settings: Settings) -> None:
     async with live_server(settings) as srv:
         port = srv.settings.port
         ops = srv.ops
-        await ops.create_user("alice", "Alice Advisor", PASSWORD)
-        m = await ops.create_meeting(
+        await ops.accounts.create("alice", "Alice Advisor", PASSWORD)
+        m = await ops.meetings.create(
             subject="", organizer="alice", access_policy=AccessPolicy.DIRECT
         )
-        token, _, _ = await ops.login("alice", PASSWORD)
-        join_url = ops.join_url(m)
+        token, _, _ = await ops.accounts.login("alice", PASSWORD)
+        join_url = ops.meetings.join_url(m)
         alice = await join_as_user(srv.base_url, m.id, token, reconnect=PATIENT).connect()
         ann = await join(join_url, display_name="Ann", reconnect=PATIENT).connect()
         acked = [await ann.chat.send(f"before {i}") for i in range(5)]

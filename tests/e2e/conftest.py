@@ -67,5 +67,5 @@ async def node(tmp_path: Path) -> AsyncIterator[LiveServer]:
     require_loopback_only()
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/e2e.db")
     async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        await srv.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
         yield srv

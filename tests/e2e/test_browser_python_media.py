@@ -45,7 +45,7 @@ async def _pair(
             agent = await frontdesk.client.join_as_user(
                 node.base_url, meeting_id, session_token
             ).connect()
-        grant = await node.ops.mint_guest_token(meeting_id, display_name="Bea Browser")
+        grant = await node.ops.guest_tokens.mint(meeting_id, display_name="Bea Browser")
         pid, state = await page.evaluate(
             """async ([discoveryUri, token]) => {
               window.m = await fd.joinWithToken({discoveryUri, token});
@@ -84,13 +84,13 @@ async def _frames(media: MediaSession, pid: str, kind: Kind, count: int) -> list
 async def test_browser_and_python_exchange_audio_and_video(
     browser: Any, node: LiveServer, order: str, first: str
 ) -> None:
-    meeting = await node.ops.create_meeting(
+    meeting = await node.ops.meetings.create(
         subject="Browser and Python",
         organizer="alice",
         access_policy=AccessPolicy.LOBBY,
         lobby_bypass=LobbyBypass.TOKEN_HOLDERS,
     )
-    session_token, _, _ = await node.ops.login("alice", PASSWORD)
+    session_token, _, _ = await node.ops.accounts.login("alice", PASSWORD)
     page = await open_page(browser, node)
     agent, guest_pid = await _pair(
         page, node, meeting.id, session_token, order == "browser_id_smaller"

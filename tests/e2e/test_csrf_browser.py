@@ -72,9 +72,9 @@ async def _one_waiting(host: Any) -> str:
 async def test_other_origin_page_cannot_admit_with_the_agents_cookie(
     browser: Any, node: LiveServer, artifacts: Path
 ) -> None:
-    m = await node.ops.create_meeting(subject="Mortgage advice", organizer="alice")
-    session_token, _, _ = await node.ops.login("alice", PASSWORD)
-    join_url = node.ops.join_url(m)
+    m = await node.ops.meetings.create(subject="Mortgage advice", organizer="alice")
+    session_token, _, _ = await node.ops.accounts.login("alice", PASSWORD)
+    join_url = node.ops.meetings.join_url(m)
     async with (
         frontdesk.client.join_as_user(node.base_url, m.id, session_token) as host,
         frontdesk.client.join(join_url, display_name="Bob Visitor") as guest,

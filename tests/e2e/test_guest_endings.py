@@ -39,7 +39,7 @@ async def short_node(tmp_path: Path) -> AsyncIterator[LiveServer]:
         reconnect_grace_s=2,
     )
     async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", PASSWORD)
+        await srv.ops.accounts.create("alice", "Alice Advisor", PASSWORD)
         yield srv
 
 
@@ -55,7 +55,7 @@ async def guest_page(browser: Any) -> AsyncIterator[tuple[Any, list[str]]]:
 
 @contextlib.asynccontextmanager
 async def agent(node: LiveServer, meeting: Meeting) -> AsyncIterator[frontdesk.client.Meeting]:
-    token, _, _ = await node.ops.login("alice", PASSWORD)
+    token, _, _ = await node.ops.accounts.login("alice", PASSWORD)
     async with frontdesk.client.join_as_user(node.base_url, meeting.id, token) as host:
         await host.admitted(timeout=10)
         yield host
@@ -114,9 +114,9 @@ async def expect_end(
 async def test_agent_removes_guest_or_ends_meeting(
     browser: Any, node: LiveServer, artifacts: Path, ending: str
 ) -> None:
-    m = await node.ops.create_meeting(subject="Savings plan", organizer="alice")
+    m = await node.ops.meetings.create(subject="Savings plan", organizer="alice")
     async with guest_page(browser) as (page, errors), agent(node, m) as host:
-        await enter(page, node.ops.join_url(m))
+        await enter(page, node.ops.meetings.join_url(m))
         pid = await admit_guest(page, host)
         if ending == "removed":
             await host.remove(pid)
@@ -136,9 +136,9 @@ async def test_agent_removes_guest_or_ends_meeting(
 
 
 async def test_lobby_timeout(browser: Any, short_node: LiveServer, artifacts: Path) -> None:
-    m = await short_node.ops.create_meeting(subject="Nobody home", organizer="alice")
+    m = await short_node.ops.meetings.create(subject="Nobody home", organizer="alice")
     async with guest_page(browser) as (page, errors):
-        await enter(page, short_node.ops.join_url(m))
+        await enter(page, short_node.ops.meetings.join_url(m))
         await expect_text(page, "#lobby-timeout", r"If nobody lets you in within [0-2] s")
         await expect_end(
             page,
@@ -152,10 +152,10 @@ async def test_lobby_timeout(browser: Any, short_node: LiveServer, artifacts: Pa
 
 
 async def test_expired_invitation(browser: Any, node: LiveServer, artifacts: Path) -> None:
-    m = await node.ops.create_meeting(subject="Claims", organizer="alice")
-    grant = await node.ops.mint_guest_token(m.id, display_name="Carol Client", ttl_s=60)
+    m = await node.ops.meetings.create(subject="Claims", organizer="alice")
+    grant = await node.ops.guest_tokens.mint(m.id, display_name="Carol Client", ttl_s=60)
     fragment = urlencode({"token": grant.token, "discovery": grant.discovery_uri})
-    url = f"{node.ops.join_url(m)}#{fragment}"
+    url = f"{node.ops.meetings.join_url(m)}#{fragment}"
     async with guest_page(browser) as (page, errors):
         # Still valid by the browser's clock; the node's clock says it expired.
         await page.goto(url)
@@ -175,10 +175,10 @@ async def test_expired_invitation(browser: Any, node: LiveServer, artifacts: Pat
 
     # A token that already expired by the browser's clock: said on opening the page.
     with clock_shifted(node, -timedelta(hours=1)):
-        old = await node.ops.mint_guest_token(m.id, display_name="Carol Client", ttl_s=60)
+        old = await node.ops.guest_tokens.mint(m.id, display_name="Carol Client", ttl_s=60)
     fragment = urlencode({"token": old.token, "discovery": old.discovery_uri})
     async with guest_page(browser) as (page, errors):
-        await page.goto(f"{node.ops.join_url(m)}#{fragment}")
+        await page.goto(f"{node.ops.meetings.join_url(m)}#{fragment}")
         await expect_end(
             page,
             artifacts,
@@ -192,9 +192,9 @@ async def test_expired_invitation(browser: Any, node: LiveServer, artifacts: Pat
 
 
 async def test_network_lost_and_recovered(browser: Any, node: LiveServer, artifacts: Path) -> None:
-    m = await node.ops.create_meeting(subject="Pension review", organizer="alice")
+    m = await node.ops.meetings.create(subject="Pension review", organizer="alice")
     async with guest_page(browser) as (page, errors), agent(node, m) as host:
-        await enter(page, node.ops.join_url(m))
+        await enter(page, node.ops.meetings.join_url(m))
         pid = await admit_guest(page, host)
         await cut_network(page, node, m, pid)
         banner = page.locator("#meeting .banner")
@@ -223,9 +223,9 @@ async def test_network_lost_and_recovered(browser: Any, node: LiveServer, artifa
 
 
 async def test_network_lost_for_good(browser: Any, short_node: LiveServer, artifacts: Path) -> None:
-    m = await short_node.ops.create_meeting(subject="Bad line", organizer="alice")
+    m = await short_node.ops.meetings.create(subject="Bad line", organizer="alice")
     async with guest_page(browser) as (page, errors), agent(short_node, m) as host:
-        await enter(page, short_node.ops.join_url(m))
+        await enter(page, short_node.ops.meetings.join_url(m))
         pid = await admit_guest(page, host)
         await cut_network(page, short_node, m, pid)
         await page.locator("#meeting .banner").wait_for(state="visible", timeout=10_000)

@@ -49,8 +49,8 @@ async def bank(tmp_path: Path) -> AsyncIterator[Bank]:
         allowed_origins=(origin,),
     )
     async with live_server(settings) as node:
-        creds = await node.ops.create_app("Harbor Bank")
-        await node.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        creds = await node.ops.apps.create("Harbor Bank")
+        await node.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
         app = harbor_bank.create_app(
             harbor_bank.BankConfig(
                 frontdesk_url=node.base_url,
@@ -133,7 +133,7 @@ async def test_customer_joins_office_hours_by_meeting_url(
     from datetime import UTC, datetime, timedelta
 
     start = datetime.now(UTC) + timedelta(minutes=5)
-    office = await bank.node.ops.create_meeting(
+    office = await bank.node.ops.meetings.create(
         subject="Office hours", organizer="alice", start=start, end=start + timedelta(hours=1)
     )
     customer = await (await browser.new_context()).new_page()

@@ -238,7 +238,7 @@ async def test_console_and_guest_meeting(browser: Any, node: LiveServer, artifac
 
 
 async def test_guest_page_on_a_phone(browser: Any, node: LiveServer, artifacts: Path) -> None:
-    m = await node.ops.create_meeting(
+    m = await node.ops.meetings.create(
         subject="Phone call", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     ctx = await browser.new_context(**PHONE)
@@ -284,9 +284,9 @@ async def assert_phone_friendly(page: Any) -> None:
 async def test_token_guest_name_locked_and_denied(
     browser: Any, node: LiveServer, artifacts: Path
 ) -> None:
-    m = await node.ops.create_meeting(subject="Claims", organizer="alice")
-    grant = await node.ops.mint_guest_token(m.id, display_name="Carol Client")
-    session_token, _, _ = await node.ops.login("alice", PASSWORD)
+    m = await node.ops.meetings.create(subject="Claims", organizer="alice")
+    grant = await node.ops.guest_tokens.mint(m.id, display_name="Carol Client")
+    session_token, _, _ = await node.ops.accounts.login("alice", PASSWORD)
     ctx = await browser.new_context(**PHONE)
     page = await ctx.new_page()
     errors = track_errors(page)
@@ -319,7 +319,7 @@ async def test_token_guest_name_locked_and_denied(
 async def test_chat_only_without_media_permission(
     browser: Any, node: LiveServer, artifacts: Path
 ) -> None:
-    m = await node.ops.create_meeting(
+    m = await node.ops.meetings.create(
         subject="No camera", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     ctx = await browser.new_context(viewport={"width": 900, "height": 800})
@@ -346,7 +346,7 @@ async def test_chat_only_without_media_permission(
 async def test_joining_with_the_camera_off_never_opens_it(
     browser: Any, node: LiveServer, artifacts: Path
 ) -> None:
-    m = await node.ops.create_meeting(
+    m = await node.ops.meetings.create(
         subject="Camera off", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     ctx = await browser.new_context(viewport={"width": 900, "height": 800})

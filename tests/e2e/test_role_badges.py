@@ -52,10 +52,10 @@ async def pid_of(page: Any) -> str:
 async def test_guest_named_like_the_agent_wears_the_guest_badge(
     browser: Any, node: LiveServer, artifacts: Path
 ) -> None:
-    m = await node.ops.create_meeting(
+    m = await node.ops.meetings.create(
         subject="Look-alike", organizer="alice", lobby_bypass=LobbyBypass.TOKEN_HOLDERS
     )
-    grant = await node.ops.mint_guest_token(m.id, display_name="Ann Visitor")
+    grant = await node.ops.guest_tokens.mint(m.id, display_name="Ann Visitor")
     ctxs = [await browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(3)]
     agent, ann, eve = [await c.new_page() for c in ctxs]
     errors = [track_errors(p) for p in (agent, ann, eve)]

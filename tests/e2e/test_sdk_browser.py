@@ -92,8 +92,8 @@ async def admit_guest(agent: Any, guest: Any) -> str:
 async def test_token_guest_and_agent_call_with_media_chat_mute_and_leave(
     browser: Any, node: LiveServer, artifacts: Path
 ) -> None:
-    meeting = await node.ops.create_meeting(subject="SDK call", organizer="alice")
-    grant = await node.ops.mint_guest_token(meeting.id, display_name="Gina Guest")
+    meeting = await node.ops.meetings.create(subject="SDK call", organizer="alice")
+    grant = await node.ops.guest_tokens.mint(meeting.id, display_name="Gina Guest")
     agent = await open_page(browser, node)
     guest = await open_page(browser, node)
 
@@ -191,7 +191,7 @@ async def test_token_guest_and_agent_call_with_media_chat_mute_and_leave(
 async def test_url_guest_chat_only_fallback_and_resume_exactly_once(
     browser: Any, node: LiveServer
 ) -> None:
-    meeting = await node.ops.create_meeting(subject="SDK resume", organizer="alice")
+    meeting = await node.ops.meetings.create(subject="SDK resume", organizer="alice")
     agent = await open_page(browser, node)
     guest = await open_page(browser, node)
     await join_agent(agent, node, meeting.id)
@@ -203,7 +203,7 @@ async def test_url_guest_chat_only_fallback_and_resume_exactly_once(
           window.chats = [];
           window.m.on("chat", (c) => window.chats.push(c.text));
         }""",
-        node.ops.join_url(meeting),
+        node.ops.meetings.join_url(meeting),
     )
     guest_pid = await admit_guest(agent, guest)
 

@@ -72,10 +72,10 @@ async def join_url_guest(page: Any, join_url: str, name: str, media: bool = True
 
 
 async def test_a_mesh_of_three_each_sees_the_others_video(browser: Any, node: LiveServer) -> None:
-    meeting = await node.ops.create_meeting(
+    meeting = await node.ops.meetings.create(
         subject="Three", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
-    url = node.ops.join_url(meeting)
+    url = node.ops.meetings.join_url(meeting)
     pages = [await open_page(browser, node) for _ in range(3)]
     pids = [await join_agent(pages[0], node, meeting.id)]
     pids.append(await join_url_guest(pages[1], url, "Gus One"))
@@ -129,13 +129,13 @@ async def test_a_mesh_of_three_each_sees_the_others_video(browser: Any, node: Li
 async def test_starting_muted_with_the_camera_off_never_opens_the_camera(
     browser: Any, node: LiveServer
 ) -> None:
-    meeting = await node.ops.create_meeting(
+    meeting = await node.ops.meetings.create(
         subject="Shy", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     agent, guest = await open_page(browser, node), await open_page(browser, node)
     agent_pid = await join_agent(agent, node, meeting.id)
     await guest.evaluate(INSTRUMENT)
-    guest_pid = await join_url_guest(guest, node.ops.join_url(meeting), "Sam Shy")
+    guest_pid = await join_url_guest(guest, node.ops.meetings.join_url(meeting), "Sam Shy")
     await agent.evaluate("() => window.m.startMedia({audio: true, video: true})")
     await guest.evaluate(
         """() => window.m.startMedia(
@@ -167,13 +167,15 @@ async def test_starting_muted_with_the_camera_off_never_opens_the_camera(
 async def test_a_chat_only_session_never_creates_a_peer_connection(
     browser: Any, node: LiveServer
 ) -> None:
-    meeting = await node.ops.create_meeting(
+    meeting = await node.ops.meetings.create(
         subject="Chat only", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     agent, guest = await open_page(browser, node), await open_page(browser, node)
     await join_agent(agent, node, meeting.id)
     await guest.evaluate(INSTRUMENT)
-    guest_pid = await join_url_guest(guest, node.ops.join_url(meeting), "Cy Chat", media=False)
+    guest_pid = await join_url_guest(
+        guest, node.ops.meetings.join_url(meeting), "Cy Chat", media=False
+    )
     await agent.evaluate("() => window.m.startMedia({audio: true, video: true})")
     code = await guest.evaluate("() => window.m.startMedia().then(() => 'started', (e) => e.code)")
     assert code == "media_unavailable"
@@ -195,12 +197,12 @@ async def test_a_chat_only_session_never_creates_a_peer_connection(
 async def test_media_connects_when_signals_were_lost_during_a_socket_drop(
     browser: Any, node: LiveServer
 ) -> None:
-    meeting = await node.ops.create_meeting(
+    meeting = await node.ops.meetings.create(
         subject="Drop", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     agent, guest = await open_page(browser, node), await open_page(browser, node)
     agent_pid = await join_agent(agent, node, meeting.id)
-    guest_pid = await join_url_guest(guest, node.ops.join_url(meeting), "Dee Drop")
+    guest_pid = await join_url_guest(guest, node.ops.meetings.join_url(meeting), "Dee Drop")
     # The guest's socket drops and stays away while both start media: every offer,
     # answer, candidate and "renegotiate" of that time is lost.
     await guest.evaluate(
@@ -220,10 +222,10 @@ async def test_media_connects_when_signals_were_lost_during_a_socket_drop(
 async def test_a_fifth_person_is_chat_only_under_the_mesh_cap(
     browser: Any, node: LiveServer
 ) -> None:
-    meeting = await node.ops.create_meeting(
+    meeting = await node.ops.meetings.create(
         subject="Crowd", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
-    url = node.ops.join_url(meeting)
+    url = node.ops.meetings.join_url(meeting)
     pages = [await open_page(browser, node) for _ in range(5)]
     warnings: list[str] = []
     for page in pages:
@@ -267,12 +269,12 @@ async def test_switch_camera_between_two_cameras_and_keep_the_old_one_on_failure
 
 
 async def _switch_camera(browser: Any, node: LiveServer) -> None:
-    meeting = await node.ops.create_meeting(
+    meeting = await node.ops.meetings.create(
         subject="Two cameras", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     agent, guest = await open_page(browser, node), await open_page(browser, node)
     await join_agent(agent, node, meeting.id)
-    guest_pid = await join_url_guest(guest, node.ops.join_url(meeting), "Cam Two")
+    guest_pid = await join_url_guest(guest, node.ops.meetings.join_url(meeting), "Cam Two")
     await agent.evaluate("() => window.m.startMedia({audio: true, video: true})")
     await guest.evaluate("() => window.m.startMedia({audio: true, video: true})")
     cameras = await guest.evaluate(

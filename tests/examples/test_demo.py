@@ -50,8 +50,8 @@ async def _value(v: Any) -> Any:
 async def node_and_bank(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, str]]:
     """The demo's world, except that the advisor's password is not the demo's."""
     async with live_server(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")) as node:
-        creds = await node.ops.create_app("Harbor Bank")
-        await node.ops.create_user(demo.ADVISOR[0], demo.ADVISOR[1], "another password 99")
+        creds = await node.ops.apps.create("Harbor Bank")
+        await node.ops.accounts.create(demo.ADVISOR[0], demo.ADVISOR[1], "another password 99")
         port = demo.pick_port(0)
         config = harbor_bank.BankConfig(
             frontdesk_url=node.base_url,

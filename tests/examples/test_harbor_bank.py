@@ -36,8 +36,8 @@ class Setup:
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
     async with live_server(settings) as node:
-        creds = await node.ops.create_app("Harbor Bank")
-        await node.ops.create_user(*ADVISOR)
+        creds = await node.ops.apps.create("Harbor Bank")
+        await node.ops.accounts.create(*ADVISOR)
         port = pick_port(0)
         config = harbor_bank.BankConfig(
             frontdesk_url=node.base_url,

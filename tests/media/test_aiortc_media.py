@@ -34,17 +34,17 @@ async def node(tmp_path: Path) -> AsyncIterator[LiveServer]:
     require_loopback_only()
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
     async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        await srv.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
         yield srv
 
 
 async def _guests(node: LiveServer, *names: str) -> list[Meeting]:
-    m = await node.ops.create_meeting(
+    m = await node.ops.meetings.create(
         subject="Media", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     meetings = []
     for name in names:
-        grant = await node.ops.mint_guest_token(m.id, display_name=name)
+        grant = await node.ops.guest_tokens.mint(m.id, display_name=name)
         meeting = await join_with_token(grant.discovery_uri, grant.token, reconnect=FAST).connect()
         await meeting.admitted(timeout=5)
         meetings.append(meeting)

@@ -55,7 +55,7 @@ async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     """A real node on 127.0.0.1 (port 0) with the organizer alice."""
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
     async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        await srv.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
         yield srv
 
 
@@ -64,8 +64,8 @@ async def harness(settings: Settings) -> AsyncIterator[Harness]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         ops: Operations = app.state.ops
-        creds = await ops.create_app("Harbor Bank")
-        await ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        creds = await ops.apps.create("Harbor Bank")
+        await ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
             yield Harness(app, http, creds.client_id, creds.client_secret)

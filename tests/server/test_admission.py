@@ -44,9 +44,9 @@ async def test_every_forged_token_gets_the_same_answer_and_loads_nothing(
 ) -> None:
     ops = server.ops
     live = server.app.state.live
-    open_m = await ops.create_meeting(subject="Open", organizer="alice")
-    ended = await ops.create_meeting(subject="Ended", organizer="alice")
-    await ops.end_meeting(ended.id)
+    open_m = await ops.meetings.create(subject="Open", organizer="alice")
+    ended = await ops.meetings.create(subject="Ended", organizer="alice")
+    await ops.meetings.end(ended.id)
     kid = ops.keys.ring.active_kid  # the node's own key id, with a key that is not its key
     answers = set()
     for meeting_id in (open_m.id, ended.id, "m_does_not_exist"):
@@ -62,7 +62,7 @@ async def test_every_forged_token_gets_the_same_answer_and_loads_nothing(
     # garbage that is not even a JWT answers the same
     assert await _answer(server, "not-a-token") == ("token_invalid", "the token is not valid")
     # a real token still works, and a real token of an ended meeting says so
-    grant = await ops.mint_guest_token(open_m.id, display_name="Ann")
+    grant = await ops.guest_tokens.mint(open_m.id, display_name="Ann")
     ann = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
     assert ann.welcome["state"] == "lobby"
     await ann.close()

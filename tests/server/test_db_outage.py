@@ -60,8 +60,8 @@ async def outage() -> AsyncIterator[Outage]:
         try:
             settings = Settings(database_url=schema_url(via_proxy, schema))
             async with live_server(settings) as node:
-                await node.ops.create_user("alice", "Alice Advisor", PASSWORD)
-                creds = await node.ops.create_app("Harbor Bank")
+                await node.ops.accounts.create("alice", "Alice Advisor", PASSWORD)
+                creds = await node.ops.apps.create("Harbor Bank")
                 yield Outage(node, proxy, schema, creds.client_id, creds.client_secret)
                 await proxy.start()  # let the node shut down cleanly
         finally:
@@ -99,10 +99,11 @@ async def test_writes_answer_503_with_retry_after_and_no_internals(outage: Outag
 
 async def test_rtc_join_gets_an_unavailable_error(outage: Outage) -> None:
     ops = outage.node.ops
-    m = await ops.create_meeting(subject="s", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    m = await ops.meetings.create(subject="s", organizer="alice", access_policy=AccessPolicy.DIRECT)
     await outage.proxy.stop()
     c = await RawClient.connect(
-        ops.rtc_url(), {"kind": "url", "join_url": ops.join_url(m), "display_name": "Ann"}
+        ops.meetings.rtc_url(),
+        {"kind": "url", "join_url": ops.meetings.join_url(m), "display_name": "Ann"},
     )
     assert c.welcome == {}
     [err] = c.inbox
@@ -113,12 +114,12 @@ async def test_rtc_join_gets_an_unavailable_error(outage: Outage) -> None:
 
 async def test_sdk_join_and_chat_ride_out_a_short_outage(outage: Outage) -> None:
     ops = outage.node.ops
-    m = await ops.create_meeting(subject="s", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    m = await ops.meetings.create(subject="s", organizer="alice", access_policy=AccessPolicy.DIRECT)
     await outage.proxy.stop()
     loop = asyncio.get_running_loop()
     loop.call_later(0.4, lambda: asyncio.ensure_future(outage.proxy.start()))
     # The first join is answered "unavailable" and retried with back-off.
-    async with join(ops.join_url(m), display_name="Ann", reconnect=FAST) as ann:
+    async with join(ops.meetings.join_url(m), display_name="Ann", reconnect=FAST) as ann:
         await outage.proxy.stop()
         loop.call_later(0.4, lambda: asyncio.ensure_future(outage.proxy.start()))
         # The chat write fails, the room reloads, the SDK resumes (answered

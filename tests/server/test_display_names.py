@@ -42,7 +42,7 @@ def rtc_url(srv: LiveServer) -> str:
 @pytest.fixture
 async def service(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the service API over loopback, with an access token."""
-    creds = await server.ops.create_app("Harbor Bank")
+    creds = await server.ops.apps.create("Harbor Bank")
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         r = await http.post(
             "/v1/oauth/token",
@@ -90,9 +90,9 @@ async def test_url_join_with_a_hostile_name_is_an_rtc_error(
     server: LiveServer, name: str, named: str
 ) -> None:
     ops = server.ops
-    m = await ops.create_meeting(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    m = await ops.meetings.create(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
     c = await RawClient.connect(
-        rtc_url(server), {"kind": "url", "join_url": ops.join_url(m), "display_name": name}
+        rtc_url(server), {"kind": "url", "join_url": ops.meetings.join_url(m), "display_name": name}
     )
     assert not c.welcome
     err = c.inbox[0]
@@ -108,13 +108,13 @@ async def test_url_join_with_a_hostile_name_is_an_rtc_error(
 
 async def test_url_join_name_arrives_normalised_for_the_agent(server: LiveServer) -> None:
     ops = server.ops
-    m = await ops.create_meeting(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
-    token, _, _ = await ops.login("alice", "correct horse battery")
+    m = await ops.meetings.create(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    token, _, _ = await ops.accounts.login("alice", "correct horse battery")
     alice = await RawClient.connect(
         rtc_url(server), {"kind": "session", "token": token, "meeting_id": m.id}
     )
     guest = await RawClient.connect(
-        rtc_url(server), {"kind": "url", "join_url": ops.join_url(m), "display_name": WIDE}
+        rtc_url(server), {"kind": "url", "join_url": ops.meetings.join_url(m), "display_name": WIDE}
     )
     joined = await alice.event("participant_joined")
     p = joined["data"]["participant"]
@@ -129,12 +129,12 @@ async def test_user_creation_refuses_a_hostile_name(
     server: LiveServer, name: str, named: str
 ) -> None:
     with pytest.raises(ValidationFailed, match=re.escape(named)):
-        await server.ops.create_user("mallory", name, "correct horse battery")
+        await server.ops.accounts.create("mallory", name, "correct horse battery")
     assert [u.username for u in await server.ops.store.list_users()] == ["alice"]
 
 
 async def test_user_creation_stores_the_normal_form(server: LiveServer) -> None:
-    user = await server.ops.create_user("bob", WIDE, "correct horse battery")
+    user = await server.ops.accounts.create("bob", WIDE, "correct horse battery")
     assert user.display_name == "Alice Visitor"
     assert (await server.ops.store.get_user("bob")).display_name == "Alice Visitor"
 
@@ -150,17 +150,17 @@ async def test_a_user_named_before_the_rule_signs_in_and_is_renamed(server: Live
         created_at=datetime.now(UTC),
     )
     await ops.store.create_user(legacy)
-    token, _, user = await ops.login("sam", "correct horse battery")
+    token, _, user = await ops.accounts.login("sam", "correct horse battery")
     assert user.display_name == "Sam\u200bAdvisor"
-    m = await ops.create_meeting(subject="", organizer="sam")
+    m = await ops.meetings.create(subject="", organizer="sam")
     auth = {"kind": "session", "token": token, "meeting_id": m.id}
     refused = await RawClient.connect(rtc_url(server), auth)
     assert refused.inbox[0]["code"] == "validation_failed"
     assert "U+200B ZERO WIDTH SPACE" in refused.inbox[0]["message"]
     await refused.close()
     with pytest.raises(ValidationFailed):
-        await ops.rename_user("sam", "Sam\u202eAdvisor")
-    assert (await ops.rename_user("sam", " Sam   Advisor ")).display_name == "Sam Advisor"
+        await ops.accounts.rename("sam", "Sam\u202eAdvisor")
+    assert (await ops.accounts.rename("sam", " Sam   Advisor ")).display_name == "Sam Advisor"
     joined = await RawClient.connect(rtc_url(server), auth)
     assert joined.welcome["state"] == "joined"
     await joined.close()

@@ -13,12 +13,12 @@ from tests.support.live_server import LiveServer
 
 async def test_idle_ad_hoc_meetings_end_and_others_stay(server: LiveServer) -> None:
     ops, live = server.ops, server.app.state.live
-    used = await ops.create_meeting(
+    used = await ops.meetings.create(
         subject="used", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
-    never = await ops.create_meeting(subject="never used", organizer="alice")
+    never = await ops.meetings.create(subject="never used", organizer="alice")
     soon = ops.clock() + timedelta(days=1)
-    scheduled = await ops.create_meeting(
+    scheduled = await ops.meetings.create(
         subject="office hours", organizer="alice", start=soon, end=soon + timedelta(hours=1)
     )
     alice = await agent(server, used.id)
@@ -35,7 +35,7 @@ async def test_idle_ad_hoc_meetings_end_and_others_stay(server: LiveServer) -> N
     assert await live.expire_idle() == 0  # not idle long enough yet
     ops.clock = lambda: real() + timedelta(hours=8, minutes=5)
     assert await live.expire_idle() == 2
-    states = {m: (await ops.get_meeting(m)).state for m in (used.id, never.id, scheduled.id)}
+    states = {m: (await ops.meetings.get(m)).state for m in (used.id, never.id, scheduled.id)}
     assert states == {
         used.id: MeetingState.ENDED,
         never.id: MeetingState.ENDED,
@@ -47,9 +47,9 @@ async def test_idle_ad_hoc_meetings_end_and_others_stay(server: LiveServer) -> N
 
 async def test_a_meeting_in_use_is_not_expired(server: LiveServer) -> None:
     ops, live = server.ops, server.app.state.live
-    m = await ops.create_meeting(subject="busy", organizer="alice")
+    m = await ops.meetings.create(subject="busy", organizer="alice")
     await agent(server, m.id)  # stays connected: its room is loaded
     real = ops.clock
     ops.clock = lambda: real() + timedelta(hours=9)
     assert await live.expire_idle() == 0
-    assert (await ops.get_meeting(m.id)).state is not MeetingState.ENDED
+    assert (await ops.meetings.get(m.id)).state is not MeetingState.ENDED

@@ -21,15 +21,15 @@ async def test_keys_are_encrypted_at_rest(tmp_path: Path) -> None:
         await plain.start()
         locked = Operations(Settings(database_url=url, key_passphrase="s3cret pass"), store)
         await locked.start()
-        kid = await locked.rotate_keys()
+        kid = await locked.keys.rotate()
         records = {r.kid: r for r in await store.list_signing_keys()}
         assert records[kid].private_pem.startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
         assert "PRIVATE KEY" in next(r for k, r in records.items() if k != kid).private_pem
 
-        await locked.create_user("alice", "Alice", "correct horse battery")
-        m = await locked.create_meeting(subject="", organizer="alice")
-        grant = await locked.mint_guest_token(m.id, display_name="Ann")
-        claims, _ = await locked.check_guest_token(grant.token, m.id)
+        await locked.accounts.create("alice", "Alice", "correct horse battery")
+        m = await locked.meetings.create(subject="", organizer="alice")
+        grant = await locked.guest_tokens.mint(m.id, display_name="Ann")
+        claims, _ = await locked.guest_tokens.check(grant.token, m.id)
         assert claims.display_name == "Ann"
 
         with pytest.raises(Unavailable, match="FRONTDESK_KEY_PASSPHRASE"):

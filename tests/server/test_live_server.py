@@ -33,8 +33,8 @@ async def run_core_flow(node: LiveServer) -> None:
     """Token, meeting, invite, guest token, discovery, end: all over loopback HTTP."""
     base = node.base_url
     assert base.startswith("http://127.0.0.1:")
-    creds = await node.ops.create_app("Harbor Bank")
-    await node.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+    creds = await node.ops.apps.create("Harbor Bank")
+    await node.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
 
     async with ServiceClient(base, creds.client_id, creds.client_secret) as svc:
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)

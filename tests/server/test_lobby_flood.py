@@ -36,8 +36,8 @@ async def test_a_thousand_url_joins_are_throttled_and_vouched_visitors_get_in(
     server: LiveServer,
 ) -> None:
     ops = server.ops
-    m = await ops.create_meeting(subject="Flooded", organizer="alice")
-    join_url = ops.join_url(m)
+    m = await ops.meetings.create(subject="Flooded", organizer="alice")
+    join_url = ops.meetings.join_url(m)
     gate = asyncio.Semaphore(50)
 
     async def one(i: int) -> dict[str, object]:
@@ -52,10 +52,10 @@ async def test_a_thousand_url_joins_are_throttled_and_vouched_visitors_get_in(
     assert all(float(a["retry_after"]) > 0 for a in limited)  # type: ignore[arg-type]
 
     # A visitor the bank vouched for still gets in, and the organizer sees them.
-    grant = await ops.mint_guest_token(m.id, display_name="Ann Visitor")
+    grant = await ops.guest_tokens.mint(m.id, display_name="Ann Visitor")
     ann = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
     assert ann.welcome["state"] == "lobby", ann.inbox
-    token, _, _ = await ops.login("alice", PASSWORD)
+    token, _, _ = await ops.accounts.login("alice", PASSWORD)
     async with httpx.AsyncClient(
         base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}
     ) as http:

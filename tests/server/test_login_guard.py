@@ -187,7 +187,7 @@ async def test_one_address_spraying_many_accounts_is_limited(server: LiveServer)
 
 
 async def test_client_secret_guessing_is_limited(server: LiveServer) -> None:
-    creds = await server.ops.create_app("Harbor Bank")
+    creds = await server.ops.apps.create("Harbor Bank")
     bound = _lag_bound(_one_check_s())
 
     def token(http: httpx.AsyncClient, secret: str) -> Callable[[], Awaitable[httpx.Response]]:

@@ -17,7 +17,7 @@ from tests.server.test_service_api import problem
 
 
 async def _client_of(harness: Harness, name: str) -> httpx.AsyncClient:
-    creds = await harness.ops.create_app(name)
+    creds = await harness.ops.apps.create(name)
     r = await harness.http.post(
         "/v1/oauth/token",
         data={"grant_type": "client_credentials"},
@@ -36,7 +36,7 @@ async def test_an_application_sees_its_own_meetings_and_the_agents(harness: Harn
     mine = (await bank.post("/v1/meetings", json={"organizer": "alice"})).json()
     theirs = (await other.post("/v1/meetings", json={"organizer": "alice"})).json()
     # an agent's meeting (console, CLI) belongs to no application: every app sees it
-    office = await harness.ops.create_meeting(subject="Office hours", organizer="alice")
+    office = await harness.ops.meetings.create(subject="Office hours", organizer="alice")
 
     listed = {m["id"] for m in (await bank.get("/v1/meetings")).json()["items"]}
     assert listed == {mine["id"], office.id}
@@ -238,20 +238,20 @@ async def test_rotation_overlap_outlives_every_token(harness: Harness) -> None:
     live sessions: the retired key verifies at least as long as any token lives."""
     ops = harness.ops
     object.__setattr__(ops.settings, "key_rotation_overlap_s", 60)
-    token, _claims, _user = await ops.login("alice", "correct horse battery")
-    await ops.rotate_keys()
+    token, _claims, _user = await ops.accounts.login("alice", "correct horse battery")
+    await ops.keys.rotate()
     real_clock = ops.clock
     ops.clock = lambda: real_clock() + timedelta(hours=11)  # session lives 12 h
-    assert (await ops.user_for_session(token)).username == "alice"
+    assert (await ops.accounts.for_session(token)).username == "alice"
 
 
 async def test_ending_twice_is_idempotent(harness: Harness) -> None:
-    m = await harness.ops.create_meeting(subject="x", organizer="alice")
-    first = await harness.ops.end_meeting(m.id)
-    second = await harness.ops.end_meeting(m.id)
+    m = await harness.ops.meetings.create(subject="x", organizer="alice")
+    first = await harness.ops.meetings.end(m.id)
+    second = await harness.ops.meetings.end(m.id)
     assert first.ended and second.ended and second.ended_at == first.ended_at
     try:
-        await harness.ops.update_meeting(m.id, subject="again")
+        await harness.ops.meetings.update(m.id, subject="again")
     except MeetingEnded:
         pass
     else:

@@ -29,20 +29,20 @@ async def node(tmp_path: Path) -> AsyncIterator[LiveServer]:
         clock_leeway_s=0,
     )
     async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        await srv.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
         yield srv
 
 
 async def _guest(srv: LiveServer) -> tuple[RawClient, str]:
     ops = srv.ops
-    app = await ops.create_app("Harbor Bank")
-    m = await ops.create_meeting(
+    app = await ops.apps.create("Harbor Bank")
+    m = await ops.meetings.create(
         subject="Advice", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     from frontdesk.domain.model import App
 
     record: App = await ops.store.get_app(app.client_id)
-    grant = await ops.mint_guest_token(m.id, display_name="Ann", app=record)
+    grant = await ops.guest_tokens.mint(m.id, display_name="Ann", app=record)
     ann = await RawClient.connect(rtc_url(srv), {"kind": "token", "token": grant.token})
     assert ann.welcome["state"] == "joined", ann.inbox
     return ann, app.client_id

@@ -21,7 +21,7 @@ def rtc_url(srv: LiveServer) -> str:
 
 
 async def agent(srv: LiveServer, meeting_id: str) -> RawClient:
-    token, _, _ = await srv.ops.login("alice", "correct horse battery")
+    token, _, _ = await srv.ops.accounts.login("alice", "correct horse battery")
     c = await RawClient.connect(
         rtc_url(srv), {"kind": "session", "token": token, "meeting_id": meeting_id}
     )
@@ -31,10 +31,10 @@ async def agent(srv: LiveServer, meeting_id: str) -> RawClient:
 
 async def test_token_join_lobby_admit_chat(server: LiveServer) -> None:
     ops = server.ops
-    m = await ops.create_meeting(subject="Mortgage", organizer="alice")
+    m = await ops.meetings.create(subject="Mortgage", organizer="alice")
     alice = await agent(server, m.id)
     assert alice.welcome["snapshot"]["me"]["role"] == "organizer"
-    grant = await ops.mint_guest_token(m.id, display_name="Ann Visitor")
+    grant = await ops.guest_tokens.mint(m.id, display_name="Ann Visitor")
     ann = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
     assert ann.welcome["state"] == "lobby"
     assert ann.welcome["snapshot"]["lobby_position"] == 1
@@ -79,7 +79,8 @@ async def test_token_join_lobby_admit_chat(server: LiveServer) -> None:
 
     # A late joiner (URL flow, policy lobby) gets history once admitted.
     bob = await RawClient.connect(
-        rtc_url(server), {"kind": "url", "join_url": ops.join_url(m), "display_name": "Bob"}
+        rtc_url(server),
+        {"kind": "url", "join_url": ops.meetings.join_url(m), "display_name": "Bob"},
     )
     assert bob.welcome["state"] == "lobby"
     waiting = await alice.event("participant_waiting")
@@ -101,31 +102,33 @@ async def test_token_join_lobby_admit_chat(server: LiveServer) -> None:
     with pytest.raises(ConnectionClosed) as closed:
         await ann.recv()
     assert closed.value.rcvd.code == 4010
-    assert (await ops.get_meeting(m.id)).ended
+    assert (await ops.meetings.get(m.id)).ended
     for c in (alice, ann, bob):
         await c.close()
 
 
 async def test_url_policies(server: LiveServer) -> None:
     ops = server.ops
-    direct = await ops.create_meeting(
+    direct = await ops.meetings.create(
         subject="", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     c = await RawClient.connect(
-        rtc_url(server), {"kind": "url", "join_url": ops.join_url(direct), "display_name": "Ann"}
+        rtc_url(server),
+        {"kind": "url", "join_url": ops.meetings.join_url(direct), "display_name": "Ann"},
     )
     assert c.welcome["state"] == "joined"
     await c.close()
-    deny = await ops.create_meeting(subject="", organizer="alice", access_policy=AccessPolicy.DENY)
+    deny = await ops.meetings.create(subject="", organizer="alice", access_policy=AccessPolicy.DENY)
     c = await RawClient.connect(
-        rtc_url(server), {"kind": "url", "join_url": ops.join_url(deny), "display_name": "Ann"}
+        rtc_url(server),
+        {"kind": "url", "join_url": ops.meetings.join_url(deny), "display_name": "Ann"},
     )
     assert c.inbox[0]["type"] == "error" and c.inbox[0]["code"] == "forbidden"
     with pytest.raises(ConnectionClosed) as closed:
         await c.recv()
     assert closed.value.rcvd.code == 4003
     # ... but a token works for a 'deny' meeting.
-    grant = await ops.mint_guest_token(deny.id, display_name="Ann")
+    grant = await ops.guest_tokens.mint(deny.id, display_name="Ann")
     c = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
     assert c.welcome["state"] == "lobby"
     await c.close()
@@ -133,9 +136,9 @@ async def test_url_policies(server: LiveServer) -> None:
 
 async def test_denied_and_single_use(server: LiveServer) -> None:
     ops = server.ops
-    m = await ops.create_meeting(subject="", organizer="alice")
+    m = await ops.meetings.create(subject="", organizer="alice")
     alice = await agent(server, m.id)
-    grant = await ops.mint_guest_token(m.id, display_name="Eve", single_use=True)
+    grant = await ops.guest_tokens.mint(m.id, display_name="Eve", single_use=True)
     eve = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
     await alice.event("participant_waiting")
     await alice.request({"type": "deny", "participant_id": eve.pid})
@@ -148,7 +151,7 @@ async def test_denied_and_single_use(server: LiveServer) -> None:
 
 async def test_bad_input_gets_typed_errors(server: LiveServer) -> None:
     ops = server.ops
-    m = await ops.create_meeting(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    m = await ops.meetings.create(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
     async with connect(rtc_url(server)) as ws:
         await ws.send("not json")
         err = json.loads(await ws.recv())
@@ -164,7 +167,8 @@ async def test_bad_input_gets_typed_errors(server: LiveServer) -> None:
         )
         assert json.loads(await ws.recv())["code"] == "token_invalid"
     c = await RawClient.connect(
-        rtc_url(server), {"kind": "url", "join_url": ops.join_url(m), "display_name": "Ann"}
+        rtc_url(server),
+        {"kind": "url", "join_url": ops.meetings.join_url(m), "display_name": "Ann"},
     )
     too_long = await c.request({"type": "chat", "id": "x", "text": "a" * 4001})
     assert too_long["code"] in ("limit_exceeded", "validation_failed")
@@ -192,10 +196,11 @@ async def test_bad_input_gets_typed_errors(server: LiveServer) -> None:
 
 async def test_resume_after_drop_receives_missed_exactly_once(server: LiveServer) -> None:
     ops = server.ops
-    m = await ops.create_meeting(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    m = await ops.meetings.create(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
     alice = await agent(server, m.id)
     ann = await RawClient.connect(
-        rtc_url(server), {"kind": "url", "join_url": ops.join_url(m), "display_name": "Ann"}
+        rtc_url(server),
+        {"kind": "url", "join_url": ops.meetings.join_url(m), "display_name": "Ann"},
     )
     await alice.event("participant_joined")
     first = await ann.request({"type": "chat", "id": "1", "text": "one"})
@@ -226,12 +231,13 @@ async def test_server_restart_keeps_meeting_and_chat(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
     async with live_server(settings) as srv:
         ops = srv.ops
-        await ops.create_user("alice", "Alice Advisor", "correct horse battery")
-        m = await ops.create_meeting(
+        await ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
+        m = await ops.meetings.create(
             subject="", organizer="alice", access_policy=AccessPolicy.DIRECT
         )
         ann = await RawClient.connect(
-            rtc_url(srv), {"kind": "url", "join_url": ops.join_url(m), "display_name": "Ann"}
+            rtc_url(srv),
+            {"kind": "url", "join_url": ops.meetings.join_url(m), "display_name": "Ann"},
         )
         acked = []
         for i in range(10):
@@ -262,8 +268,8 @@ async def test_server_restart_keeps_meeting_and_chat(tmp_path: Path) -> None:
 
 async def test_single_use_token_is_spent_only_by_a_join_that_succeeds(server: LiveServer) -> None:
     ops = server.ops
-    m = await ops.create_meeting(subject="", organizer="alice")
-    grant = await ops.mint_guest_token(
+    m = await ops.meetings.create(subject="", organizer="alice")
+    grant = await ops.guest_tokens.mint(
         m.id, display_name="Ann", single_use=True, origins=["https://bank.example"]
     )
     # Refused for its web origin: the token is not spent ...
@@ -288,7 +294,7 @@ async def test_service_api_delete_ends_the_live_meeting(server: LiveServer) -> N
     import httpx
 
     ops = server.ops
-    creds = await ops.create_app("Harbor Bank")
+    creds = await ops.apps.create("Harbor Bank")
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         tok = await http.post(
             "/v1/oauth/token",

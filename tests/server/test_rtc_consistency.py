@@ -25,7 +25,7 @@ async def test_a_failed_write_is_never_acknowledged_and_the_retry_is_stored_once
     server: LiveServer,
 ) -> None:
     ops, live = server.ops, server.app.state.live
-    m = await ops.create_meeting(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    m = await ops.meetings.create(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
     alice = await agent(server, m.id)
     ok = await alice.request({"type": "chat", "id": "c1", "text": "stored"})
     assert ok["type"] == "ok"
@@ -67,16 +67,16 @@ async def test_a_join_racing_the_drop_of_an_idle_room_lands_in_the_one_room(
     """The join fetched the room, then awaited a store write (noting the vouching
     application) while the room was dropped as idle: it must join that room
     (served again), not an orphan."""
-    from frontdesk.server import admission
+    from frontdesk.server import audience
 
     ops, live = server.ops, server.app.state.live
-    m = await ops.create_meeting(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    m = await ops.meetings.create(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
     first = await agent(server, m.id)
     await first.request({"type": "leave"})
     await asyncio.sleep(0.1)
     lr = await live.room(m.id)
 
-    real_note = admission.note_guest_app
+    real_note = audience.note_guest_app
     checking = asyncio.Event()
     proceed = asyncio.Event()
 
@@ -85,8 +85,8 @@ async def test_a_join_racing_the_drop_of_an_idle_room_lands_in_the_one_room(
         checking.set()
         await proceed.wait()
 
-    monkeypatch.setattr(admission, "note_guest_app", slow_note)
-    grant = await ops.mint_guest_token(m.id, display_name="Ann")
+    monkeypatch.setattr(audience, "note_guest_app", slow_note)
+    grant = await ops.guest_tokens.mint(m.id, display_name="Ann")
     joining = asyncio.create_task(
         RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
     )
@@ -113,7 +113,7 @@ async def test_long_chat_history_fits_in_frames_and_pages_back_completely(
     from frontdesk.server.live import CHAT_FRAME_BYTES
 
     ops = server.ops
-    m = await ops.create_meeting(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    m = await ops.meetings.create(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
     alice = await agent(server, m.id)
     text = "é" * 4000
     for i in range(60):

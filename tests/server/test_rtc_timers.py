@@ -25,14 +25,14 @@ async def fast_node(tmp_path: Path):
         reconnect_grace_s=1,
     )
     async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        await srv.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
         yield srv
 
 
 async def test_lobby_timeout_tells_the_guest(fast_node) -> None:
     ops = fast_node.ops
-    m = await ops.create_meeting(subject="", organizer="alice")
-    grant = await ops.mint_guest_token(m.id, display_name="Ann")
+    m = await ops.meetings.create(subject="", organizer="alice")
+    grant = await ops.guest_tokens.mint(m.id, display_name="Ann")
     ann = await RawClient.connect(rtc_url(fast_node), {"kind": "token", "token": grant.token})
     assert ann.welcome["state"] == "lobby"
     assert ann.welcome["snapshot"]["organizer_present"] is False
@@ -45,10 +45,11 @@ async def test_lobby_timeout_tells_the_guest(fast_node) -> None:
 
 async def test_reconnect_grace_then_connection_lost(fast_node) -> None:
     ops = fast_node.ops
-    m = await ops.create_meeting(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    m = await ops.meetings.create(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
     alice = await agent(fast_node, m.id)
     ann = await RawClient.connect(
-        rtc_url(fast_node), {"kind": "url", "join_url": ops.join_url(m), "display_name": "Ann"}
+        rtc_url(fast_node),
+        {"kind": "url", "join_url": ops.meetings.join_url(m), "display_name": "Ann"},
     )
     await alice.event("participant_joined")
     token = ann.welcome["resume_token"]
@@ -89,15 +90,15 @@ async def test_webhooks_from_a_live_meeting(tmp_path: Path) -> None:
     )
     async with receiver, live_server(settings) as srv:
         ops = srv.ops
-        await ops.create_user("alice", "Alice Advisor", "correct horse battery")
-        creds = await ops.create_app("Harbor Bank")
-        hook = await ops.create_webhook(
+        await ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
+        creds = await ops.apps.create("Harbor Bank")
+        hook = await ops.webhooks.create(
             creds.client_id,
             f"http://127.0.0.1:{port}/hook",
             ["lobby.waiting", "participant.joined"],
         )
-        m = await ops.create_meeting(subject="", organizer="alice", app_id=creds.client_id)
-        grant = await ops.mint_guest_token(m.id, display_name="Ann Visitor")
+        m = await ops.meetings.create(subject="", organizer="alice", app_id=creds.client_id)
+        grant = await ops.guest_tokens.mint(m.id, display_name="Ann Visitor")
         ann = await RawClient.connect(rtc_url(srv), {"kind": "token", "token": grant.token})
         await asyncio.wait_for(got.wait(), 10)
         headers, body = received[0]

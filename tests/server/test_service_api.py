@@ -412,14 +412,14 @@ async def test_single_use_token(harness: Harness) -> None:
     hdr = {"Authorization": f"Bearer {g['token']}"}
     # Discovery does not use the token up; joining does.
     assert (await harness.http.get(f"/v1/discovery/{m['id']}", headers=hdr)).status_code == 200
-    claims, _ = await harness.ops.check_guest_token(g["token"], m["id"])
-    assert claims.single_use and await harness.ops.consume_guest_token(claims)
+    claims, _ = await harness.ops.guest_tokens.check(g["token"], m["id"])
+    assert claims.single_use and await harness.ops.guest_tokens.consume(claims)
     problem(await harness.http.get(f"/v1/discovery/{m['id']}", headers=hdr), 403, "token_used")
     from frontdesk.errors import TokenUsed
 
     with pytest.raises(TokenUsed):
-        await harness.ops.check_guest_token(g["token"], m["id"])
-    assert not await harness.ops.consume_guest_token(claims)
+        await harness.ops.guest_tokens.check(g["token"], m["id"])
+    assert not await harness.ops.guest_tokens.consume(claims)
 
 
 async def test_turn_credentials_in_discovery(settings, tmp_path) -> None:
@@ -440,9 +440,9 @@ async def test_turn_credentials_in_discovery(settings, tmp_path) -> None:
     app = create_app(s)
     async with app.router.lifespan_context(app):
         ops = app.state.ops
-        await ops.create_user("alice", "Alice", "correct horse battery")
-        m = await ops.create_meeting(subject="", organizer="alice")
-        grant = await ops.mint_guest_token(m.id, display_name="Ann")
+        await ops.accounts.create("alice", "Alice", "correct horse battery")
+        m = await ops.meetings.create(subject="", organizer="alice")
+        grant = await ops.guest_tokens.mint(m.id, display_name="Ann")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
             d = (
                 await c.get(
@@ -469,7 +469,7 @@ async def test_jwks_and_rotation(harness: Harness) -> None:
     jwks = (await harness.http.get("/.well-known/jwks.json")).json()
     assert len(jwks["keys"]) == 1 and "d" not in jwks["keys"][0]
     old_kid = jwks["keys"][0]["kid"]
-    new_kid = await harness.ops.rotate_keys()
+    new_kid = await harness.ops.keys.rotate()
     assert new_kid != old_kid
     jwks = (await harness.http.get("/.well-known/jwks.json")).json()
     assert {k["kid"] for k in jwks["keys"]} == {old_kid, new_kid}

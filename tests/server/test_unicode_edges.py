@@ -30,7 +30,7 @@ def rtc_url(srv: LiveServer) -> str:
 
 
 async def agent(srv: LiveServer, meeting_id: str) -> RawClient:
-    token, _, _ = await srv.ops.login("alice", PASSWORD)
+    token, _, _ = await srv.ops.accounts.login("alice", PASSWORD)
     c = await RawClient.connect(
         rtc_url(srv), {"kind": "session", "token": token, "meeting_id": meeting_id}
     )
@@ -39,15 +39,15 @@ async def agent(srv: LiveServer, meeting_id: str) -> RawClient:
 
 
 async def user_http(srv: LiveServer) -> httpx.AsyncClient:
-    token, _, _ = await srv.ops.login("alice", PASSWORD)
+    token, _, _ = await srv.ops.accounts.login("alice", PASSWORD)
     return httpx.AsyncClient(base_url=srv.base_url, headers={"Authorization": f"Bearer {token}"})
 
 
 async def test_url_join_with_a_lone_surrogate_is_refused_and_the_meeting_lives(
     server: LiveServer,
 ) -> None:
-    m = await server.ops.create_meeting(subject="Mortgage", organizer="alice")
-    join_url = server.ops.join_url(m)
+    m = await server.ops.meetings.create(subject="Mortgage", organizer="alice")
+    join_url = server.ops.meetings.join_url(m)
     alice = await agent(server, m.id)
     # json.dumps writes the escape "\udcff": exactly what an attacker sends.
     bad = await RawClient.connect(
@@ -75,11 +75,11 @@ async def test_url_join_with_a_lone_surrogate_is_refused_and_the_meeting_lives(
 
 
 async def test_chat_with_a_lone_surrogate_is_refused_and_nobody_drops(server: LiveServer) -> None:
-    m = await server.ops.create_meeting(
+    m = await server.ops.meetings.create(
         subject="Chat", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     alice = await agent(server, m.id)
-    grant = await server.ops.mint_guest_token(m.id, display_name="Ann Visitor")
+    grant = await server.ops.guest_tokens.mint(m.id, display_name="Ann Visitor")
     ann = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
     assert ann.welcome["state"] == "joined"
 
@@ -98,20 +98,20 @@ async def test_chat_with_a_lone_surrogate_is_refused_and_nobody_drops(server: Li
 
 
 async def test_a_binary_frame_with_encoded_surrogates_is_refused(server: LiveServer) -> None:
-    m = await server.ops.create_meeting(subject="Bytes", organizer="alice")
+    m = await server.ops.meetings.create(subject="Bytes", organizer="alice")
     # CESU-8 bytes of U+DCFF: json.loads(bytes) would decode them with 'surrogatepass'.
     raw = (
         b'{"type":"hello","v":1,"auth":{"kind":"url","join_url":"%s",'
         b'"display_name":"E\xed\xb3\xbf"}}'
     )
     async with connect(rtc_url(server)) as ws:
-        await ws.send(raw % server.ops.join_url(m).encode())
+        await ws.send(raw % server.ops.meetings.join_url(m).encode())
         answer = json.loads(await ws.recv())
     assert answer["type"] == "error" and answer["code"] == "protocol_error"
 
 
 async def test_rest_bodies_with_a_lone_surrogate_are_a_problem(server: LiveServer) -> None:
-    app = await server.ops.create_app("Harbor Bank")
+    app = await server.ops.apps.create("Harbor Bank")
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         r = await http.post(
             "/v1/oauth/token",
@@ -150,10 +150,10 @@ async def test_a_meeting_poisoned_by_an_older_version_recovers(tmp_path: Path) -
     db = tmp_path / "fd.db"
     settings = Settings(database_url=f"sqlite+aiosqlite:///{db}")
     async with live_server(settings) as srv:
-        await srv.ops.create_user("alice", "Alice Advisor", PASSWORD)
-        m = await srv.ops.create_meeting(subject="Poisoned", organizer="alice")
+        await srv.ops.accounts.create("alice", "Alice Advisor", PASSWORD)
+        m = await srv.ops.meetings.create(subject="Poisoned", organizer="alice")
         alice = await agent(srv, m.id)
-        url = srv.ops.join_url(m)
+        url = srv.ops.meetings.join_url(m)
         guest = await RawClient.connect(
             rtc_url(srv), {"kind": "url", "join_url": url, "display_name": "MARKERNAME"}
         )

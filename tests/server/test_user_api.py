@@ -59,7 +59,7 @@ async def test_admit_over_rest_needs_the_agent_in_the_meeting(harness: Harness) 
 
     token = await _login(harness)
     auth = {"Authorization": f"Bearer {token}"}
-    m = await harness.ops.create_meeting(subject="Loans", organizer="alice")
+    m = await harness.ops.meetings.create(subject="Loans", organizer="alice")
     live = harness.app.state.live
     lr = await live.room(m.id)
     await live.execute(lr, cmd.Join("p_guest", "Ann Visitor", Role.GUEST, JoinMethod.TOKEN))

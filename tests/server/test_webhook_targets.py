@@ -17,7 +17,7 @@ from tests.support.resolver import offline
 
 
 async def _bearer(srv: LiveServer, http: httpx.AsyncClient) -> dict[str, str]:
-    creds = await srv.ops.create_app("Harbor Bank")
+    creds = await srv.ops.apps.create("Harbor Bank")
     r = await http.post(
         "/v1/oauth/token",
         data={"grant_type": "client_credentials"},

@@ -85,14 +85,14 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
     )
     async with contextlib.AsyncExitStack() as stack:
         srv = await stack.enter_async_context(live_server(settings))
-        await srv.ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        await srv.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
         tenants = []
         for name in ("Alpha Bank", "Beta Bank"):
             inbox = Inbox()
             receiver = await asyncio.start_server(inbox.handle, "127.0.0.1", 0)
             await stack.enter_async_context(receiver)
             port = receiver.sockets[0].getsockname()[1]
-            creds = await srv.ops.create_app(name)
+            creds = await srv.ops.apps.create(name)
             http = await stack.enter_async_context(httpx.AsyncClient(base_url=srv.base_url))
             r = await http.post(
                 "/v1/oauth/token",
@@ -153,7 +153,7 @@ async def test_an_apps_meeting_goes_to_that_app_alone(node: Node) -> None:
 async def test_an_agents_meeting_goes_to_the_apps_that_vouched_a_guest(node: Node) -> None:
     from frontdesk.domain import AccessPolicy
 
-    m = await node.srv.ops.create_meeting(
+    m = await node.srv.ops.meetings.create(
         subject="Walk-in", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     # Any application may see an agent's meeting (and mint tokens for it) ...
@@ -201,11 +201,11 @@ async def test_an_agents_meeting_goes_to_the_apps_that_vouched_a_guest(node: Nod
 async def test_an_agents_meeting_nobody_vouched_into_goes_to_no_app(node: Node) -> None:
     from frontdesk.domain import AccessPolicy
 
-    m = await node.srv.ops.create_meeting(
+    m = await node.srv.ops.meetings.create(
         subject="Internal", organizer="alice", access_policy=AccessPolicy.DIRECT
     )
     # A guest with the bare join URL: no application vouched for them.
-    join_url = node.srv.ops.join_url(m)
+    join_url = node.srv.ops.meetings.join_url(m)
     walk_in = await RawClient.connect(
         node.rtc_url, {"kind": "url", "join_url": join_url, "display_name": "Wendy Walk-in"}
     )

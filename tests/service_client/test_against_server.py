@@ -56,8 +56,8 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         ops: Operations = app.state.ops
-        creds = await ops.create_app("Harbor Bank")
-        await ops.create_user("alice", "Alice Advisor", "correct horse battery")
+        creds = await ops.apps.create("Harbor Bank")
+        await ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport) as http:
             yield Node(app, http, creds.client_id, creds.client_secret)

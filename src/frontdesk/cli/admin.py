@@ -27,7 +27,7 @@ def apps_create(name: str, as_json: bool = JsonOpt) -> None:
     """Register an application; prints its client secret once (stored only hashed)."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        c = await ops.create_app(name)
+        c = await ops.apps.create(name)
         return {"client_id": c.client_id, "client_secret": c.client_secret, "name": c.name}
 
     out = run(go, as_json=as_json)
@@ -47,7 +47,7 @@ def _app_row(a: Any) -> dict[str, Any]:
 @apps.command("list")
 def apps_list(as_json: bool = JsonOpt) -> None:
     async def go(ops: Operations) -> list[dict[str, Any]]:
-        return [_app_row(a) for a in await ops.store.list_apps()]
+        return [_app_row(a) for a in await ops.apps.all()]
 
     emit(
         run(go, as_json=as_json),
@@ -71,7 +71,7 @@ def apps_rotate_secret(
     working for the overlap, and no call is ended. After a compromise, revoke."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        c = await ops.rotate_app_secret(client_id, overlap_s=overlap_s)
+        c = await ops.apps.rotate_secret(client_id, overlap_s=overlap_s)
         return {"client_id": c.client_id, "client_secret": c.client_secret, "name": c.name}
 
     out = run(go, as_json=as_json)
@@ -84,7 +84,7 @@ def apps_revoke(client_id: str, as_json: bool = JsonOpt) -> None:
     tokens stop working, and its guests' live sessions end within seconds."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        return _app_row(await ops.store.revoke_app(client_id, ops.clock()))
+        return _app_row(await ops.apps.revoke(client_id))
 
     emit(run(go, as_json=as_json), as_json=as_json)
 
@@ -106,7 +106,7 @@ def users_create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def go(ops: Operations) -> dict[str, Any]:
-        u = await ops.create_user(username, display_name, password)
+        u = await ops.accounts.create(username, display_name, password)
         return {"username": u.username, "display_name": u.display_name, "created_at": u.created_at}
 
     emit(run(go, as_json=as_json), as_json=as_json)
@@ -121,7 +121,7 @@ def users_rename(
     """Change the name a user is shown with (e.g. one a newer version refuses)."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        u = await ops.rename_user(username, display_name)
+        u = await ops.accounts.rename(username, display_name)
         return {"username": u.username, "display_name": u.display_name}
 
     emit(run(go, as_json=as_json), as_json=as_json)
@@ -137,7 +137,7 @@ def users_list(as_json: bool = JsonOpt) -> None:
                 "created_at": u.created_at,
                 "disabled": u.disabled,
             }
-            for u in await ops.store.list_users()
+            for u in await ops.accounts.all()
         ]
 
     emit(run(go, as_json=as_json), as_json=as_json)
@@ -147,7 +147,7 @@ def users_list(as_json: bool = JsonOpt) -> None:
 def meeting_row(ops: Operations, m: Meeting) -> dict[str, Any]:
     d = asdict(m)
     d.pop("join_code")
-    d["join_url"] = ops.join_url(m)
+    d["join_url"] = ops.meetings.join_url(m)
     return d
 
 
@@ -164,7 +164,7 @@ def meetings_create(
     """Create an ad hoc meeting and print its join URL."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        m = await ops.create_meeting(
+        m = await ops.meetings.create(
             subject=subject, organizer=organizer, access_policy=policy, lobby_bypass=lobby_bypass
         )
         return meeting_row(ops, m)
@@ -184,7 +184,7 @@ def meetings_list(
 ) -> None:
     async def go(ops: Operations) -> list[dict[str, Any]]:
         return [
-            meeting_row(ops, m) for m in await ops.list_meetings(organizer=organizer, state=state)
+            meeting_row(ops, m) for m in await ops.meetings.find(organizer=organizer, state=state)
         ]
 
     emit(
@@ -206,7 +206,7 @@ def meetings_token(
     """Mint a guest token: prints {token, discovery_uri, expires_at}."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        g = await ops.mint_guest_token(
+        g = await ops.guest_tokens.mint(
             meeting_id, display_name=name, role=role, ttl_s=ttl, single_use=single_use
         )
         return {
@@ -222,7 +222,7 @@ def meetings_token(
 @meetings.command("end")
 def meetings_end(meeting_id: str, as_json: bool = JsonOpt) -> None:
     async def go(ops: Operations) -> dict[str, Any]:
-        return meeting_row(ops, await ops.end_meeting(meeting_id))
+        return meeting_row(ops, await ops.meetings.end(meeting_id))
 
     emit(run(go, as_json=as_json), as_json=as_json, columns=["id", "state", "ended_at"])
 
@@ -234,7 +234,7 @@ def keys_rotate(as_json: bool = JsonOpt) -> None:
     overlap (FRONTDESK_KEY_ROTATION_OVERLAP_S) ends."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        return {"kid": await ops.rotate_keys()}
+        return {"kid": await ops.keys.rotate()}
 
     emit(run(go, as_json=as_json), as_json=as_json)
 
@@ -249,7 +249,7 @@ def keys_list(as_json: bool = JsonOpt) -> None:
                 "retired_at": k.retired_at,
                 "expires_at": k.expires_at,
             }
-            for k in await ops.store.list_signing_keys()
+            for k in await ops.keys.records()
         ]
 
     emit(run(go, as_json=as_json), as_json=as_json)

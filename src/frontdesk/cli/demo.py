@@ -301,8 +301,8 @@ async def _run(once: bool, frontdesk_port: int, bank_port: int, data_dir: Path) 
     node = create_app(settings)
     async with serve_app(node, fd_port, ws=True) as frontdesk_url:
         ops = node.state.ops
-        creds = await ops.create_app("Harbor Bank")
-        await ops.create_user(*ADVISOR)
+        creds = await ops.apps.create("Harbor Bank")
+        await ops.accounts.create(*ADVISOR)
         config = bank.BankConfig(
             frontdesk_url=frontdesk_url,
             client_id=creds.client_id,

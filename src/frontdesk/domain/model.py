@@ -181,7 +181,7 @@ class User:
             raise ValidationFailed("username may hold letters, digits and . _ - @ only")
         # Loadable under the rule of earlier versions, so an agent named before names
         # were normalised still signs in and can be renamed; a name that enters
-        # (Operations.create_user / rename_user, a meeting join) obeys check_display_name.
+        # (Accounts.create / rename, a meeting join) obeys check_display_name.
         _clean_text(self.display_name, "display_name", MAX_DISPLAY_NAME)
 
 

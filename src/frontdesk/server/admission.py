@@ -26,7 +26,6 @@ from frontdesk.domain.participants import JoinMethod
 from frontdesk.errors import PermissionDenied, TokenInvalid, TokenUsed
 from frontdesk.protocol import messages as m
 from frontdesk.protocol import urls
-from frontdesk.server.audience import note_guest_app
 from frontdesk.server.live import LiveMeetings, LiveRoom
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import RateLimiter
@@ -93,7 +92,7 @@ class GuestAdmission:
             lr = await self.live.room(meeting.id)
             if claims.origins and origin is not None and origin.rstrip("/") not in claims.origins:
                 raise PermissionDenied("this token may not be used from this web origin")
-            await note_guest_app(ops.store, meeting, claims.app_id, ops.clock())
+            await ops.audience.note_guest_app(meeting, claims.app_id)
             join = cmd.Join(pid, claims.display_name, claims.role, JoinMethod.TOKEN)
             single_use = claims if claims.single_use else None
             app_id = claims.app_id
@@ -101,13 +100,13 @@ class GuestAdmission:
             assert auth.join_url is not None and auth.display_name is not None
             if address is not None:
                 self._url_per_address.check(address)
-            meeting = await ops.meeting_for_join_code(urls.join_code(auth.join_url))
+            meeting = await ops.meetings.for_join_code(urls.join_code(auth.join_url))
             self._url_per_meeting.check(meeting.id)
             lr = await self.live.room(meeting.id)
             join = cmd.Join(pid, auth.display_name, Role.GUEST, JoinMethod.URL)
         elif auth.kind == "session":  # an organizer or agent signed in through the user API
             assert auth.token is not None and auth.meeting_id is not None
-            user = await ops.user_for_session(auth.token)
+            user = await ops.accounts.for_session(auth.token)
             lr = await self.live.room(auth.meeting_id)
             role = Role.ORGANIZER if user.username == lr.room.meeting.organizer else Role.PRESENTER
             join = cmd.Join(pid, user.display_name, role, JoinMethod.USER, username=user.username)
@@ -115,10 +114,10 @@ class GuestAdmission:
             raise TokenInvalid(BAD_TOKEN)
         async with lr.lock:
             self.live.ensure_current(lr)
-            if single_use is not None and await ops.store.is_token_used(single_use.jti):
+            if single_use is not None and await ops.guest_tokens.is_used(single_use):
                 raise TokenUsed()
             await self.live.run_locked(lr, join)
-            if single_use is not None and not await ops.consume_guest_token(single_use):
+            if single_use is not None and not await ops.guest_tokens.consume(single_use):
                 # Spent on another node at the same moment: undo this join.
                 await self.live.run_locked(lr, cmd.Leave(pid))
                 raise TokenUsed()
@@ -150,15 +149,13 @@ class GuestAdmission:
         except TokenInvalid:
             raise TokenInvalid(BAD_TOKEN) from None
         if claims.app_id is not None:
-            await ops.active_app(claims.app_id, "the application that vouched for this guest")
+            await ops.apps.active(claims.app_id, "the application that vouched for this guest")
         lr = await self.live.room(meeting_id)
         pid = claims.participant_id
         async with lr.lock:
             self.live.ensure_current(lr)
             p = lr.room.participant(pid)
-            if p.active and not await ops.store.consume_token(
-                claims.jti, meeting_id, claims.expires_at
-            ):
+            if p.active and not await ops.guest_tokens.consume_resume(claims):
                 raise TokenUsed("this resume token was used already")
             if claims.app_id is not None:
                 lr.guest_apps[pid] = claims.app_id
@@ -168,6 +165,6 @@ class GuestAdmission:
     async def _verified(self, token: str) -> tuple[GuestClaims, Meeting]:
         meeting_id = meeting_of_token(token)
         try:
-            return await self.ops.check_guest_token(token, meeting_id)
+            return await self.ops.guest_tokens.check(token, meeting_id)
         except TokenInvalid:
             raise TokenInvalid(BAD_TOKEN) from None

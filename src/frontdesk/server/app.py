@@ -221,7 +221,7 @@ async def _watch_revocations(ops: Operations, live: LiveMeetings, interval_s: fl
     known: set[str] | None = None
     while True:
         try:
-            revoked = {a.client_id for a in await ops.store.list_apps() if not a.active}
+            revoked = await ops.apps.revoked_ids()
             fresh = revoked - known if known is not None else set()
             known = revoked
             if fresh:

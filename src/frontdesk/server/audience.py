@@ -10,7 +10,7 @@ service API's participant list and the webhooks — so that the two cannot drift
   (the token's ``app_id`` claim, noted in the store by :func:`note_guest_app` as
   the guest joins or enters the lobby). An application that merely can see the
   meeting (any application can look up an agent's meeting and mint tokens for
-  it, see ``Operations.meeting_for_app``) learns nothing of the people in it
+  it, see ``Meetings.for_app``) learns nothing of the people in it
   until one of its own guests is let in; from then on it reads what its guest
   reads in the meeting.
 
@@ -19,12 +19,13 @@ The operator and the agents (``app=None`` callers) are not limited by this.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from frontdesk.domain.model import Meeting
 from frontdesk.store.base import Store
 
-__all__ = ["may_read", "note_guest_app", "readers"]
+__all__ = ["Audience", "may_read", "note_guest_app", "readers"]
 
 
 async def readers(store: Store, meeting: Meeting) -> frozenset[str]:
@@ -50,3 +51,17 @@ async def note_guest_app(store: Store, meeting: Meeting, app_id: str | None, now
     if app_id is None or meeting.created_by_app is not None:
         return
     await store.add_meeting_guest_app(meeting.id, app_id, now)
+
+
+class Audience:
+    """The rule of the module over one store, for callers that hold no store."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def may_read(self, meeting: Meeting, app_id: str) -> bool:
+        return await may_read(self._store, meeting, app_id)
+
+    async def note_guest_app(self, meeting: Meeting, app_id: str | None) -> None:
+        await note_guest_app(self._store, meeting, app_id, self._clock())

@@ -43,7 +43,7 @@ def bearer_token(
 async def current_app(
     request: Request, ops: OpsDep, token: Annotated[str, Depends(bearer_token)]
 ) -> App:
-    app = await ops.app_for_access_token(token)
+    app = await ops.apps.for_access_token(token)
     limiter: RateLimiter = request.app.state.service_limiter
     limiter.check("app:" + app.client_id)
     return app
@@ -58,7 +58,7 @@ async def current_user(ops: OpsDep, request: Request) -> User:
         check_same_origin(request, ops.settings)
     if not token:
         raise Unauthenticated("sign in first (POST /v1/session)")
-    return await ops.user_for_session(token)
+    return await ops.accounts.for_session(token)
 
 
 AppDep = Annotated[App, Depends(current_app)]

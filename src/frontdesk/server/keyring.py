@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
@@ -98,9 +98,11 @@ class KeyManager:
         *,
         refresh_s: float = 30.0,
         passphrase: str | None = None,
+        rotation_overlap_s: int = 0,
     ):
         self._store = store
         self._passphrase = passphrase
+        self._rotation_overlap_s = rotation_overlap_s
         self._clock = clock
         self._refresh_s = refresh_s
         self._ring: KeyRing | None = None
@@ -128,6 +130,26 @@ class KeyManager:
             self._ring = KeyRing([_material(r, self._passphrase) for r in records])
             self._loaded_at = asyncio.get_running_loop().time()
             return self._ring
+
+    async def rotate(self) -> str:
+        """Make a new signing key active (``frontdesk keys rotate``); the older keys
+        keep verifying for the rotation overlap. Returns the new key's id."""
+        kid = await rotate_keys(
+            self._store,
+            self._clock(),
+            overlap_s=self._rotation_overlap_s,
+            passphrase=self._passphrase,
+        )
+        await self.load()
+        return kid
+
+    async def records(self) -> Sequence[SigningKeyRecord]:
+        """Every stored key, retired and expired ones included."""
+        return await self._store.list_signing_keys()
+
+    async def forget_expired(self) -> int:
+        """Delete the keys past their overlap: no live token can name them."""
+        return await self._store.delete_expired_signing_keys(self._clock())
 
     async def refresh_if_stale(self) -> KeyRing:
         if (

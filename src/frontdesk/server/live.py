@@ -156,7 +156,7 @@ class LiveMeetings:
             lr = self.rooms.get(meeting_id)
             if lr is not None:
                 return lr
-            meeting = await self.ops.store.get_meeting(meeting_id)
+            meeting = await self.ops.meeting_log.meeting(meeting_id)
             lr = await self._restore(meeting)
             self.rooms[meeting_id] = lr
             self.metrics.meetings_live.set(len(self.rooms))
@@ -167,12 +167,12 @@ class LiveMeetings:
         return lr
 
     async def _restore(self, meeting: Meeting) -> LiveRoom:
-        records = await self.ops.store.events_since(meeting.id, 0)
+        records = await self.ops.meeting_log.events_since(meeting.id, 0)
         events = [event_from_record(r.seq, r.type, r.at, r.data) for r in records]
         room = Room.restore(meeting, events, self.limits)
         lr = LiveRoom(meeting.id, room)
         with contextlib.suppress(FrontdeskError):
-            lr.organizer_name = (await self.ops.store.get_user(meeting.organizer)).display_name
+            lr.organizer_name = await self.ops.accounts.display_name(meeting.organizer)
         if records:
             # Whoever was connected before this node (re)started has no
             # connection here: give each the reconnect grace to resume.
@@ -230,7 +230,7 @@ class LiveMeetings:
                 raise Unavailable("the meeting could not be saved; try again") from None
         if lr.room.ended:  # the service API shows it ended before anyone is told
             with contextlib.suppress(FrontdeskError):
-                await self.ops.end_meeting(lr.meeting_id)
+                await self.ops.meetings.end(lr.meeting_id)
         self._deliver(lr, events)
         self._schedule(lr)
         if lr.room.ended:
@@ -327,7 +327,7 @@ class LiveMeetings:
         first. Returns how many meetings ended."""
         before = self.ops.clock() - timedelta(seconds=self.limits.idle_timeout_s)
         ended = 0
-        for meeting_id in await self.ops.store.idle_meetings(before):
+        for meeting_id in await self.ops.meeting_log.idle_meetings(before):
             if meeting_id in self.rooms or self._closing:
                 continue
             try:

@@ -38,16 +38,16 @@ async def discovery(
 ) -> JSONResponse:
     # No per-address limit here: the bearer is an unguessable signed token, and
     # many visitors may share one address (carrier NAT, a company proxy).
-    claims, meeting = await ops.check_guest_token(token, meeting_id)
+    claims, meeting = await ops.guest_tokens.check(token, meeting_id)
     placement = getattr(request.app.state, "placement", None)
-    rtc_url = ops.rtc_url()
+    rtc_url = ops.meetings.rtc_url()
     node_id = ops.settings.node_id
     if placement is not None:
         rtc_url, node_id = await placement.rtc_url_for(meeting.id)
     out = DiscoveryOut(
         rtc_url=rtc_url,
         meeting_id=meeting.id,
-        ice_servers=ops.ice_servers(claims.subject),
+        ice_servers=ops.guest_tokens.ice_servers(claims.subject),
         node_id=node_id,
     )
     return JSONResponse(out.model_dump(), headers={"Cache-Control": "no-store"})
@@ -67,7 +67,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", tags=["operations"], responses={503: {"model": Problem}})
 async def readyz(ops: OpsDep, request: Request) -> dict[str, object]:
     try:
-        await ops.store.ping()
+        await ops.ping()
     except Unavailable:
         raise
     except Exception as exc:

@@ -18,7 +18,6 @@ from frontdesk.errors import (
     Unavailable,
     ValidationFailed,
 )
-from frontdesk.server.audience import may_read
 from frontdesk.server.deps import AppDep, OpsDep, client_address
 from frontdesk.server.ics import invite_ics
 from frontdesk.server.problems import PROBLEM_TYPE, problem_response
@@ -140,10 +139,10 @@ async def oauth_token(
                 "send the client credentials once: HTTP Basic or the form body, not both",
                 error="invalid_request",
             )
-        app = await ops.authenticate_client(*creds, address=client_address(request))
+        app = await ops.apps.authenticate(*creds, address=client_address(request))
     except FrontdeskError as err:
         return _oauth_error(err, basic=basic)
-    token, _claims = await ops.issue_access_token(app)
+    token, _claims = await ops.apps.issue_access_token(app)
     request.app.state.metrics.tokens_issued.labels("access").inc()
     body = TokenOut(access_token=token, expires_in=ops.settings.access_token_ttl_s)
     return JSONResponse(
@@ -153,7 +152,7 @@ async def oauth_token(
 
 @router.post("/meetings", status_code=201, response_model=MeetingOut, responses=_ERRORS)
 async def create_meeting(body: MeetingIn, ops: OpsDep, app: AppDep) -> MeetingOut:
-    m = await ops.create_meeting(
+    m = await ops.meetings.create(
         subject=body.subject,
         organizer=body.organizer,
         start=body.start,
@@ -174,7 +173,7 @@ async def list_meetings(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> MeetingList:
-    items = await ops.list_meetings(
+    items = await ops.meetings.find(
         organizer=organizer,
         state=state,
         visible_to_app=app.client_id,
@@ -187,7 +186,7 @@ async def list_meetings(
 
 @router.get("/meetings/{meeting_id}", response_model=MeetingOut, responses=_NOT_FOUND)
 async def get_meeting(meeting_id: str, ops: OpsDep, app: AppDep) -> MeetingOut:
-    return MeetingOut.of(await ops.meeting_for_app(meeting_id, app), ops.settings.base_url)
+    return MeetingOut.of(await ops.meetings.for_app(meeting_id, app), ops.settings.base_url)
 
 
 @router.patch("/meetings/{meeting_id}", response_model=MeetingOut, responses=_NOT_FOUND)
@@ -195,7 +194,7 @@ async def patch_meeting(
     meeting_id: str, body: MeetingPatch, request: Request, ops: OpsDep, app: AppDep
 ) -> MeetingOut:
     given = body.model_fields_set  # an explicit null clears start or end
-    m = await ops.update_meeting(
+    m = await ops.meetings.update(
         meeting_id,
         app=app,
         subject=body.subject,
@@ -214,7 +213,7 @@ async def patch_meeting(
 async def delete_meeting(meeting_id: str, request: Request, ops: OpsDep, app: AppDep) -> MeetingOut:
     # The store first: from then on no token or join URL admits anyone; then
     # the people inside are told and disconnected.
-    m = await ops.end_meeting(meeting_id, app=app)
+    m = await ops.meetings.end(meeting_id, app=app)
     live = getattr(request.app.state, "live", None)
     if live is not None:
         await live.end_meeting(meeting_id, reason="ended_by_api")
@@ -233,8 +232,8 @@ async def participants(
     same rule as the webhooks, :mod:`frontdesk.server.audience`): its creator, or
     for an agent's meeting the applications that vouched a guest into it; any
     other application gets 403 ``forbidden``."""
-    meeting = await ops.meeting_for_app(meeting_id, app)
-    if not await may_read(ops.store, meeting, app.client_id):
+    meeting = await ops.meetings.for_app(meeting_id, app)
+    if not await ops.audience.may_read(meeting, app.client_id):
         raise PermissionDenied(
             "only applications that brought a guest into this meeting may list its participants"
         )
@@ -249,14 +248,18 @@ async def participants(
     responses={200: {"content": {"text/calendar": {}}}, **_NOT_FOUND},
 )
 async def invite(meeting_id: str, ops: OpsDep, app: AppDep) -> Response:
-    m = await ops.meeting_for_app(meeting_id, app)
+    m = await ops.meetings.for_app(meeting_id, app)
     try:
-        organizer_name = (await ops.store.get_user(m.organizer)).display_name
+        organizer_name = await ops.accounts.display_name(m.organizer)
     except Exception:
         organizer_name = m.organizer
     host = ops.settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
     body = invite_ics(
-        m, join_url=ops.join_url(m), organizer_name=organizer_name, domain=host, now=ops.clock()
+        m,
+        join_url=ops.meetings.join_url(m),
+        organizer_name=organizer_name,
+        domain=host,
+        now=ops.clock(),
     )
     return Response(
         body,
@@ -274,7 +277,7 @@ async def invite(meeting_id: str, ops: OpsDep, app: AppDep) -> Response:
 async def guest_token(
     meeting_id: str, body: GuestTokenIn, request: Request, ops: OpsDep, app: AppDep
 ) -> JSONResponse:
-    grant = await ops.mint_guest_token(
+    grant = await ops.guest_tokens.mint(
         meeting_id,
         display_name=body.display_name,
         role=body.role_enum,
@@ -307,7 +310,7 @@ async def guest_token(
 async def create_webhook(body: WebhookIn, request: Request, ops: OpsDep, app: AppDep) -> WebhookOut:
     # Refused by resolved address (SSRF guard; checked again at every delivery).
     await request.app.state.webhook_targets.vet_url(str(body.url))
-    hook = await ops.create_webhook(app.client_id, str(body.url), body.events)
+    hook = await ops.webhooks.create(app.client_id, str(body.url), body.events)
     return WebhookOut(
         id=hook.id,
         url=hook.url,
@@ -319,7 +322,7 @@ async def create_webhook(body: WebhookIn, request: Request, ops: OpsDep, app: Ap
 
 @router.get("/webhooks", response_model=dict[str, list[WebhookOut]], responses=_ERRORS)
 async def list_webhooks(ops: OpsDep, app: AppDep) -> dict[str, list[WebhookOut]]:
-    hooks = await ops.store.list_webhooks(app.client_id)
+    hooks = await ops.webhooks.of_app(app.client_id)
     return {
         "items": [
             WebhookOut(
@@ -332,5 +335,5 @@ async def list_webhooks(ops: OpsDep, app: AppDep) -> dict[str, list[WebhookOut]]
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, responses=_NOT_FOUND)
 async def delete_webhook(webhook_id: str, ops: OpsDep, app: AppDep) -> Response:
-    await ops.store.delete_webhook(webhook_id, app.client_id)
+    await ops.webhooks.delete(webhook_id, app.client_id)
     return Response(status_code=204)

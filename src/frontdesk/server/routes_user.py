@@ -48,7 +48,7 @@ _LOGIN: dict[int | str, dict[str, Any]] = {
 async def login(body: SessionIn, request: Request, ops: OpsDep) -> JSONResponse:
     check_same_origin(request, ops.settings)  # it sets the session cookie
     request.app.state.auth_limiter.check("ip:" + client_address(request))
-    token, claims, user = await ops.login(
+    token, claims, user = await ops.accounts.login(
         body.username, body.password, address=client_address(request)
     )
     out = SessionOut(
@@ -81,7 +81,7 @@ async def logout(request: Request, ops: OpsDep) -> Response:
         check_same_origin(request, ops.settings)
     if token:
         with contextlib.suppress(FrontdeskError):
-            await ops.logout(token)
+            await ops.accounts.logout(token)
     resp = Response(status_code=204)
     resp.delete_cookie(COOKIE, path="/")
     return resp
@@ -100,7 +100,7 @@ async def my_meetings(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> MeetingList:
-    items = await ops.list_meetings(
+    items = await ops.meetings.find(
         organizer=user.username, state=state, limit=limit, offset=offset
     )
     base = ops.settings.base_url
@@ -111,7 +111,7 @@ async def my_meetings(
 async def create_my_meeting(body: MeetingIn, user: UserDep, ops: OpsDep) -> MeetingOut:
     if body.organizer != user.username:
         raise PermissionDenied("you can create meetings you organize only")
-    m = await ops.create_meeting(
+    m = await ops.meetings.create(
         subject=body.subject,
         organizer=user.username,
         start=body.start,

@@ -210,7 +210,7 @@ class RtcEndpoint:
                 old.close(int(CloseCode.REPLACED), "resumed on another connection")
             conn.last_state = lr.room.participant(pid).state
             conn.send(self._welcome(lr, pid, conn, resumed=True, ref=hello.ref))
-            missed = await self.ops.store.events_since(lr.meeting_id, last_seq)
+            missed = await self.ops.meeting_log.events_since(lr.meeting_id, last_seq)
             for rec in missed:
                 event = event_from_record(rec.seq, rec.type, rec.at, rec.data)
                 if pid in event.to:
@@ -251,7 +251,7 @@ class RtcEndpoint:
             snapshot=wire_snapshot(lr, pid),
             heartbeat_s=self.settings.heartbeat_s,
             resumed=resumed,
-            ice_servers=self.ops.ice_servers(pid),
+            ice_servers=self.ops.guest_tokens.ice_servers(pid),
         )
 
     # --- the message loop ----------------------------------------------------------------

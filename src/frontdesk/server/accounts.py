@@ -1,0 +1,119 @@
+"""Organizers and agents: their accounts, sign-in, sessions and sign-out.
+
+A session token stays valid until it expires unless its holder signs out: the
+sign-out records its id among the used-token ids, which every check consults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from frontdesk.config import Settings
+from frontdesk.domain.model import User, check_display_name
+from frontdesk.errors import InvalidCredentials, TokenInvalid, UserNotFound, ValidationFailed
+from frontdesk.server.credentials import Credentials
+from frontdesk.server.keyring import KeyManager
+from frontdesk.server.timing import DUMMY_HASH
+from frontdesk.store.base import Store
+from frontdesk.tokens import SessionClaims, issue_session_token, verify_session_token
+
+__all__ = ["Accounts"]
+
+
+class Accounts:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Callable[[], datetime],
+        keys: KeyManager,
+        credentials: Credentials,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._clock = clock
+        self._keys = keys
+        self._credentials = credentials
+
+    async def create(self, username: str, display_name: str, password: str) -> User:
+        if len(password) < 8:
+            raise ValidationFailed("password must have at least 8 characters")
+        user = User(
+            username=username.strip(),
+            display_name=check_display_name(display_name),
+            password_hash=await self._credentials.hasher.hash(password),
+            created_at=self._clock(),
+        )
+        await self._store.create_user(user)
+        return user
+
+    async def all(self) -> Sequence[User]:
+        return await self._store.list_users()
+
+    async def get(self, username: str) -> User:
+        return await self._store.get_user(username)
+
+    async def display_name(self, username: str) -> str:
+        return (await self._store.get_user(username)).display_name
+
+    async def rename(self, username: str, display_name: str) -> User:
+        """Give a user a new display name (in its normal form)."""
+        user = await self._store.get_user(username)
+        renamed = replace(user, display_name=check_display_name(display_name))
+        await self._store.update_user(renamed)
+        return renamed
+
+    async def login(
+        self, username: str, password: str, *, address: str = "unknown"
+    ) -> tuple[str, SessionClaims, User]:
+        creds = self._credentials
+        creds.users.attempt(username, address)  # RateLimited when guessing
+        try:
+            user = await self._store.get_user(username)
+        except (UserNotFound, ValidationFailed):
+            await creds.hasher.verify(DUMMY_HASH, password)
+            raise InvalidCredentials() from None
+        if user.disabled or not await creds.hasher.verify(user.password_hash, password):
+            raise InvalidCredentials()
+        creds.users.succeeded(username, address)
+        if creds.hasher.needs_rehash(user.password_hash):
+            rehashed = await creds.hasher.hash(password)
+            await self._store.update_user(replace(user, password_hash=rehashed))
+        ring = await self._keys.refresh_if_stale()
+        token, claims = issue_session_token(
+            ring,
+            issuer=self._settings.base_url,
+            username=user.username,
+            ttl_s=self._settings.session_ttl_s,
+            now=self._clock(),
+        )
+        return token, claims, user
+
+    async def _verified(self, token: str) -> SessionClaims:
+        ring = await self._keys.ring_for(token)
+        return verify_session_token(
+            ring,
+            token,
+            issuer=self._settings.base_url,
+            now=self._clock(),
+            leeway_s=self._settings.clock_leeway_s,
+        )
+
+    async def for_session(self, token: str) -> User:
+        claims = await self._verified(token)
+        if await self._store.is_token_used(claims.jti):
+            raise TokenInvalid("signed out")
+        try:
+            user = await self._store.get_user(claims.username)
+        except UserNotFound:
+            raise TokenInvalid("the user no longer exists") from None
+        if user.disabled:
+            raise TokenInvalid("the user is disabled")
+        return user
+
+    async def logout(self, token: str) -> None:
+        """Revoke a session token: its id joins the used-token ids until it expires."""
+        claims = await self._verified(token)
+        await self._store.consume_token(claims.jti, f"session:{claims.username}", claims.expires_at)

@@ -1,0 +1,145 @@
+"""Guest tokens: minted for a business back end's guest, checked when the guest
+discovers and joins, spent once when single-use; and the ICE servers a guest
+is handed with its TURN credentials.
+
+The rules are written once here: a guest token's lifetime is capped, an ended
+meeting mints none, a revoked application's tokens stop working. The used-token
+ids kept for single-use tokens also hold spent resume tokens and signed-out
+sessions (:class:`~frontdesk.server.accounts.Accounts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from frontdesk.config import Settings
+from frontdesk.domain.model import App, Meeting, Role, guest_token_role
+from frontdesk.errors import TokenUsed, ValidationFailed
+from frontdesk.server.applications import Applications
+from frontdesk.server.keyring import KeyManager
+from frontdesk.server.meetings import Meetings
+from frontdesk.store.base import Store
+from frontdesk.tokens import (
+    GuestClaims,
+    ResumeClaims,
+    ice_servers_with_turn,
+    issue_guest_token,
+    verify_guest_token,
+)
+
+__all__ = ["GuestGrant", "GuestTokens"]
+
+
+@dataclass(frozen=True, slots=True)
+class GuestGrant:
+    token: str
+    discovery_uri: str
+    expires_at: datetime
+    meeting_id: str
+    claims: GuestClaims
+
+
+class GuestTokens:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Callable[[], datetime],
+        keys: KeyManager,
+        meetings: Meetings,
+        apps: Applications,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._clock = clock
+        self._keys = keys
+        self._meetings = meetings
+        self._apps = apps
+
+    async def mint(
+        self,
+        meeting_id: str,
+        *,
+        display_name: str,
+        role: Role = Role.GUEST,
+        ttl_s: int | None = None,
+        single_use: bool = False,
+        origins: Sequence[str] = (),
+        app: App | None = None,
+    ) -> GuestGrant:
+        meeting = await self._meetings.for_app(meeting_id, app)
+        meeting.ensure_open()
+        app_id = app.client_id if app else None
+        guest_token_role(role)  # refused before anything is signed
+        ttl = ttl_s if ttl_s is not None else self._settings.guest_token_ttl_s
+        if ttl <= 0:
+            raise ValidationFailed("ttl_s must be positive")
+        ttl = min(ttl, self._settings.guest_token_max_ttl_s)
+        ring = await self._keys.refresh_if_stale()
+        token, claims = issue_guest_token(
+            ring,
+            issuer=self._settings.base_url,
+            meeting_id=meeting.id,
+            display_name=display_name,
+            role=role,
+            ttl_s=ttl,
+            single_use=single_use,
+            now=self._clock(),
+            app_id=app_id,
+            origins=[o.rstrip("/") for o in origins],
+        )
+        return GuestGrant(
+            token=token,
+            discovery_uri=self._meetings.discovery_uri(meeting.id),
+            expires_at=claims.expires_at,
+            meeting_id=meeting.id,
+            claims=claims,
+        )
+
+    async def check(self, token: str, meeting_id: str) -> tuple[GuestClaims, Meeting]:
+        """Verify a guest token for ``meeting_id`` (a single-use one must not be spent
+        yet; the join spends it with :meth:`consume`)."""
+        ring = await self._keys.ring_for(token)
+        claims = verify_guest_token(
+            ring,
+            token,
+            issuer=self._settings.base_url,
+            meeting_id=meeting_id,
+            now=self._clock(),
+            leeway_s=self._settings.clock_leeway_s,
+        )
+        meeting = await self._meetings.get(claims.meeting_id)
+        meeting.ensure_open()
+        if claims.app_id is not None:
+            await self._apps.active(claims.app_id, "the application that issued this token")
+        if claims.single_use and await self._store.is_token_used(claims.jti):
+            raise TokenUsed()
+        return claims, meeting
+
+    async def is_used(self, claims: GuestClaims) -> bool:
+        """Whether the token was spent already (re-checked under the room's lock)."""
+        return await self._store.is_token_used(claims.jti)
+
+    async def consume(self, claims: GuestClaims) -> bool:
+        """Spend a single-use token: True the first time, False ever after."""
+        return await self._store.consume_token(claims.jti, claims.meeting_id, claims.expires_at)
+
+    async def consume_resume(self, claims: ResumeClaims) -> bool:
+        """Spend a resume token (each is good for one resume): True the first time."""
+        return await self._store.consume_token(claims.jti, claims.meeting_id, claims.expires_at)
+
+    async def forget_expired(self, before: datetime) -> int:
+        """Forget used-token ids (guest, resume, session) of tokens expired before
+        ``before``: a token that has expired is refused without them."""
+        return await self._store.purge_used_tokens(before)
+
+    def ice_servers(self, user: str) -> list[dict[str, object]]:
+        return ice_servers_with_turn(
+            self._settings.ice_servers,
+            secret=self._settings.turn_secret,
+            user=user,
+            ttl_s=self._settings.turn_ttl_s,
+            now=self._clock(),
+        )
