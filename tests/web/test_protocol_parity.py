@@ -366,3 +366,16 @@ def test_event_and_value_schemas_are_the_python_ones() -> None:
         "client_msg_id": "str",
     }
     assert "username" not in VALUE_SCHEMAS["participant"]  # never on the wire
+
+
+def test_every_leave_reason_has_words_on_the_end_screen() -> None:
+    """A visitor whose session ends is told why in words, for every reason the
+    protocol can give (a new reason without words would show its raw code)."""
+    from frontdesk.domain.participants import LeaveReason
+
+    ui = (SDK_DIR.parent / "js" / "ui.js").read_text(encoding="utf-8")
+    block = ui[
+        ui.index("export const END_TEXT") : ui.index("};", ui.index("export const END_TEXT"))
+    ]
+    missing = [r.value for r in LeaveReason if f"  {r.value}:" not in block]
+    assert missing == [], missing

@@ -142,6 +142,7 @@ export const END_TEXT = {
   token_expired: ["Your invitation expired", "The link or token you used is no longer valid. Ask for a new invitation."],
   lobby_timeout: ["Nobody let you in", "You waited in the lobby for too long. You can try to join again."],
   connection_lost: ["Connection lost", "We could not reconnect to the meeting. Check your network and try again."],
+  revoked: ["Your invitation was withdrawn", "The service that invited you can no longer be used. Ask for a new invitation."],
 };
 
 export function endText(reason) {
