@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,21 +19,12 @@ from frontdesk.client import (
     join_with_token,
     websocket_connection,
 )
-from frontdesk.config import Settings
 from frontdesk.domain import Role
 from frontdesk.errors import PermissionDenied, TokenInvalid
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer
 
 PASSWORD = "correct horse battery"
 FAST = ReconnectPolicy(initial_delay_s=0.02, max_delay_s=0.2, give_up_after_s=5.0)
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
-    async with live_server(settings) as srv:
-        await srv.ops.accounts.create("alice", "Alice Advisor", PASSWORD)
-        yield srv
 
 
 async def _agent(server: LiveServer, meeting_id: str) -> Meeting:

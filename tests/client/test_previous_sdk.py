@@ -12,15 +12,13 @@ import json
 import subprocess
 import sys
 import tarfile
-from collections.abc import AsyncIterator
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 
-from frontdesk.config import Settings
 from frontdesk.domain.model import AccessPolicy
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer
 from tests.support.rtc import RawClient
 
 PREVIOUS = "02761b6"  # main before the typed contract (typed events, one codec)
@@ -46,14 +44,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")
-    async with live_server(settings) as srv:
-        await srv.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
-        yield srv
 
 
 def _previous_source(dest: Path) -> Path:
