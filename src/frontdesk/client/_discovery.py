@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from frontdesk.errors import ProtocolError, Unavailable, ValidationFailed
-from frontdesk.protocol.http import Discovery, error_from_problem
+from frontdesk.protocol.http import Discovery, error_from_answer
 
 __all__ = ["discover"]
 
@@ -40,18 +40,10 @@ async def discover(
         if http_client is None:
             await http.aclose()
     log.debug("GET %s %d", urlsplit(discovery_uri).path, response.status_code)
+    if response.status_code >= 400:
+        raise error_from_answer(response)
     try:
         body = response.json()
     except ValueError:
-        body = None
-    if response.status_code >= 400:
-        raise error_from_problem(
-            response.status_code,
-            body,
-            text=response.text,
-            reason=response.reason_phrase,
-            retry_after=response.headers.get("Retry-After"),
-        )
-    if body is None:
-        raise ProtocolError("discovery answered something that is not JSON")
+        raise ProtocolError("discovery answered something that is not JSON") from None
     return Discovery.from_json(body)

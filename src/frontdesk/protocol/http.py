@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from frontdesk.errors import (
     Conflict,
@@ -24,7 +24,7 @@ from frontdesk.errors import (
     error_for_code,
 )
 
-__all__ = ["PROBLEM_TYPE", "Discovery", "error_from_problem"]
+__all__ = ["PROBLEM_TYPE", "Answer", "Discovery", "error_from_answer", "error_from_problem"]
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -74,6 +74,35 @@ def error_from_problem(
             return error_for_code(oauth_error, said, **extra)
     cls = _BY_STATUS.get(status, FrontdeskError)
     return cls(text.strip()[:_MAX_DETAIL] or f"HTTP {status} {reason}".rstrip(), **extra)
+
+
+class Answer(Protocol):
+    """What both SDKs' HTTP answers offer (an ``httpx.Response`` is one)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    def json(self) -> Any: ...
+
+
+def error_from_answer(answer: Answer) -> FrontdeskError:
+    """The typed error of an HTTP error answer (see :func:`error_from_problem`)."""
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    return error_from_problem(
+        answer.status_code,
+        body,
+        text=answer.text,
+        reason=answer.reason_phrase,
+        retry_after=answer.headers.get("Retry-After"),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from frontdesk.errors import FrontdeskError, ProtocolError, Unavailable, ValidationFailed
-from frontdesk.protocol.http import error_from_problem
+from frontdesk.errors import ProtocolError, Unavailable, ValidationFailed
+from frontdesk.protocol.http import error_from_answer
 
 __all__ = ["error_from_response", "expect_json", "raise_for_problem", "send"]
 
@@ -71,19 +71,8 @@ def _log_failure(method: str, path: str, started: float, exc: Exception) -> None
     logger.debug("%s %s failed (%s) %.1fms", method, path, type(exc).__name__, elapsed_ms)
 
 
-def error_from_response(response: httpx.Response) -> FrontdeskError:
-    """The typed error an error answer stands for (the protocol's rule)."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    return error_from_problem(
-        response.status_code,
-        body,
-        text=response.text,
-        reason=response.reason_phrase,
-        retry_after=response.headers.get("Retry-After"),
-    )
+#: The typed error an error answer stands for (the protocol's rule).
+error_from_response = error_from_answer
 
 
 def raise_for_problem(response: httpx.Response) -> None:
