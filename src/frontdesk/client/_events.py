@@ -95,9 +95,7 @@ class MeetingEvent:
         p = self.payload
         if not isinstance(p, ChatPosted) or self.seq is None or self.at is None:
             return None
-        return ChatMessage(
-            self.seq, p.participant_id, p.display_name, p.text, p.client_msg_id, self.at
-        )
+        return p.message(self.seq, self.at)
 
 
 _CLOSED = object()

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import ClassVar, TypeAlias
 
 from frontdesk.domain.model import AccessPolicy, LobbyBypass
-from frontdesk.domain.participants import LeaveReason, ParticipantView
+from frontdesk.domain.participants import ChatMessage, LeaveReason, ParticipantView
 
 __all__ = [
     "PAYLOAD_TYPES",
@@ -144,6 +144,12 @@ class ChatPosted:
     display_name: str
     text: str
     client_msg_id: str
+
+    def message(self, seq: int, at: datetime) -> ChatMessage:
+        """The chat message this event stores (its event's ``seq`` and time)."""
+        return ChatMessage(
+            seq, self.participant_id, self.display_name, self.text, self.client_msg_id, at
+        )
 
 
 @dataclass(frozen=True, slots=True)

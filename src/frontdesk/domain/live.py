@@ -91,14 +91,7 @@ class LiveState:
                 p.video_muted = media.video_muted
                 p.hand_raised = media.hand_raised
             case ev.ChatPosted() as chat:
-                msg = ChatMessage(
-                    seq=event.seq,
-                    participant_id=chat.participant_id,
-                    display_name=chat.display_name,
-                    text=chat.text,
-                    client_msg_id=chat.client_msg_id,
-                    at=event.at,
-                )
+                msg = chat.message(event.seq, event.at)
                 self.chat.append(msg)
                 self.chat_index[(msg.participant_id, msg.client_msg_id)] = msg
             case ev.PolicyChanged(access_policy=policy, lobby_bypass=bypass):
