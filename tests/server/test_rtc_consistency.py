@@ -136,3 +136,37 @@ async def test_long_chat_history_fits_in_frames_and_pages_back_completely(
             break
         before = messages[0]["seq"]
     assert seen == {f"c{i}" for i in range(60)}
+
+
+async def test_a_resume_that_wins_the_lock_is_not_undone_by_the_old_connection(
+    server: LiveServer,
+) -> None:
+    """The old connection's close and the new connection's resume race: when the
+    resume takes the room first, the late close must not mark the participant
+    reconnecting (its chat would then be refused)."""
+    ops, live = server.ops, server.app.state.live
+    m = await ops.meetings.create(subject="x", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    alice = await agent(server, m.id)
+    lr = live.loaded(m.id)
+    old = lr.conns[alice.pid]
+
+    class Resumed:
+        participant_id = alice.pid
+        last_state = None
+
+        def send(self, frame: str) -> None:
+            pass
+
+        def close(self, code: int, reason: str) -> None:
+            pass
+
+        def end_session(self, bye: str, code: int, reason: str) -> None:
+            pass
+
+    async with lr.lock:  # the resume holds the room ...
+        closing = asyncio.create_task(live.detach(lr, old))  # ... when the old one closes
+        await asyncio.sleep(0.05)
+        lr.conns[alice.pid] = Resumed()  # the resume attaches its connection
+    await closing
+    assert lr.room.participant(alice.pid).state.value == "joined"
+    lr.conns.pop(alice.pid, None)

@@ -365,10 +365,17 @@ class LiveMeetings:
         del lr.conns[conn.participant_id]
         if self._closing:
             return
-        p = lr.room.participants.get(conn.participant_id)
-        if p is not None and p.state is not SessionState.LEFT and not lr.room.ended:
-            with contextlib.suppress(FrontdeskError):
-                await self.execute(lr, cmd.Disconnect(conn.participant_id))
+        pid = conn.participant_id
+        with contextlib.suppress(FrontdeskError):
+            async with lr.lock:
+                self.ensure_current(lr)
+                # Decided under the lock: a resume that took the lock first has
+                # attached a new connection, and the participant is back.
+                p = lr.room.participants.get(pid)
+                if pid in lr.conns or p is None or p.state is SessionState.LEFT:
+                    return
+                if not lr.room.ended:
+                    await self.run_locked(lr, cmd.Disconnect(pid))
         if lr.idle():
             self._drop(lr)
 
