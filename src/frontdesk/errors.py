@@ -28,6 +28,7 @@ The same ``code`` is used by the HTTP problem+json answers, the WebSocket
     ├── LimitExceeded                   limit_exceeded    413
     ├── RateLimited                     rate_limited      429
     ├── Unavailable                     unavailable       503
+    ├── WrongNode                       wrong_node        421
     └── ProtocolError                   protocol_error    400
         └── UnsupportedVersion          unsupported_version
 
@@ -66,6 +67,7 @@ __all__ = [
     "UserNotFound",
     "ValidationFailed",
     "WebhookTargetForbidden",
+    "WrongNode",
     "error_for_code",
 ]
 
@@ -230,6 +232,16 @@ class Unavailable(FrontdeskError):
     code = "unavailable"
     status = 503
     title = "Temporarily unavailable"
+
+
+class WrongNode(FrontdeskError):
+    """The meeting is hosted by another node of the cluster. ``rtc_url`` (in
+    ``extra`` and on the wire) is where it is hosted: connect there, or resume
+    through the cluster's public address, which routes."""
+
+    code = "wrong_node"
+    status = 421  # Misdirected Request
+    title = "The meeting is hosted on another node"
 
 
 class ProtocolError(FrontdeskError):

@@ -44,6 +44,7 @@ CLOSE_CODES: dict[str, CloseCode] = {
     "rate_limited": CloseCode.RATE_LIMITED,
     "limit_exceeded": CloseCode.FORBIDDEN,
     "unavailable": CloseCode.GOING_AWAY,  # try again (the node or the store is busy)
+    "wrong_node": CloseCode.GOING_AWAY,  # resume where the error's rtc_url says
     # leave reasons (domain LeaveReason values)
     "left": CloseCode.LEFT,
     "removed": CloseCode.REMOVED,

@@ -97,7 +97,15 @@ SERVER_MESSAGES: dict[str, dict[str, str]] = {
     "typing": {"participant_id": "str", "typing": "bool"},
     "signal": {"from": "str", "kind": "str", "data": "object"},
     "ok": {"ref": "str?", "result": "object?"},
-    "error": {"ref": "str?", "code": "str", "message": "str", "retry_after": "number?"},
+    # ``retry_after``: seconds, on rate limits; ``rtc_url``: where the meeting is
+    # hosted, on ``wrong_node`` (a typed redirect: connect there instead)
+    "error": {
+        "ref": "str?",
+        "code": "str",
+        "message": "str",
+        "retry_after": "number?",
+        "rtc_url": "str?",
+    },
     # answer to ping; carries a fresh resume token once the current one is half spent
     "pong": {"resume_token": "str?"},
     "ping": {},

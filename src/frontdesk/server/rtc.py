@@ -352,14 +352,16 @@ class RtcEndpoint:
 
 
 def error_frame(err: FrontdeskError, ref: str | None) -> str:
-    """The ``error`` answer; a rate limit says when to try again."""
+    """The ``error`` answer; a rate limit says when to try again, a redirect where."""
     retry = err.extra.get("retry_after")
+    rtc_url = err.extra.get("rtc_url")
     return encode(
         "error",
         ref=ref,
         code=err.code,
         message=err.detail,
         retry_after=round(float(retry), 3) if retry is not None else None,
+        rtc_url=str(rtc_url) if rtc_url is not None else None,
     )
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "apps",
     "events",
     "meeting_guest_apps",
+    "meeting_leases",
     "meetings",
     "metadata",
     "signing_keys",
@@ -190,4 +191,22 @@ meeting_guest_apps = sa.Table(
         primary_key=True,
     ),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# In a cluster, the node that hosts a meeting: one owner at a time, until
+# ``expires_at`` (the database's clock). ``fence`` grows with every change of
+# owner; an event is stored only while its writer's fence is current.
+meeting_leases = sa.Table(
+    "meeting_leases",
+    metadata,
+    sa.Column(
+        "meeting_id",
+        _str(),
+        sa.ForeignKey("meetings.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("owner", _str(), nullable=False, index=True),
+    sa.Column("node_url", _str(), nullable=False),
+    sa.Column("fence", sa.BigInteger(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
 )

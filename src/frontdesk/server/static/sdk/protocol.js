@@ -115,7 +115,8 @@ export const SERVER_MESSAGES = freeze({
     "ref": "str?",
     "code": "str",
     "message": "str",
-    "retry_after": "number?"
+    "retry_after": "number?",
+    "rtc_url": "str?"
   },
   "pong": {
     "resume_token": "str?"
@@ -186,6 +187,7 @@ export const CLOSE_CODES = freeze({
   "rate_limited": 4008,
   "limit_exceeded": 4003,
   "unavailable": 1001,
+  "wrong_node": 1001,
   "left": 4000,
   "removed": 4011,
   "denied": 4012,
@@ -321,6 +323,10 @@ export const ERROR_CODES = freeze({
   "webhook_target_forbidden": {
     "status": 422,
     "title": "The webhook URL is not an allowed target"
+  },
+  "wrong_node": {
+    "status": 421,
+    "title": "The meeting is hosted on another node"
   }
 });
 
