@@ -8,14 +8,24 @@ SQLAlchemy implementation for SQLite and PostgreSQL. Methods raise only
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from frontdesk.domain.model import App, Meeting, MeetingState, User
+from frontdesk.errors import Unavailable
 
-__all__ = ["EventRecord", "SigningKeyRecord", "Store", "WebhookRecord"]
+__all__ = [
+    "EventRecord",
+    "Fence",
+    "Lease",
+    "LeaseHeld",
+    "LeaseLost",
+    "SigningKeyRecord",
+    "Store",
+    "WebhookRecord",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,48 @@ class WebhookRecord:
     events: tuple[str, ...]
     created_at: datetime
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """Who may write a meeting's events: the lease holder and its fencing number."""
+
+    owner: str
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A node's lease on a meeting: ``owner`` (one node process) hosts it until
+    ``expires_at`` (the database's clock); ``node_url`` is where its clients
+    connect; ``fence`` grows with every change of owner."""
+
+    meeting_id: str
+    owner: str
+    node_url: str
+    fence: int
+    expires_at: datetime
+
+    @property
+    def as_fence(self) -> Fence:
+        return Fence(self.owner, self.fence)
+
+
+class LeaseHeld(Unavailable):
+    """Another node holds the meeting's lease (``lease`` says which)."""
+
+    def __init__(self, lease: Lease) -> None:
+        super().__init__(f"meeting {lease.meeting_id} is hosted by {lease.owner}")
+        self.lease = lease
+
+
+class LeaseLost(Unavailable):
+    """A fenced write found the writer's lease gone: another node took the
+    meeting over (or may, the lease having expired). Nothing was stored."""
+
+    def __init__(self, meeting_ids: Sequence[str]) -> None:
+        super().__init__(f"lease lost for {', '.join(sorted(meeting_ids))}")
+        self.meeting_ids = frozenset(meeting_ids)
 
 
 class Store(abc.ABC):
@@ -162,12 +214,41 @@ class Store(abc.ABC):
 
     # --- meeting event log (live meetings) ----------------------------------------
     @abc.abstractmethod
-    async def append_events(self, events: Sequence[EventRecord]) -> None:
+    async def append_events(
+        self, events: Sequence[EventRecord], fences: Mapping[str, Fence] | None = None
+    ) -> None:
         """Store a batch of events atomically (one transaction: group commit).
 
         ``(meeting_id, seq)`` is unique; a duplicate raises ``AlreadyExists`` and
-        stores nothing of the batch.
+        stores nothing of the batch. With ``fences`` (meeting id -> fence, one for
+        every meeting in the batch), the batch is stored only if each fence is
+        that meeting's current, unexpired lease, checked in the same transaction
+        (and held against a takeover until it commits); otherwise
+        :class:`LeaseLost` names the meetings whose lease is gone.
         """
+
+    # --- meeting leases (a cluster's hosting) -------------------------------------------
+    @abc.abstractmethod
+    async def acquire_lease(
+        self, meeting_id: str, owner: str, node_url: str, ttl_s: float
+    ) -> Lease:
+        """Take (or retake) the meeting's lease for ``owner`` for ``ttl_s``: free
+        or expired, or already ``owner``'s. The fence grows whenever the owner
+        changes. :class:`LeaseHeld` when another owner holds it unexpired."""
+
+    @abc.abstractmethod
+    async def renew_leases(self, owner: str, fences: Mapping[str, int], ttl_s: float) -> set[str]:
+        """Extend ``owner``'s leases (meeting id -> fence) by ``ttl_s`` from now:
+        those still ``owner``'s with that fence, even if expired meanwhile (nobody
+        took them over). Returns the meeting ids renewed; the others are lost."""
+
+    @abc.abstractmethod
+    async def release_lease(self, meeting_id: str, fence: Fence) -> None:
+        """Give the lease up (expire it now) so another node may take it at once."""
+
+    @abc.abstractmethod
+    async def current_lease(self, meeting_id: str) -> Lease | None:
+        """The meeting's unexpired lease, if any."""
 
     @abc.abstractmethod
     async def events_since(

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,7 +45,16 @@ from frontdesk.errors import (
     ValidationFailed,
 )
 from frontdesk.store import tables as t
-from frontdesk.store.base import EventRecord, SigningKeyRecord, Store, WebhookRecord
+from frontdesk.store.base import (
+    EventRecord,
+    Fence,
+    Lease,
+    LeaseHeld,
+    LeaseLost,
+    SigningKeyRecord,
+    Store,
+    WebhookRecord,
+)
 from frontdesk.store.engine import WRITE_OPTIONS, make_engine, translate_db_error
 from frontdesk.store.migrate import upgrade_engine
 
@@ -362,7 +371,9 @@ class SqlStore(Store):
         return result.rowcount
 
     # --- meeting event log -----------------------------------------------------------------
-    async def append_events(self, events: Sequence[EventRecord]) -> None:
+    async def append_events(
+        self, events: Sequence[EventRecord], fences: Mapping[str, Fence] | None = None
+    ) -> None:
         if not events:
             return
         rows = [
@@ -370,7 +381,114 @@ class SqlStore(Store):
             for e in events
         ]
         async with self._write("event (meeting_id, seq)", MeetingNotFound) as conn:
+            if fences is not None:
+                await self._check_fences(conn, {e.meeting_id for e in events}, fences)
             await conn.execute(sa.insert(t.events), rows)
+
+    async def _check_fences(
+        self, conn: AsyncConnection, meeting_ids: set[str], fences: Mapping[str, Fence]
+    ) -> None:
+        """Raise ``LeaseLost`` unless every meeting's lease is the writer's, unexpired;
+        the rows stay share-locked until the transaction ends, so a takeover (an
+        update of the row) waits for this write to commit or roll back."""
+        c = t.meeting_leases.c
+        stmt = (
+            sa.select(c.meeting_id, c.owner, c.fence)
+            .where(c.meeting_id.in_(sorted(meeting_ids)), c.expires_at > self._db_now())
+            .with_for_update(read=True)
+        )
+        held = {r.meeting_id: Fence(r.owner, r.fence) for r in await conn.execute(stmt)}
+        lost = [m for m in meeting_ids if m not in fences or held.get(m) != fences[m]]
+        if lost:
+            raise LeaseLost(lost)
+
+    # --- meeting leases -----------------------------------------------------------------
+    def _db_now(self) -> sa.ColumnElement[datetime]:
+        """Now by the database's clock (PostgreSQL: ``clock_timestamp()``, not the
+        transaction's start). SQLite is one process: its clock is this one's."""
+        if self._sqlite:
+            return sa.literal(datetime.now(UTC), t.UTCDateTime())
+        return sa.func.clock_timestamp(type_=t.UTCDateTime())
+
+    def _db_later(self, seconds: float) -> sa.ColumnElement[datetime]:
+        if self._sqlite:
+            return sa.literal(datetime.now(UTC) + timedelta(seconds=seconds), t.UTCDateTime())
+        return sa.func.clock_timestamp(type_=t.UTCDateTime()) + sa.func.make_interval(
+            0, 0, 0, 0, 0, 0, sa.literal(float(seconds), sa.Float())
+        )
+
+    async def acquire_lease(
+        self, meeting_id: str, owner: str, node_url: str, ttl_s: float
+    ) -> Lease:
+        c = t.meeting_leases.c
+        dialect_insert = postgresql.insert if not self._sqlite else sqlite.insert
+        ins = dialect_insert(t.meeting_leases).values(
+            meeting_id=meeting_id,
+            owner=owner,
+            node_url=node_url,
+            fence=1,
+            expires_at=self._db_later(ttl_s),
+        )
+        stmt = ins.on_conflict_do_update(
+            index_elements=[c.meeting_id],
+            set_={
+                "owner": ins.excluded.owner,
+                "node_url": ins.excluded.node_url,
+                "fence": c.fence + 1,  # every acquisition fences off all earlier writers
+                "expires_at": ins.excluded.expires_at,
+            },
+            where=sa.or_(c.expires_at <= self._db_now(), c.owner == ins.excluded.owner),
+        ).returning(t.meeting_leases)
+        async with self._write(f"lease of meeting {meeting_id!r}", MeetingNotFound) as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+            if row is None:
+                held = (
+                    (
+                        await conn.execute(
+                            sa.select(t.meeting_leases).where(c.meeting_id == meeting_id)
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+        if row is None:
+            raise LeaseHeld(Lease(**held))
+        return Lease(**row)
+
+    async def renew_leases(self, owner: str, fences: Mapping[str, int], ttl_s: float) -> set[str]:
+        if not fences:
+            return set()
+        c = t.meeting_leases.c
+        stmt = (
+            sa.update(t.meeting_leases)
+            .where(
+                c.owner == owner,
+                sa.tuple_(c.meeting_id, c.fence).in_(sorted(fences.items())),
+            )
+            .values(expires_at=self._db_later(ttl_s))
+            .returning(c.meeting_id)
+        )
+        async with self._write("leases") as conn:
+            return {r.meeting_id for r in await conn.execute(stmt)}
+
+    async def release_lease(self, meeting_id: str, fence: Fence) -> None:
+        c = t.meeting_leases.c
+        stmt = (
+            sa.update(t.meeting_leases)
+            .where(c.meeting_id == meeting_id, c.owner == fence.owner, c.fence == fence.number)
+            .values(expires_at=self._db_now())
+        )
+        async with self._write(f"lease of meeting {meeting_id!r}") as conn:
+            await conn.execute(stmt)
+
+    async def current_lease(self, meeting_id: str) -> Lease | None:
+        c = t.meeting_leases.c
+        row = await self._one(
+            sa.select(t.meeting_leases).where(
+                c.meeting_id == meeting_id, c.expires_at > self._db_now()
+            )
+        )
+        return Lease(**row) if row is not None else None
 
     async def events_since(
         self, meeting_id: str, after_seq: int, limit: int | None = None
