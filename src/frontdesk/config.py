@@ -63,6 +63,12 @@ class Settings:
     database_url: str = field(default_factory=default_database_url)
     redis_url: str | None = None
     node_id: str = "node-1"
+    # This node's own reachable base URL, for the WebSockets of the meetings it
+    # hosts (empty: the public URL, right for a single node).
+    node_url: str = ""
+    # In a cluster (PostgreSQL), how long a node's lease on a meeting lasts
+    # unrenewed: a dead node's meetings move after at most this long.
+    lease_ttl_s: float = 3.0
     ice_servers: tuple[dict[str, Any], ...] = ()
     turn_secret: str | None = None
     turn_ttl_s: int = 3600
@@ -112,6 +118,11 @@ class Settings:
         if self.public_url:
             return self.public_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def node_base_url(self) -> str:
+        """Where clients reach this node itself (``node_url``, else the public URL)."""
+        return self.node_url.rstrip("/") if self.node_url else self.base_url
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -104,9 +104,15 @@ class Room:
     def restore(cls, meeting: Meeting, events: Iterable[Event], limits: Limits = Limits()) -> Room:
         """Rebuild a room from its stored events (the meeting as it was created)."""
         room = cls(meeting, limits)
-        for event in sorted((e for e in events if e.seq is not None), key=_seq):
-            room._s.apply(event)
+        room.catch_up(events)
         return room
+
+    def catch_up(self, events: Iterable[Event]) -> None:
+        """Apply stored events newer than :attr:`last_seq` (a read-only copy of
+        a room hosted elsewhere follows it this way)."""
+        for event in sorted((e for e in events if e.seq is not None), key=_seq):
+            if _seq(event) > self._s.last_seq:
+                self._s.apply(event)
 
     # --- reading -------------------------------------------------------------
     @property

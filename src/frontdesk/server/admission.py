@@ -113,7 +113,7 @@ class GuestAdmission:
         else:  # pragma: no cover - the decoder knows only these kinds
             raise TokenInvalid(BAD_TOKEN)
         async with lr.lock:
-            self.live.ensure_current(lr)
+            await self.live.ensure_current(lr)
             if single_use is not None and await ops.guest_tokens.is_used(single_use):
                 raise TokenUsed()
             await self.live.run_locked(lr, join)
@@ -153,7 +153,7 @@ class GuestAdmission:
         lr = await self.live.room(meeting_id)
         pid = claims.participant_id
         async with lr.lock:
-            self.live.ensure_current(lr)
+            await self.live.ensure_current(lr)
             p = lr.room.participant(pid)
             if p.active and not await ops.guest_tokens.consume_resume(claims):
                 raise TokenUsed("this resume token was used already")

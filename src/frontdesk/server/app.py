@@ -20,6 +20,7 @@ from frontdesk.config import Settings
 from frontdesk.domain.live import Limits
 from frontdesk.errors import LimitExceeded
 from frontdesk.server.accesslog import install_access_log_filter
+from frontdesk.server.hosting import open_hosting
 from frontdesk.server.live import LiveMeetings
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             st, clock=ops.clock, metrics=app.state.metrics, targets=app.state.webhook_targets
         )
         await webhooks.start()
+        hosting = open_hosting(settings, st, clustered=st.shared)
         live = LiveMeetings(
             ops,
             writer=writer,
@@ -67,11 +69,18 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             limits=_limits(settings),
             webhooks=webhooks,
             webhook_mapper=webhook_event_for,
+            hosting=hosting,
         )
+        await hosting.start()
+        app.state.hosting = hosting
         app.state.live = live
         app.state.webhooks = webhooks
         app.state.rtc = RtcEndpoint(ops, live)
         sweeper = asyncio.create_task(_housekeeping(ops, live), name="frontdesk-housekeeping")
+        syncing = asyncio.create_task(
+            _sync_hosted(live, settings.lease_ttl_s if st.shared else None),
+            name="frontdesk-sync",
+        )
         revocations = asyncio.create_task(
             _watch_revocations(ops, live, settings.revocation_poll_s),
             name="frontdesk-revocations",
@@ -80,10 +89,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         try:
             yield
         finally:
-            for task in (sweeper, revocations):
+            for task in (sweeper, revocations, syncing):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # Drain: hand every meeting over first, so its clients, told to
+            # resume, find it hosted on another node at once.
+            await hosting.stop()
+            await hosting.release_all()
             await live.close()
             await writer.stop()
             await webhooks.stop()
@@ -232,6 +245,19 @@ async def _watch_revocations(ops: Operations, live: LiveMeetings, interval_s: fl
         except Exception:  # a database hiccup must not end the loop
             log.exception("revocation check failed; will try again")
         await asyncio.sleep(interval_s)
+
+
+async def _sync_hosted(live: LiveMeetings, interval_s: float | None) -> None:
+    """In a cluster, apply what the service API changed on other nodes (a meeting
+    ended, its access policy) to the meetings hosted here, polling the store."""
+    if interval_s is None:  # one node: the service API calls the live rooms itself
+        return
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await live.sync_hosted()
+        except Exception:  # a database hiccup must not end the loop
+            log.exception("syncing hosted meetings failed; will try again")
 
 
 def _limits(settings: Settings) -> Limits:

@@ -24,7 +24,7 @@ from frontdesk.domain.live import Limits
 from frontdesk.domain.model import Meeting
 from frontdesk.domain.participants import ChatMessage, LeaveReason, SessionState
 from frontdesk.domain.room import Room
-from frontdesk.errors import FrontdeskError, MeetingEnded, Unavailable
+from frontdesk.errors import FrontdeskError, MeetingEnded, Unavailable, WrongNode
 from frontdesk.protocol import encode
 from frontdesk.protocol.codes import CloseCode, close_code_for
 from frontdesk.protocol.events import (
@@ -34,10 +34,11 @@ from frontdesk.protocol.events import (
     event_to_record,
     snapshot_to_wire,
 )
+from frontdesk.server.hosting import Hosting, SingleNode
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
 from frontdesk.server.writer import EventWriter
-from frontdesk.store.base import EventRecord
+from frontdesk.store.base import EventRecord, LeaseLost
 
 __all__ = [
     "Connection",
@@ -134,8 +135,13 @@ class LiveMeetings:
         limits: Limits,
         webhooks: Publisher | None = None,
         webhook_mapper: Callable[[Event, str], list[tuple[str, dict[str, Any]]]] | None = None,
+        hosting: Hosting | None = None,
     ) -> None:
         self.ops = ops
+        self.hosting = hosting if hosting is not None else SingleNode(ops.settings)
+        self.hosting.on_lost(self.leases_lost)
+        self._releasing: set[asyncio.Task[None]] = set()
+        self._copies: dict[str, Room] = {}  # read-only rooms hosted by other nodes
         self.writer = writer
         self.metrics = metrics
         self.limits = limits
@@ -157,7 +163,17 @@ class LiveMeetings:
             if lr is not None:
                 return lr
             meeting = await self.ops.meeting_log.meeting(meeting_id)
-            lr = await self._restore(meeting)
+            if meeting.ended:
+                raise MeetingEnded(f"meeting {meeting_id} has ended")
+            # Host it here first (a cluster: take its lease, or learn who hosts
+            # it), then read its events: nothing can be stored after the read
+            # but under this node's fence.
+            await self.hosting.claim(meeting_id)
+            try:
+                lr = await self._restore(meeting)
+            except BaseException:
+                await self.hosting.release(meeting_id)
+                raise
             self.rooms[meeting_id] = lr
             self.metrics.meetings_live.set(len(self.rooms))
         self._loading.pop(meeting_id, None)
@@ -188,10 +204,10 @@ class LiveMeetings:
     # --- commands ----------------------------------------------------------------------
     async def execute(self, lr: LiveRoom, command: cmd.Command) -> list[Event]:
         async with lr.lock:
-            self.ensure_current(lr)
+            await self.ensure_current(lr)
             return await self.run_locked(lr, command)
 
-    def ensure_current(self, lr: LiveRoom) -> None:
+    async def ensure_current(self, lr: LiveRoom) -> None:
         """Check, under ``lr.lock``, that ``lr`` is still the meeting's room here.
 
         A caller may have fetched the room, then awaited (a token check, a
@@ -206,6 +222,17 @@ class LiveMeetings:
             return
         if current is None:
             if not lr.room.ended:  # an ended room refuses commands by itself
+                # Hosted here again (a cluster: the lease was given up when the
+                # room was dropped): unless another node stored events meanwhile.
+                await self.hosting.claim(lr.meeting_id)
+                if self.hosting.fence(lr.meeting_id) is not None:
+                    stored = await self.ops.meeting_log.last_seq(lr.meeting_id)
+                    if stored != lr.room.last_seq:
+                        await self.hosting.release(lr.meeting_id)
+                        lr.abandoned = True
+                        raise Unavailable("the meeting is being reloaded; try again")
+                if self.rooms.get(lr.meeting_id) is not None:
+                    raise Unavailable("the meeting is being reloaded; try again")
                 self.rooms[lr.meeting_id] = lr
                 self.metrics.meetings_live.set(len(self.rooms))
                 self._schedule(lr)
@@ -223,7 +250,12 @@ class LiveMeetings:
                 if e.seq is not None
             ]
             try:
-                await self.writer.write(records)
+                await self.writer.write(records, self.hosting.fence(lr.meeting_id))
+            except LeaseLost:
+                log.warning("meeting %s: lease lost; moving its clients", lr.meeting_id)
+                await self.hosting.release(lr.meeting_id)
+                self._abandon(lr, "meeting moved; resume")
+                raise Unavailable("the meeting moved to another node; resume") from None
             except Exception as exc:
                 log.error("meeting %s: storing events failed: %s", lr.meeting_id, exc)
                 self._abandon(lr)
@@ -237,7 +269,7 @@ class LiveMeetings:
             self._drop(lr)
         return events
 
-    def _abandon(self, lr: LiveRoom) -> None:
+    def _abandon(self, lr: LiveRoom, why: str = "meeting reloading; resume") -> None:
         """The store refused a write. The room decided on events that are not
         stored, so nothing it holds may be acknowledged or delivered: drop it and
         close its connections with 1001, and every client resumes into a room
@@ -246,8 +278,18 @@ class LiveMeetings:
         lr.abandoned = True
         self._drop(lr)
         for conn in list(lr.conns.values()):
-            conn.close(int(CloseCode.GOING_AWAY), "meeting reloading; resume")
+            conn.close(int(CloseCode.GOING_AWAY), why)
         lr.conns.clear()
+
+    def leases_lost(self, meeting_ids: set[str], why: str) -> None:
+        """This node no longer hosts these meetings (taken over, or its database
+        unreachable for a lease's life): their rooms stop serving at once, and
+        their clients resume where each is hosted now."""
+        for meeting_id in meeting_ids:
+            lr = self.rooms.get(meeting_id)
+            if lr is not None:
+                log.warning("meeting %s: no longer hosted here (%s)", meeting_id, why)
+                self._abandon(lr, "meeting moved; resume")
 
     def _deliver(self, lr: LiveRoom, events: Iterable[Event]) -> None:
         for e in events:
@@ -296,6 +338,10 @@ class LiveMeetings:
         if self.rooms.get(lr.meeting_id) is lr:
             del self.rooms[lr.meeting_id]
             self.metrics.meetings_live.set(len(self.rooms))
+            if not self._closing:
+                task = asyncio.get_running_loop().create_task(self.hosting.release(lr.meeting_id))
+                self._releasing.add(task)
+                task.add_done_callback(self._releasing.discard)
 
     # --- timers ------------------------------------------------------------------------
     def _schedule(self, lr: LiveRoom) -> None:
@@ -332,7 +378,7 @@ class LiveMeetings:
                 continue
             try:
                 lr = await self.room(meeting_id)
-            except MeetingEnded:
+            except (MeetingEnded, WrongNode):  # over, or another node's to end
                 continue
             await self._tick(lr)
             if lr.room.ended:
@@ -368,7 +414,7 @@ class LiveMeetings:
         pid = conn.participant_id
         with contextlib.suppress(FrontdeskError):
             async with lr.lock:
-                self.ensure_current(lr)
+                await self.ensure_current(lr)
                 # Decided under the lock: a resume that took the lock first has
                 # attached a new connection, and the participant is back.
                 p = lr.room.participants.get(pid)
@@ -419,11 +465,14 @@ class LiveMeetings:
 
     async def participants(self, meeting_id: str) -> list[dict[str, Any]]:
         try:
-            lr = await self.room(meeting_id)
+            lr: LiveRoom | None = await self.room(meeting_id)
         except MeetingEnded:
             return []
+        except WrongNode:  # hosted by another node: as stored
+            lr = None
+        room = lr.room if lr is not None else await self.view(meeting_id)
         out = []
-        for p in lr.room.participants.values():
+        for p in room.participants.values():
             if p.state is SessionState.LEFT:
                 continue
             out.append(
@@ -439,9 +488,69 @@ class LiveMeetings:
                     "hand_raised": p.hand_raised,
                 }
             )
-        if lr.idle():
+        if lr is not None and lr.idle():
             self._drop(lr)
         return out
+
+    # --- meetings hosted by other nodes -------------------------------------------------
+    async def view(self, meeting_id: str) -> Room:
+        """The meeting's room: as hosted here, else a read-only copy that follows
+        the stored events (a cluster: another node hosts it)."""
+        lr = self.rooms.get(meeting_id)
+        if lr is not None:
+            return lr.room
+        copy = self._copies.get(meeting_id)
+        if copy is None:
+            meeting = await self.ops.meeting_log.meeting(meeting_id)
+            copy = Room(meeting, self.limits)
+        records = await self.ops.meeting_log.events_since(meeting_id, copy.last_seq)
+        copy.catch_up(event_from_record(r.seq, r.type, r.at, r.data) for r in records)
+        if copy.ended:
+            self._copies.pop(meeting_id, None)
+        else:
+            self._copies[meeting_id] = copy
+        return copy
+
+    async def lobbies_of(self, organizer: str) -> list[Room]:
+        """The open rooms of ``organizer``'s meetings with someone in the lobby,
+        wherever they are hosted (each read from the store when not hosted here)."""
+        if isinstance(self.hosting, SingleNode):  # every live room is here
+            return [
+                lr.room
+                for lr in list(self.rooms.values())
+                if lr.room.meeting.organizer == organizer and not lr.room.ended
+            ]
+        rooms = []
+        for meeting in await self.ops.meeting_log.open_meetings_of(organizer):
+            with contextlib.suppress(FrontdeskError):
+                room = await self.view(meeting.id)
+                if not room.ended:
+                    rooms.append(room)
+        return rooms
+
+    async def sync_hosted(self) -> int:
+        """Apply what the service API changed on another node to the meetings
+        hosted here (ended, access policy). Returns how many rooms changed."""
+        changed = 0
+        for lr in list(self.rooms.values()):
+            if lr.room.ended or lr.abandoned:
+                continue
+            try:
+                meeting = await self.ops.meeting_log.meeting(lr.meeting_id)
+            except FrontdeskError:
+                continue
+            current = lr.room.meeting
+            with contextlib.suppress(FrontdeskError):
+                if meeting.ended:
+                    await self.execute(lr, cmd.EndBySystem("ended_by_api"))
+                    changed += 1
+                elif (meeting.access_policy, meeting.lobby_bypass) != (
+                    current.access_policy,
+                    current.lobby_bypass,
+                ):
+                    await self.policy_changed(meeting)
+                    changed += 1
+        return changed
 
     async def close(self) -> None:
         """Node shutdown: tell clients to resume elsewhere (1001), keep their seats."""

@@ -36,3 +36,8 @@ class MeetingLog:
     async def idle_meetings(self, before: datetime) -> Sequence[str]:
         """Open ad hoc meetings with nothing stored since ``before``."""
         return await self._store.idle_meetings(before)
+
+    async def open_meetings_of(self, organizer: str, limit: int = 200) -> list[Meeting]:
+        """``organizer``'s newest meetings that have not ended (at most ``limit``)."""
+        recent = await self._store.list_meetings(organizer=organizer, limit=limit)
+        return [m for m in recent if not m.ended]

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from frontdesk.errors import Unavailable
 from frontdesk.protocol import urls
 from frontdesk.server.deps import OpsDep, bearer_token
+from frontdesk.server.hosting import Hosting
 from frontdesk.server.schemas import DiscoveryOut, Problem
 
 __all__ = ["router"]
@@ -39,16 +40,15 @@ async def discovery(
     # No per-address limit here: the bearer is an unguessable signed token, and
     # many visitors may share one address (carrier NAT, a company proxy).
     claims, meeting = await ops.guest_tokens.check(token, meeting_id)
-    placement = getattr(request.app.state, "placement", None)
-    rtc_url = ops.meetings.rtc_url()
-    node_id = ops.settings.node_id
-    if placement is not None:
-        rtc_url, node_id = await placement.rtc_url_for(meeting.id)
+    # The node hosting the meeting (in a cluster, by its lease), or the one it
+    # is placed on: the least loaded.
+    hosting: Hosting = request.app.state.hosting
+    where = await hosting.locate(meeting.id)
     out = DiscoveryOut(
-        rtc_url=rtc_url,
+        rtc_url=where.rtc_url,
         meeting_id=meeting.id,
         ice_servers=ops.guest_tokens.ice_servers(claims.subject),
-        node_id=node_id,
+        node_id=where.node_id,
     )
     return JSONResponse(out.model_dump(), headers={"Cache-Control": "no-store"})
 

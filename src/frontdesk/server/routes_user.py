@@ -127,14 +127,11 @@ async def my_lobby(user: UserDep, ops: OpsDep, request: Request) -> dict[str, An
     """Everyone waiting in the lobbies of my live meetings, oldest first."""
     live: LiveMeetings = request.app.state.live
     out = []
-    for lr in list(live.rooms.values()):
-        room = lr.room
-        if room.meeting.organizer != user.username or room.ended:
-            continue
+    for room in await live.lobbies_of(user.username):
         for p in room.lobby():
             out.append(
                 {
-                    "meeting_id": lr.meeting_id,
+                    "meeting_id": room.meeting.id,
                     "subject": room.meeting.subject,
                     "participant_id": p.id,
                     "display_name": p.display_name,

@@ -12,13 +12,13 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from frontdesk.store.base import EventRecord, Store
+from frontdesk.store.base import EventRecord, Fence, LeaseLost, Store
 
 __all__ = ["EventWriter"]
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[Sequence[EventRecord], asyncio.Future[None]]
+_Item = tuple[Sequence[EventRecord], Fence | None, asyncio.Future[None]]
 
 
 class EventWriter:
@@ -42,15 +42,16 @@ class EventWriter:
                 await self._task
             self._task = None
 
-    async def write(self, records: Sequence[EventRecord]) -> None:
-        """Store ``records`` (one room's batch); returns once they are durable."""
+    async def write(self, records: Sequence[EventRecord], fence: Fence | None = None) -> None:
+        """Store ``records`` (one room's batch) under the room's ``fence`` (in a
+        cluster; ``None`` on one node); returns once they are durable."""
         if not records:
             return
         if self._task is None:
-            await self._store.append_events(records)
+            await self._store.append_events(records, _fences([(records, fence)]))
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((records, fut))
+        self._queue.put_nowait((records, fence, fut))
         await fut
 
     async def _run(self) -> None:
@@ -68,27 +69,35 @@ class EventWriter:
                     self._queue.task_done()
 
     async def _commit(self, items: list[_Item]) -> None:
-        batch = [r for recs, _ in items for r in recs]
+        batch = [r for recs, _, _ in items for r in recs]
         try:
-            await self._store.append_events(batch)
+            await self._store.append_events(batch, _fences([(recs, f) for recs, f, _ in items]))
         except Exception as exc:
             if len(items) == 1:
-                _settle(items[0][1], exc)
+                _settle(items[0][2], exc)
                 return
-            # One bad batch must not fail the others: retry each on its own.
-            for recs, fut in items:
+            # One bad batch (a lost lease, a broken row) must not fail the others:
+            # retry each on its own.
+            for recs, fence, fut in items:
                 try:
-                    await self._store.append_events(recs)
+                    await self._store.append_events(recs, _fences([(recs, fence)]))
                 except Exception as exc:
-                    log.warning("storing %d events failed: %s", len(recs), exc)
+                    if not isinstance(exc, LeaseLost):
+                        log.warning("storing %d events failed: %s", len(recs), exc)
                     _settle(fut, exc)
                 else:
                     _settle(fut)
             return
         self.batches += 1
         self.records += len(batch)
-        for _, fut in items:
+        for _, _, fut in items:
             _settle(fut)
+
+
+def _fences(items: Sequence[tuple[Sequence[EventRecord], Fence | None]]) -> dict[str, Fence] | None:
+    """The fences of a group of batches by meeting (``None`` when nothing is fenced)."""
+    fences = {recs[0].meeting_id: f for recs, f in items if f is not None and recs}
+    return fences or None
 
 
 def _settle(fut: asyncio.Future[None], exc: BaseException | None = None) -> None:

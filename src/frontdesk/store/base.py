@@ -108,6 +108,10 @@ class LeaseLost(Unavailable):
 class Store(abc.ABC):
     """Async persistence. Create with ``await open_store(url)``; close with ``close()``."""
 
+    #: Whether several nodes may share this database (PostgreSQL): then meetings
+    #: are hosted by lease and their writes fenced. SQLite serves one process.
+    shared: bool = False
+
     # --- lifecycle -----------------------------------------------------------
     @abc.abstractmethod
     async def close(self) -> None: ...

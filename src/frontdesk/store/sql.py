@@ -77,6 +77,7 @@ class SqlStore(Store):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
+        self.shared = not self._sqlite
         self._writer = engine.execution_options(**WRITE_OPTIONS)
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self._sqlite else None
 
