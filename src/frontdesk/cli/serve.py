@@ -9,7 +9,7 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from frontdesk.config import Settings
-from frontdesk.server.listen import bind_socket
+from frontdesk.server.listen import DrainingServer, bind_socket
 
 __all__ = ["WS_MAX_SIZE", "serve"]
 
@@ -114,7 +114,7 @@ def serve(
     )
     sock = bind_socket(settings.host, settings.port)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        DrainingServer(config, app).run(sockets=[sock])
     finally:
         sock.close()
 

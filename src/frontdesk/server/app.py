@@ -93,11 +93,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            # Drain: hand every meeting over first, so its clients, told to
-            # resume, find it hosted on another node at once.
-            await hosting.stop()
-            await hosting.release_all()
-            await live.close()
+            await live.close()  # a drain, if the server did not ask for one first
             await writer.stop()
             await webhooks.stop()
             if own_store:

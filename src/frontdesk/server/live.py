@@ -157,6 +157,8 @@ class LiveMeetings:
         lr = self.rooms.get(meeting_id)
         if lr is not None:
             return lr
+        if self._closing:  # draining: hosted elsewhere from now on
+            raise Unavailable("this node is shutting down; try again")
         lock = self._loading.setdefault(meeting_id, asyncio.Lock())
         async with lock:
             lr = self.rooms.get(meeting_id)
@@ -553,8 +555,12 @@ class LiveMeetings:
         return changed
 
     async def close(self) -> None:
-        """Node shutdown: tell clients to resume elsewhere (1001), keep their seats."""
+        """Node shutdown: hand every meeting over (a cluster: release the leases,
+        so another node hosts them at once), then tell clients to resume there
+        (1001); their seats are kept. Safe to call twice."""
         self._closing = True
+        await self.hosting.stop()
+        await self.hosting.release_all()
         for lr in list(self.rooms.values()):
             if lr.timer is not None:
                 lr.timer.cancel()
