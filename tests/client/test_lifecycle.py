@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from typing import Any
 
@@ -220,8 +221,30 @@ def test_rtc_urls_follow_the_join_url_and_base() -> None:
 
 def test_reconnect_policy_backs_off_with_jitter_and_a_cap() -> None:
     policy = ReconnectPolicy(initial_delay_s=0.1, max_delay_s=5.0, jitter=0.5)
-    for attempt, base in [(0, 0.1), (1, 0.2), (3, 0.8), (10, 5.0), (200, 5.0)]:
-        delay = policy.delay(attempt)
+    # the first seconds after a drop (a node takeover): capped at 1 s
+    for attempt, base in [(0, 0.1), (1, 0.2), (3, 0.8), (10, 1.0), (200, 1.0)]:
+        delay = policy.delay(attempt, elapsed=2.0)
+        assert base * 0.5 <= delay <= base
+    # a long outage: the attempts thin out to the 5 s cap
+    for attempt, base in [(3, 0.8), (10, 5.0), (200, 5.0)]:
+        delay = policy.delay(attempt, elapsed=12.0)
         assert base * 0.5 <= delay <= base
     with pytest.raises(ValidationFailed):
         ReconnectPolicy(initial_delay_s=0)
+    with pytest.raises(ValidationFailed):
+        ReconnectPolicy(fast_max_delay_s=0)
+
+
+def test_default_back_off_finds_a_takeover_within_five_seconds() -> None:
+    """A node dies at 0 s; another takes the meeting over once the lease runs out
+    (~3 s). The default policy's next attempt must come before 5 s, whatever the
+    jitter (without it the delays are longest)."""
+    policy = ReconnectPolicy(jitter=0.0)
+    t, attempts = 0.0, []
+    for attempt in range(30):
+        t += policy.delay(attempt, elapsed=t)
+        attempts.append(t)
+    after_takeover = min(a for a in attempts if a >= 3.0)
+    assert after_takeover <= 4.0
+    gaps = [b - a for a, b in itertools.pairwise(attempts) if a < 5.0]
+    assert max(gaps) <= 1.0

@@ -38,12 +38,17 @@ class LiveServer:
 
 
 @contextlib.asynccontextmanager
-async def live_server(settings: Settings, *, port: int = 0) -> AsyncIterator[LiveServer]:
+async def live_server(
+    settings: Settings, *, port: int = 0, public_url: str | None = None
+) -> AsyncIterator[LiveServer]:
     """Start ``uvicorn`` on 127.0.0.1 (port 0: any free port); the public URL follows
-    the port. Pass the port of an earlier server to "restart" it."""
+    the port. Pass the port of an earlier server to "restart" it, or a
+    ``public_url`` to play one node of a cluster behind that address (``base_url``
+    stays the node's own address)."""
     sock = bind_socket("127.0.0.1", port)
     port = sock.getsockname()[1]
-    settings = settings.with_(host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
+    own_url = f"http://127.0.0.1:{port}"
+    settings = settings.with_(host="127.0.0.1", port=port, public_url=public_url or own_url)
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -62,7 +67,7 @@ async def live_server(settings: Settings, *, port: int = 0) -> AsyncIterator[Liv
     if task.done():
         task.result()
     try:
-        yield LiveServer(app, server, settings.base_url, settings)
+        yield LiveServer(app, server, own_url, settings)
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):

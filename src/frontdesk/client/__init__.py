@@ -12,7 +12,9 @@
     async with frontdesk.client.join_as_user(base_url, meeting_id, session_token) as meeting: ...
 
 The session resumes by itself after a network drop (with back-off, see
-:class:`ReconnectPolicy`) and delivers every event exactly once. Every failure is
+:class:`ReconnectPolicy`) and delivers every event exactly once. In a cluster it
+follows the nodes' ``wrong_node`` redirects to the node hosting the meeting, and
+finds that node again (discovery, or the public address) when its node dies. Every failure is
 a :mod:`frontdesk.errors` exception; the end of a session is a
 :class:`SessionEnded` whose ``code`` is the leave reason.
 """
@@ -31,6 +33,7 @@ from frontdesk.client._errors import (
     SessionEnded,
     SessionMeetingEnded,
     SessionTokenExpired,
+    TooManyRedirects,
 )
 from frontdesk.client._events import EVENT_NAMES, EventName, EventStream, MeetingEvent
 from frontdesk.client._join import join, join_as_user, join_with_token
@@ -66,6 +69,7 @@ __all__ = [
     "SessionState",
     "SessionTokenExpired",
     "SignalKind",
+    "TooManyRedirects",
     "join",
     "join_as_user",
     "join_with_token",

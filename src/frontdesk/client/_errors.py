@@ -11,16 +11,22 @@
         ├── ConnectionLost              connection_lost
         ├── SessionMeetingEnded         meeting_ended  (also a MeetingEnded)
         └── SessionTokenExpired         token_expired  (also a TokenExpired)
+    Unavailable
+    └── TooManyRedirects                unavailable  (wrong_node past the hop limit)
 
 ``err.code`` is the leave reason the server gave (``bye.reason``), so programs
 compare it exactly as they compare the server's error codes.
+
+:class:`TooManyRedirects` keeps the code ``unavailable`` (try again later): nodes
+that send a client round in circles disagree about who hosts the meeting, which
+a takeover in progress settles in seconds.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from frontdesk.errors import FrontdeskError, MeetingEnded, TokenExpired
+from frontdesk.errors import FrontdeskError, MeetingEnded, TokenExpired, Unavailable
 
 __all__ = [
     "ConnectionLost",
@@ -31,6 +37,7 @@ __all__ = [
     "SessionEnded",
     "SessionMeetingEnded",
     "SessionTokenExpired",
+    "TooManyRedirects",
     "session_ended",
 ]
 
@@ -85,6 +92,13 @@ class SessionTokenExpired(SessionEnded, TokenExpired):
 class SessionRevoked(SessionEnded):
     code = "revoked"
     title = "The application that vouched for you was revoked"
+
+
+class TooManyRedirects(Unavailable):
+    """Every node the client was sent to (``wrong_node``) sent it on again, past
+    the hop limit of one attempt. ``extra["rtc_urls"]`` lists the URLs tried."""
+
+    title = "The cluster's nodes kept redirecting the connection"
 
 
 _BY_REASON: dict[str, type[SessionEnded]] = {

@@ -4,6 +4,12 @@ guest token, or a signed-in user's session token and a meeting id (agents).
 Each returns an unopened :class:`Meeting`; ``async with`` (or ``await
 meeting.connect()``) opens it. No secret ever goes into a URL: tokens travel in
 the first WebSocket message (and as a bearer header for discovery).
+
+Each also gives the meeting its "home": how to find the node hosting it when the
+node the session was on is gone. For a token join that is discovery again, and
+the cluster's public RTC URL once discovery refuses the guest token (expired, or
+spent: a resume is authenticated by the resume token, not by the guest token);
+for the other two it is the public RTC URL, which routes to the hosting node.
 """
 
 from __future__ import annotations
@@ -16,10 +22,19 @@ import httpx
 from frontdesk.client._discovery import discover
 from frontdesk.client._meeting import Meeting
 from frontdesk.client._session import OpenConnection, ReconnectPolicy
-from frontdesk.errors import MeetingNotFound, ValidationFailed
+from frontdesk.errors import FrontdeskError, MeetingNotFound, ValidationFailed
 from frontdesk.protocol import urls
 
-__all__ = ["join", "join_as_user", "join_with_token", "rtc_url_for_base", "rtc_url_for_join_url"]
+__all__ = [
+    "join",
+    "join_as_user",
+    "join_with_token",
+    "rtc_url_for_base",
+    "rtc_url_for_discovery_uri",
+    "rtc_url_for_join_url",
+]
+
+_log = logging.getLogger("frontdesk.client")
 
 
 def rtc_url_for_base(base_url: str) -> str:
@@ -38,6 +53,18 @@ def rtc_url_for_join_url(join_url: str) -> str:
         return urls.rtc_url_for_join_url(join_url)
     except MeetingNotFound:
         raise ValidationFailed("a join URL looks like https://host/j/CODE") from None
+
+
+def rtc_url_for_discovery_uri(discovery_uri: str) -> str:
+    """The public RTC URL of the cluster that published ``discovery_uri``:
+    ``http(s)://host[/prefix]/v1/discovery/{id}`` → ``ws(s)://host[/prefix]/v1/rtc``
+    (a URI of another shape: its origin's ``/v1/rtc``)."""
+    head = discovery_uri.split("#", 1)[0].split("?", 1)[0]
+    base, sep, _ = head.rpartition(urls.DISCOVERY_PATH)
+    if not sep:
+        parts = urlsplit(discovery_uri)
+        base = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    return rtc_url_for_base(base)
 
 
 def join(
@@ -84,9 +111,22 @@ def join_with_token(
     says which node hosts the meeting (resolved when the meeting is opened)."""
     if not token:
         raise ValidationFailed("the guest token must not be empty")
+    public_rtc_url = rtc_url_for_discovery_uri(discovery_uri)
+    opened = False
 
     async def resolve() -> str:
-        return (await discover(discovery_uri, token, http_client=http_client)).rtc_url
+        nonlocal opened
+        try:
+            found = (await discover(discovery_uri, token, http_client=http_client)).rtc_url
+        except FrontdeskError as err:
+            if not opened:
+                raise  # the first join: discovery's answer is the answer
+            # Finding the node again while resuming: the guest token may be spent
+            # or expired by now, and the public address routes just as well.
+            _log.info("discovery refused (%s): resuming through %s", err.code, public_rtc_url)
+            return public_rtc_url
+        opened = True
+        return found
 
     return Meeting(
         resolve,

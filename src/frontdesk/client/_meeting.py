@@ -58,12 +58,18 @@ class MeetingLogAdapter(logging.LoggerAdapter[logging.Logger]):
         )
 
 
+#: ``rtc_url() -> str``: where the meeting is hosted ("home"). Called to open the
+#: meeting and again whenever the node the session was on cannot be reached.
 RtcUrl = Callable[[], Awaitable[str]]
 
 
 class Meeting:
     """One participant session. Open it with ``async with`` (or :meth:`connect`);
-    leaving the block leaves the meeting."""
+    leaving the block leaves the meeting.
+
+    ``rtc_url`` finds the node hosting the meeting; the session follows the
+    cluster's ``wrong_node`` redirects from there and calls it again when the
+    node it was on is gone."""
 
     def __init__(
         self,
@@ -114,6 +120,7 @@ class Meeting:
             reconnect=self._reconnect,
             request_timeout=self._request_timeout,
             log=self._log,
+            resolve=self._resolve_url,
         )
         try:
             await self._session.open()
@@ -158,6 +165,11 @@ class Meeting:
     def lobby(self) -> Mapping[str, LobbyEntry]:
         """Who waits in the lobby (seen by organizers and presenters only)."""
         return MappingProxyType(self._lobby)
+
+    @property
+    def rtc_url(self) -> str | None:
+        """The RTC URL of the node the session is on (or was on last)."""
+        return self._session.rtc_url if self._session is not None else None
 
     @property
     def last_seq(self) -> int:

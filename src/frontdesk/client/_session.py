@@ -8,6 +8,15 @@ event reaches the handler once even when the server replays. When the socket
 drops without a ``bye`` (or closes with 1001, 1006 or another code outside the
 4000 range), it resumes with the resume token and that sequence number, with
 exponential back-off and jitter, until :attr:`ReconnectPolicy.give_up_after_s`.
+
+In a cluster each meeting is hosted by one node at a time. A node that does not
+host it answers the ``hello`` with the error ``wrong_node`` and the ``rtc_url``
+of the node that does: the session connects there at once (no back-off), at most
+:data:`MAX_REDIRECTS` times per attempt, and keeps that URL as its current one.
+When connecting to the current URL fails (its node died, or drains), the next
+attempt starts from "home" again, the ``resolve`` callable (discovery for token
+joins, the public RTC URL otherwise), so a dead node's URL is never retried for
+long.
 """
 
 from __future__ import annotations
@@ -20,11 +29,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from frontdesk.client._errors import SessionEnded, session_ended
+from frontdesk.client._errors import SessionEnded, TooManyRedirects, session_ended
 from frontdesk.domain.participants import LeaveReason
 from frontdesk.errors import (
     Conflict,
@@ -33,6 +43,7 @@ from frontdesk.errors import (
     Unavailable,
     UnsupportedVersion,
     ValidationFailed,
+    WrongNode,
     error_for_code,
 )
 from frontdesk.protocol import (
@@ -47,9 +58,11 @@ from frontdesk.protocol.messages import MAX_SERVER_FRAME
 
 __all__ = [
     "CLIENT_NAME",
+    "MAX_REDIRECTS",
     "Connection",
     "OpenConnection",
     "ReconnectPolicy",
+    "Resolve",
     "Session",
     "SessionHandler",
     "websocket_connection",
@@ -97,27 +110,52 @@ async def websocket_connection(url: str) -> Connection:
 
 #: How often a first join answered ``unavailable`` is tried again.
 OPEN_RETRIES = 4
+#: ``wrong_node`` redirects followed within one connection attempt (a cluster
+#: needs one; more than a few means its nodes disagree, for now).
+MAX_REDIRECTS = 3
+_WS_SCHEMES = frozenset({"ws", "wss"})
+
+#: ``resolve() -> rtc_url``: where to start again when the current node is gone.
+Resolve = Callable[[], Awaitable[str]]
 
 
 @dataclass(frozen=True, slots=True)
 class ReconnectPolicy:
-    """Back-off between resume attempts: ``initial_delay_s`` doubling up to
-    ``max_delay_s``, each delay shortened by up to ``jitter`` (a fraction), and no
-    new attempt once ``give_up_after_s`` have passed since the drop."""
+    """Back-off between resume attempts: ``initial_delay_s`` doubling up to a cap,
+    each delay shortened by up to ``jitter`` (a fraction), and no new attempt once
+    ``give_up_after_s`` have passed since the drop.
+
+    The cap is ``fast_max_delay_s`` for the first ``fast_for_s`` seconds after the
+    drop and ``max_delay_s`` after that. Why two: in a cluster, a dead node's
+    meetings are taken over once its lease runs out (about 3 s), and a client must
+    be back within 5 s of the kill. Delays 0.1, 0.2, 0.4, 0.8, 1, 1 ... s put an
+    attempt at most 1 s after the takeover (about 4 s after the kill), where the
+    old single 5 s cap tried at 3.1 s and next at 6.3 s. An outage still going after
+    ``fast_for_s`` is not a takeover (a restart of everything, a network gone), so
+    the attempts thin out to one per 2.5-5 s rather than keep a crowd of clients
+    knocking every second."""
 
     initial_delay_s: float = 0.1
     max_delay_s: float = 5.0
     give_up_after_s: float = 60.0
     jitter: float = 0.5
+    fast_max_delay_s: float = 1.0
+    fast_for_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not 0 < self.initial_delay_s <= self.max_delay_s:
             raise ValidationFailed("need 0 < initial_delay_s <= max_delay_s")
         if self.give_up_after_s < 0 or not 0 <= self.jitter < 1:
             raise ValidationFailed("need give_up_after_s >= 0 and 0 <= jitter < 1")
+        if self.fast_max_delay_s <= 0 or self.fast_for_s < 0:
+            raise ValidationFailed("need fast_max_delay_s > 0 and fast_for_s >= 0")
 
-    def delay(self, attempt: int) -> float:
-        base = min(self.max_delay_s, self.initial_delay_s * 2.0 ** min(attempt, 30))
+    def delay(self, attempt: int, elapsed: float = 0.0) -> float:
+        """The pause before attempt ``attempt + 1``, ``elapsed`` seconds after the drop."""
+        cap = self.max_delay_s
+        if elapsed < self.fast_for_s:
+            cap = min(cap, self.fast_max_delay_s)
+        base = min(cap, self.initial_delay_s * 2.0 ** min(attempt, 30))
         spread: float = self.jitter * random.random()  # noqa: S311 - not a secret
         return base * (1 - spread)
 
@@ -178,6 +216,30 @@ def reason_of(error: FrontdeskError) -> str:
     return error.reason if isinstance(error, SessionEnded) else error.code
 
 
+def redirect_target(error: WrongNode, current: str) -> str:
+    """The ``rtc_url`` a ``wrong_node`` answer (received at ``current``) points at.
+    Only ``ws://`` and ``wss://`` URLs are followed, and never from ``wss://`` to
+    ``ws://`` (the next hello carries a token): anything else is a
+    ``ProtocolError``. An answer without one is ``Unavailable`` (the next attempt
+    starts from home)."""
+    target = error.extra.get("rtc_url")
+    if not target:
+        raise Unavailable("the node does not host the meeting and did not say which does")
+    try:
+        parts = urlsplit(str(target))
+        host = parts.hostname
+    except ValueError:
+        raise ProtocolError("the server redirected to something that is not a URL") from None
+    if parts.scheme not in _WS_SCHEMES or not host:
+        raise ProtocolError(
+            f"the server redirected to a {parts.scheme or 'relative'}: URL;"
+            " only ws:// and wss:// URLs are followed"
+        )
+    if parts.scheme == "ws" and current.startswith("wss:"):
+        raise ProtocolError("the server redirected from wss:// to ws://; not followed")
+    return str(target)
+
+
 @dataclass
 class Session:
     """One participant session: a connection at a time, resumed after drops."""
@@ -190,6 +252,8 @@ class Session:
     request_timeout: float | None = 30.0
     handshake_timeout: float = 10.0
     log: Log = field(default_factory=lambda: logging.getLogger(__name__), repr=False)
+    #: Where to start again after a failed attempt (``None``: ``rtc_url`` as given).
+    resolve: Resolve | None = field(default=None, repr=False)
 
     last_seq: int = field(default=0, init=False)
     finished: bool = field(default=False, init=False)
@@ -215,17 +279,19 @@ class Session:
         """Connect and authenticate; raises the typed error if the server refuses.
 
         ``unavailable`` (the node or its database is busy, or the connection
-        failed) is retried with the reconnect policy's back-off, at most
-        ``OPEN_RETRIES`` times and never past ``give_up_after_s``."""
+        failed) is retried with the reconnect policy's back-off, from home again,
+        at most ``OPEN_RETRIES`` times and never past ``give_up_after_s``.
+        ``wrong_node`` redirects are followed at once."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.reconnect.give_up_after_s
+        started = loop.time()
+        deadline = started + self.reconnect.give_up_after_s
         attempt = 0
         while True:
             try:
-                ws, welcome = await self._handshake(self.auth)
+                ws, welcome = await self._connect(self.auth, rehome=attempt > 0)
                 break
             except Unavailable as err:
-                delay = self.reconnect.delay(attempt)
+                delay = self.reconnect.delay(attempt, loop.time() - started)
                 attempt += 1
                 if attempt > OPEN_RETRIES or loop.time() + delay > deadline:
                     raise
@@ -234,9 +300,46 @@ class Session:
         await self._attach(ws, welcome, resumed=False)
         self._task = asyncio.create_task(self._run(), name="frontdesk-session")
 
-    async def _handshake(self, auth: dict[str, Any]) -> tuple[Connection, dict[str, Any]]:
+    async def _connect(
+        self, auth: dict[str, Any], *, rehome: bool
+    ) -> tuple[Connection, dict[str, Any]]:
+        """One attempt: a handshake at the current URL (or at home, ``rehome``),
+        following up to :data:`MAX_REDIRECTS` ``wrong_node`` answers at once. The
+        URL that welcomed the session becomes the current one."""
+        url = await self._home() if rehome else self.rtc_url
+        tried = [url]
+        while True:
+            try:
+                ws, welcome = await self._handshake(url, auth)
+            except WrongNode as err:
+                target = redirect_target(err, url)
+                if len(tried) > MAX_REDIRECTS:
+                    raise TooManyRedirects(
+                        f"redirected {MAX_REDIRECTS} times and still not at the meeting's node",
+                        rtc_urls=[*tried, target],
+                    ) from None
+                self.log.info("the meeting is hosted at %s: following the redirect", target)
+                tried.append(target)
+                url = target
+                continue
+            if url != self.rtc_url:
+                self.log.info("connected to %s (was %s)", url, self.rtc_url)
+                self.rtc_url = url
+            return ws, welcome
+
+    async def _home(self) -> str:
+        """Where the meeting is hosted, found again (the current URL if that fails)."""
+        if self.resolve is None:
+            return self.rtc_url
         try:
-            ws = await self.open_connection(self.rtc_url)
+            return await self.resolve()
+        except FrontdeskError as err:
+            self.log.info("cannot find the meeting's node again (%s): %s", err.code, err.detail)
+            return self.rtc_url
+
+    async def _handshake(self, url: str, auth: dict[str, Any]) -> tuple[Connection, dict[str, Any]]:
+        try:
+            ws = await self.open_connection(url)
         except FrontdeskError:
             raise
         except InvalidStatus as exc:
@@ -269,7 +372,8 @@ class Session:
             return ws, msg
         await _close_quietly(ws)
         if kind == "error":
-            raise error_for_code(str(msg["code"]), str(msg["message"]))
+            extra = {"rtc_url": msg["rtc_url"]} if msg.get("rtc_url") else {}
+            raise error_for_code(str(msg["code"]), str(msg["message"]), **extra)
         if kind == "bye":
             raise session_ended(str(msg["reason"]))
         raise ProtocolError(f"expected welcome, got {kind!r}")
@@ -370,9 +474,15 @@ class Session:
             else:
                 _fail(pending, error_for_code(str(msg["code"]), str(msg["message"])))
         elif kind == "error":
-            error = error_for_code(str(msg["code"]), str(msg["message"]))
-            self.log.warning("server error %s: %s", error.code, error.detail)
+            extra = {"rtc_url": msg["rtc_url"]} if msg.get("rtc_url") else {}
+            error = error_for_code(str(msg["code"]), str(msg["message"]), **extra)
             self._unsolicited_error = error
+            if isinstance(error, WrongNode):  # the room moved: resume where it went
+                self.log.info("the meeting moved to another node: %s", error.detail)
+                with contextlib.suppress(FrontdeskError):
+                    self.rtc_url = redirect_target(error, self.rtc_url)
+                return None
+            self.log.warning("server error %s: %s", error.code, error.detail)
             self.handler._on_frame(msg)
         elif kind == "bye":
             reason = str(msg["reason"])
@@ -398,10 +508,12 @@ class Session:
         """Reconnect until resumed (``True``) or given up / refused (``False``)."""
         self.handler._on_reconnecting()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.reconnect.give_up_after_s
+        started = loop.time()
+        deadline = started + self.reconnect.give_up_after_s
         attempt = 0
+        rehome = False  # the first attempt goes to the current node (it may redirect)
         while True:
-            delay = self.reconnect.delay(attempt)
+            delay = self.reconnect.delay(attempt, loop.time() - started)
             attempt += 1
             if loop.time() + delay > deadline:
                 self._finish("connection_lost", session_ended("connection_lost"))
@@ -409,9 +521,10 @@ class Session:
             await asyncio.sleep(delay)
             auth = {"kind": "resume", "token": self._resume_token, "last_seq": self.last_seq}
             try:
-                ws, welcome = await self._handshake(auth)
+                ws, welcome = await self._connect(auth, rehome=rehome)
             except Unavailable as err:
                 self.log.info("resume attempt %d failed: %s", attempt, err.detail)
+                rehome = True  # that node is gone or busy: find the meeting's node again
                 continue
             except FrontdeskError as err:
                 self.log.warning("resume refused: %s", err.code)
