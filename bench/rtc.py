@@ -74,6 +74,7 @@ async def main(joins: int, chats: int) -> None:
             b_grant = await ops.guest_tokens.mint(m2.id, display_name="B")
             a, _ = await hello(url, {"kind": "token", "token": a_grant.token})
             b, _ = await hello(url, {"kind": "token", "token": b_grant.token})
+
             async def keepalive() -> None:  # the protocol's heartbeat (every heartbeat_s)
                 while True:
                     await asyncio.sleep(5)
@@ -117,9 +118,7 @@ async def main(joins: int, chats: int) -> None:
             await a.close()
             await b.close()
             writer = srv.app.state.live.writer
-    print(
-        f"{machine()}; SQLite (WAL) in a temp dir; client and node in one process on 127.0.0.1"
-    )
+    print(f"{machine()}; SQLite (WAL) in a temp dir; client and node in one process on 127.0.0.1")
     report("join (token → welcome)", join_ms)
     report("chat → ack (stored)", ack_ms)
     report("chat → other participant", peer_ms)
