@@ -2,11 +2,33 @@
  * Ways into a meeting (like the Python SDK's `_join.py`): by join URL and display
  * name, by discovery URI and guest token, as a signed-in user; and the agent
  * login. URL shapes come from the generated protocol.js.
+ *
+ * Each also gives the meeting its "home": how to find the node hosting it when
+ * the node the session was on is gone. For a token join that is discovery again,
+ * and the cluster's public RTC URL once discovery refuses the guest token
+ * (expired, or spent: a resume is authenticated by the resume token); for the
+ * other two it is the public RTC URL, which routes to the hosting node.
  */
 
 import { FrontdeskError } from "./errors.js";
 import { Meeting } from "./meeting.js";
-import { rtcUrl, rtcUrlForJoinUrl } from "./protocol.js";
+import { DISCOVERY_PATH, rtcUrl, rtcUrlForJoinUrl } from "./protocol.js";
+
+/** How long finding the meeting's node again may take before the public URL is used. */
+const REDISCOVER_MS = 5000;
+
+/**
+ * The public RTC URL of the cluster that published `discoveryUri`:
+ * `http(s)://host[/prefix]/v1/discovery/{id}` -> `ws(s)://host[/prefix]/v1/rtc`
+ * (a URI of another shape: its origin's `/v1/rtc`).
+ */
+export function rtcUrlForDiscoveryUri(discoveryUri) {
+  const page = globalThis.location && globalThis.location.href;
+  const abs = new URL(String(discoveryUri), page || undefined);
+  const head = abs.origin + abs.pathname;
+  const at = head.lastIndexOf(DISCOVERY_PATH);
+  return rtcUrl(at >= 0 ? head.slice(0, at) : abs.origin);
+}
 
 /** @returns {Promise<any>} the JSON body; rejects with FrontdeskError from problem+json. */
 async function fetchJson(url, init) {
@@ -52,7 +74,8 @@ export async function login({ baseUrl, username, password }) {
  * @returns {Promise<Meeting>}
  */
 export async function join({ joinUrl, displayName, media = true }) {
-  const m = new Meeting(rtcUrlForJoinUrl(joinUrl), [], { media });
+  const url = rtcUrlForJoinUrl(joinUrl);
+  const m = new Meeting(url, [], { media, home: async () => url });
   await m._open({ kind: "url", join_url: joinUrl, display_name: displayName });
   return m;
 }
@@ -64,11 +87,18 @@ export async function join({ joinUrl, displayName, media = true }) {
  * @returns {Promise<Meeting>}
  */
 export async function joinWithToken({ discoveryUri, token, media = true }) {
-  const disc = await fetchJson(discoveryUri, {
-    headers: { Authorization: `Bearer ${token}` },
-    credentials: "omit",
-  });
-  const m = new Meeting(disc.rtc_url, disc.ice_servers || [], { media });
+  const discover = (signal) =>
+    fetchJson(discoveryUri, { headers: { Authorization: `Bearer ${token}` }, credentials: "omit", signal });
+  const disc = await discover();
+  const home = async () => {
+    try {
+      const timeout = globalThis.AbortSignal && AbortSignal.timeout ? AbortSignal.timeout(REDISCOVER_MS) : undefined;
+      return (await discover(timeout)).rtc_url;
+    } catch {
+      return rtcUrlForDiscoveryUri(discoveryUri); // the guest token may be spent or expired by now
+    }
+  };
+  const m = new Meeting(disc.rtc_url, disc.ice_servers || [], { media, home });
   await m._open({ kind: "token", token });
   return m;
 }
@@ -79,7 +109,8 @@ export async function joinWithToken({ discoveryUri, token, media = true }) {
  * @returns {Promise<Meeting>}
  */
 export async function joinAsUser({ baseUrl, meetingId, sessionToken, media = true }) {
-  const m = new Meeting(rtcUrl(baseUrl), [], { media });
+  const url = rtcUrl(baseUrl);
+  const m = new Meeting(url, [], { media, home: async () => url });
   await m._open({ kind: "session", token: sessionToken, meeting_id: meetingId });
   return m;
 }

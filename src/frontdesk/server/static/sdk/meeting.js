@@ -16,9 +16,16 @@ import { SessionMixin } from "./session.js";
 
 /** One participant session in a meeting. Get one from join / joinWithToken / joinAsUser. */
 export class Meeting {
-  /** @param {string} rtcUrl @param {object[]} iceServers @param {{media?: boolean}} [opts] */
-  constructor(rtcUrl, iceServers, { media = true } = {}) {
+  /**
+   * @param {string} rtcUrl where to connect first
+   * @param {object[]} iceServers
+   * @param {{media?: boolean, home?: () => Promise<string>}} [opts] `home` finds
+   *   the node hosting the meeting again when the one the session was on is gone
+   */
+  constructor(rtcUrl, iceServers, { media = true, home = null } = {}) {
+    /** The RTC URL of the node the session is on (follows the cluster's redirects). */
     this.rtcUrl = rtcUrl;
+    this._home = home;
     /** false: a chat-only session (never a peer connection; shown to others as muted, camera off) */
     this.mediaEnabled = media !== false;
     /** @type {"connecting"|"lobby"|"joined"|"reconnecting"|"left"} */
@@ -103,9 +110,12 @@ export class Meeting {
         if (msg.ref) this._settle(msg.ref, msg.result || {}, true);
         break;
       case "error": {
-        const err = new FrontdeskError(msg.code, msg.message);
+        const err = new FrontdeskError(msg.code, msg.message, msg.rtc_url ? { rtcUrl: msg.rtc_url } : undefined);
         if (msg.ref && this._pending.has(msg.ref)) {
           this._settle(msg.ref, err);
+        } else if (msg.code === "wrong_node") {
+          this._lastError = err;
+          this._moved(err); // a routing detail the session handles (it resumes there)
         } else {
           this._lastError = err;
           this._emit("error", { code: msg.code, message: msg.message });

@@ -4,6 +4,15 @@
  * a drop (exponential back-off with jitter, given up after RESUME_GIVE_UP_MS),
  * the end of the session, and requests matched to their `ok` / `error` by `ref`.
  *
+ * In a cluster each meeting is hosted by one node at a time. A node that does not
+ * host it answers the hello with the error `wrong_node` and the `rtc_url` of the
+ * node that does: the session connects there at once (no back-off), at most
+ * MAX_REDIRECTS times per attempt, and keeps that URL (`meeting.rtcUrl`). When
+ * connecting to the current URL fails (its node died, or drains), the next
+ * attempt starts from "home" again (`meeting._home()`, set by join.js:
+ * discovery again for token joins, else the public RTC URL), so a dead node's
+ * URL is never retried for long.
+ *
  * Close codes and leave reasons come from the generated protocol.js.
  */
 
@@ -19,9 +28,21 @@ import {
 const CLIENT_NAME = "frontdesk-js/1";
 const REQUEST_TIMEOUT_MS = 15000;
 const JOIN_TIMEOUT_MS = 15000;
-const RESUME_INITIAL_MS = 250;
+// Resume back-off, the same as the Python SDK's ReconnectPolicy: 100 ms doubling,
+// each delay shortened by up to half (jitter), capped at 1 s for the first 10 s
+// after the drop and at 5 s after that. In a cluster a dead node's meetings are
+// taken over once its lease runs out (~3 s) and a client must be back within 5 s:
+// a 1 s cap puts an attempt at most 1 s after the takeover. An outage longer
+// than 10 s is not a takeover, so the attempts thin out.
+const RESUME_INITIAL_MS = 100;
+const RESUME_FAST_MAX_MS = 1000;
+const RESUME_FAST_FOR_MS = 10000;
 const RESUME_MAX_MS = 5000;
 const RESUME_GIVE_UP_MS = 60000;
+/** `wrong_node` redirects followed within one connection attempt. */
+export const MAX_REDIRECTS = 3;
+/** How often a first join answered `unavailable` is tried again. */
+export const OPEN_RETRIES = 4;
 /** Why a session can end (the bye reasons and leave close codes). */
 const LEAVE_REASONS = new Set(LEAVE_REASON_LIST);
 
@@ -59,16 +80,100 @@ function closeError(code) {
   return new FrontdeskError(closeErrorCode(code), `the server closed the connection (${code})`);
 }
 
+/** The pause before resume attempt `attempt` (1, 2, ...), `elapsedMs` after the drop. */
+export function resumeDelayMs(attempt, elapsedMs) {
+  const cap = elapsedMs < RESUME_FAST_FOR_MS ? RESUME_FAST_MAX_MS : RESUME_MAX_MS;
+  const base = Math.min(cap, RESUME_INITIAL_MS * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(base * (1 - 0.5 * Math.random()));
+}
+
+/**
+ * The `rtc_url` a `wrong_node` error (received at `current`) points at. Only
+ * ws:// and wss:// URLs are followed, never from wss:// to ws:// (the next hello
+ * carries a token): anything else is a protocol_error. Without one: unavailable
+ * (the next attempt starts from home).
+ */
+export function redirectTarget(err, current) {
+  const target = err && err.rtcUrl;
+  if (!target) {
+    throw new FrontdeskError("unavailable", "the node does not host the meeting and did not say which does");
+  }
+  let parsed;
+  try {
+    parsed = new URL(String(target));
+  } catch {
+    throw new FrontdeskError("protocol_error", "the server redirected to something that is not a URL");
+  }
+  if ((parsed.protocol !== "ws:" && parsed.protocol !== "wss:") || !parsed.hostname) {
+    throw new FrontdeskError(
+      "protocol_error",
+      `the server redirected to a ${parsed.protocol} URL; only ws:// and wss:// URLs are followed`,
+    );
+  }
+  if (parsed.protocol === "ws:" && String(current).startsWith("wss:")) {
+    throw new FrontdeskError("protocol_error", "the server redirected from wss:// to ws://; not followed");
+  }
+  return String(target);
+}
+
 /** Methods installed on Meeting.prototype (meeting.js). */
 export class SessionMixin {
-  /** Open a socket, send hello, wait for welcome. Resolves with the welcome frame. */
-  _connect(auth) {
+  /**
+   * One attempt: a handshake at the current URL (or at home, `rehome`), following
+   * up to MAX_REDIRECTS `wrong_node` answers at once. The URL that welcomed the
+   * session becomes `this.rtcUrl`. Resolves with `{ws, welcome}`.
+   */
+  async _connect(auth, { rehome = false } = {}) {
+    let url = rehome ? await this._findHome() : this.rtcUrl;
+    const tried = [url];
+    for (;;) {
+      let got;
+      try {
+        got = await this._handshake(url, auth);
+      } catch (err) {
+        if (!(err instanceof FrontdeskError) || err.code !== "wrong_node") throw err;
+        const target = redirectTarget(err, url);
+        if (tried.length > MAX_REDIRECTS) {
+          throw new FrontdeskError(
+            "unavailable",
+            `redirected ${MAX_REDIRECTS} times and still not at the meeting's node`,
+            { tooManyRedirects: true, rtcUrls: [...tried, target] },
+          );
+        }
+        tried.push(target);
+        url = target;
+        continue;
+      }
+      this.rtcUrl = url;
+      return got;
+    }
+  }
+
+  /** Where the meeting is hosted, found again (the current URL if that fails). */
+  async _findHome() {
+    if (typeof this._home !== "function") return this.rtcUrl;
+    try {
+      return (await this._home()) || this.rtcUrl;
+    } catch {
+      return this.rtcUrl;
+    }
+  }
+
+  /** A `wrong_node` error while connected: the room moved; resume where it went. */
+  _moved(err) {
+    try {
+      this.rtcUrl = redirectTarget(err, this.rtcUrl);
+    } catch { /* not followable: the resume starts at home after a failure */ }
+  }
+
+  /** Open a socket at `url`, send hello, wait for welcome. Resolves with `{ws, welcome}`. */
+  _handshake(url, auth) {
     const WS = globalThis.WebSocket;
     if (!WS) return Promise.reject(new FrontdeskError("unavailable", "no WebSocket here"));
     return new Promise((resolve, reject) => {
       let ws;
       try {
-        ws = new WS(this.rtcUrl);
+        ws = new WS(url);
       } catch (err) {
         reject(new FrontdeskError("unavailable", String(err && err.message)));
         return;
@@ -84,7 +189,9 @@ export class SessionMixin {
         reject(err);
       };
       ws.onopen = () => sendFrame(ws, "hello", { v: PROTOCOL_VERSION, auth, client: CLIENT_NAME });
-      ws.onerror = () => {};
+      // browsers follow an error with a close event; some runtimes (Node's) do
+      // not when the connection is refused, so an error ends the attempt here
+      ws.onerror = () => fail(said || new FrontdeskError("unavailable", "cannot connect to the rtc endpoint"));
       ws.onclose = (ev) => {
         if (said) return fail(said);
         const code = ev.code;
@@ -103,7 +210,7 @@ export class SessionMixin {
           clearTimeout(timer);
           resolve({ ws, welcome: msg });
         } else if (msg.type === "error") {
-          said = new FrontdeskError(msg.code, msg.message);
+          said = new FrontdeskError(msg.code, msg.message, msg.rtc_url ? { rtcUrl: msg.rtc_url } : undefined);
         } else if (msg.type === "bye") {
           said = new FrontdeskError(msg.reason, `the session ended: ${msg.reason}`, { final: true });
         }
@@ -111,9 +218,23 @@ export class SessionMixin {
     });
   }
 
+  /**
+   * The first join. `unavailable` (the node or its database is busy, or the
+   * connection failed) is tried again OPEN_RETRIES times with the resume
+   * back-off, from home again; `wrong_node` redirects are followed at once.
+   */
   async _open(auth) {
-    const { ws, welcome } = await this._connect(auth);
-    this._attach(ws, welcome);
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { ws, welcome } = await this._connect(auth, { rehome: attempt > 1 });
+        this._attach(ws, welcome);
+        return;
+      } catch (err) {
+        if (!(err instanceof FrontdeskError) || err.code !== "unavailable" || attempt > OPEN_RETRIES) throw err;
+        await sleep(resumeDelayMs(attempt, Date.now() - started));
+      }
+    }
   }
 
   _attach(ws, welcome) {
@@ -207,10 +328,10 @@ export class SessionMixin {
     this._resumeState = before === "lobby" || before === "joined" ? before : this._resumeState;
     this._setState("reconnecting");
     const started = Date.now();
+    let rehome = false; // the first attempt goes to the current node (it may redirect)
     try {
       for (let attempt = 1; ; attempt++) {
-        const base = Math.min(RESUME_MAX_MS, RESUME_INITIAL_MS * 2 ** (attempt - 1));
-        const delayMs = Math.round(base * (0.75 + Math.random() * 0.25));
+        const delayMs = resumeDelayMs(attempt, Date.now() - started);
         if (Date.now() + delayMs - started > RESUME_GIVE_UP_MS) {
           this._finish("connection_lost", new FrontdeskError("connection_lost", "could not reconnect"));
           return;
@@ -220,7 +341,7 @@ export class SessionMixin {
         if (this.state === "left") return;
         try {
           const auth = { kind: "resume", token: this._resumeToken, last_seq: this.lastSeq };
-          const { ws, welcome } = await this._connect(auth);
+          const { ws, welcome } = await this._connect(auth, { rehome });
           if (this.state === "left") {
             try { ws.close(); } catch { /* ignore */ }
             return;
@@ -233,6 +354,7 @@ export class SessionMixin {
             this._finish(reason, err);
             return;
           }
+          rehome = true; // that node is gone or busy: find the meeting's node again
         }
       }
     } finally {
