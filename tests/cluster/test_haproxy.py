@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,6 +77,10 @@ async def test_two_nodes_behind_haproxy_survive_a_rolling_restart(
                 )
                 r.raise_for_status()
                 session = r.json()["token"]
+                # Metrics are for the operator, scraped from each node, not public.
+                for path in ("/metrics", "/n/node-1/metrics"):
+                    assert (await http.get(public + path)).status_code == 404
+                assert (await http.get(c.nodes[0].base_url + "/metrics")).status_code == 200
             agent = await join_as_user(public, m.id, session, reconnect=POLICY).connect()
             clients.append(agent)
             guest = await join_with_token(
@@ -126,8 +131,10 @@ async def test_two_nodes_behind_haproxy_survive_a_rolling_restart(
                 await _until(lambda cl=client: _texts(cl) == before)
 
             # A rolling restart's stop: the host hands over and closes with 1001.
+            t_stop = time.monotonic()
             assert await host.terminate() in (0, -15)
             await _until(lambda: len(resumed) == 2)
+            print(f"both clients resumed {time.monotonic() - t_stop:.2f} s after the SIGTERM")
             assert await c.owner_of(m.id) is other
             assert guest.rtc_url == other.rtc_url
             assert agent.rtc_url in (public_rtc, other.rtc_url)

@@ -2,10 +2,11 @@
 
 One frontend is the cluster's public name: any request goes to any node that
 passes its ``/readyz`` check (round robin), except ``/n/{node_id}/...``, which
-goes to that node alone with the prefix cut off, so each node's own URL
-(``FRONTDESK_NODE_URL``) is ``{public}/n/{node_id}`` on the same balancer. It
-is the configuration ``docs/deploy.md`` gives, on loopback ports, with TLS
-terminated by HAProxy when a certificate is given.
+goes to that node alone with the prefix cut off (its health is the one
+checked for the public backend), so each node's own URL (``FRONTDESK_NODE_URL``)
+is ``{public}/n/{node_id}`` on the same balancer. ``/metrics`` is not served to
+the public. It is the configuration ``docs/deploy.md`` gives, on loopback
+ports, with TLS terminated by HAProxy when a certificate is given.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class HAProxy:
             f"    bind 127.0.0.1:{self.port}{tls}",
             "    http-request set-header X-Forwarded-Proto https if { ssl_fc }",
             "    http-request set-header X-Forwarded-Proto http if !{ ssl_fc }",
+            "    http-request deny deny_status 404 if { path_end /metrics }",
         ]
         for n in self.nodes:
             lines.append(f"    use_backend {n.node_id} if {{ path_beg /n/{n.node_id}/ }}")
@@ -154,10 +156,8 @@ class HAProxy:
             lines += [
                 "",
                 f"backend {n.node_id}",
-                "    option httpchk GET /readyz",
-                "    http-check expect status 200",
                 f"    http-request replace-path ^/n/{n.node_id}(/.*)$ \\1",
-                f"    server {n.node_id} 127.0.0.1:{n.port} check",
+                f"    server {n.node_id} 127.0.0.1:{n.port} track nodes/{n.node_id}",
             ]
         return "\n".join(lines) + "\n"
 
