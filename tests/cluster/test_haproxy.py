@@ -61,9 +61,9 @@ async def test_two_nodes_behind_haproxy_survive_a_rolling_restart(
         node_urls=[lb.node_url("node-1"), lb.node_url("node-2")],
     ) as c:
         creds = await c.ops.apps.create("Harbor Bank")
-        await lb.start()
         clients: list[Meeting] = []
         try:
+            await lb.start()
             # The back end: service API on the public name (any node answers).
             async with ServiceClient(public, creds.client_id, creds.client_secret) as svc:
                 m = await svc.create_meeting(subject="Mortgage advice", organizer="alice")

@@ -168,7 +168,11 @@ class HAProxy:
             self.exe, "-f", str(self.cfg), "-db", stdout=log, stderr=log
         )
         log.close()
-        await self.wait_all_up()
+        try:
+            await self.wait_all_up()
+        except BaseException:
+            await self.stop()
+            raise
 
     async def wait_all_up(self, timeout: float = 15.0) -> None:
         """Until every node answers ``/readyz`` through its own path on HAProxy."""
