@@ -5,7 +5,9 @@ Each node is ``frontdesk serve`` in its own process, so a test can kill it
 (SIGKILL), pause it (SIGSTOP/SIGCONT) or stop it (SIGTERM) for real. The
 balancer stands for the load balancer in front of a cluster: it forwards each
 TCP connection to the next node that accepts one, so the cluster's public URL
-reaches some live node, as HAProxy with health checks would.
+reaches some live node, as HAProxy with health checks would. A test that puts
+a real balancer in front instead chooses the node ports and the URLs itself
+(``ports``, ``public_url``, ``node_urls``): see ``tests/support/haproxy.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from frontdesk.config import Settings
+from frontdesk.protocol import urls
 from frontdesk.server.operations import Operations
 from frontdesk.store.sql import SqlStore
 from tests.support.databases import postgres_url_or_skip, schema_url, temp_schema
@@ -98,8 +101,13 @@ class Node:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def node_url(self) -> str:
+        """Where clients reach this node (``FRONTDESK_NODE_URL``; maybe a balancer)."""
+        return self.env.get("FRONTDESK_NODE_URL") or self.base_url
+
+    @property
     def rtc_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/rtc"
+        return urls.rtc_url(self.node_url)
 
     async def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
@@ -170,15 +178,27 @@ async def cluster(
     size: int = 3,
     redis_url: str | None = None,
     env: dict[str, str] | None = None,
+    ports: Sequence[int] | None = None,
+    public_url: str | None = None,
+    node_urls: Sequence[str] | None = None,
 ) -> AsyncIterator[Cluster]:
-    """``size`` nodes on a fresh PostgreSQL schema, with the organizer alice."""
+    """``size`` nodes on a fresh PostgreSQL schema, with the organizer alice.
+
+    By default the nodes listen on free ports, the public URL is the built-in
+    balancer's and each node's URL is its own port. A real balancer in front
+    needs them chosen beforehand: ``ports`` (where the nodes listen),
+    ``public_url`` (``FRONTDESK_PUBLIC_URL``), ``node_urls`` (each node's
+    ``FRONTDESK_NODE_URL``, in the order of ``ports``)."""
     url = await postgres_url_or_skip()
     async with temp_schema(url) as schema:
         db = schema_url(url, schema)
-        ports = [free_port() for _ in range(size)]
+        ports = list(ports) if ports is not None else [free_port() for _ in range(size)]
+        size = len(ports)
+        if node_urls is not None and len(node_urls) != size:
+            raise ValueError("one node URL per node")
         balancer = Balancer(ports)
         await balancer.start()
-        public = f"http://127.0.0.1:{balancer.port}"
+        public = public_url or f"http://127.0.0.1:{balancer.port}"
         settings = Settings(database_url=db, public_url=public)
         store = await SqlStore.open(db)  # migrated before any node starts
         ops = Operations(settings, store)
@@ -202,7 +222,9 @@ async def cluster(
                 | {
                     "FRONTDESK_NODE_ID": f"node-{i + 1}",
                     "FRONTDESK_PORT": str(port),
-                    "FRONTDESK_NODE_URL": f"http://127.0.0.1:{port}",
+                    "FRONTDESK_NODE_URL": (
+                        node_urls[i] if node_urls is not None else f"http://127.0.0.1:{port}"
+                    ),
                 },
                 tmp / f"node-{i + 1}.log",
             )
