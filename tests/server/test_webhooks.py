@@ -1,4 +1,6 @@
-"""The webhook dispatcher against a real HTTP receiver on 127.0.0.1 and a real SQLite store."""
+"""The webhook dispatcher against a real HTTP receiver on 127.0.0.1 and a real store
+(SQLite, and PostgreSQL): delivery, retries, targets, the hot path, and the outbox
+(restarts, several nodes, claims of dead nodes, retention)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import contextlib
 import inspect
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +38,10 @@ from frontdesk.server.metrics import Metrics
 from frontdesk.server.webhook_targets import TargetPolicy
 from frontdesk.server.webhooks import USER_AGENT, WebhookDispatcher, _retry_after, webhook_event_for
 from frontdesk.service_client import verify_webhook
-from frontdesk.store import Store, WebhookRecord, open_store
+from frontdesk.store import Store, WebhookRecord
+from frontdesk.store.sql import SqlStore
+from tests.store.conftest import Target
+from tests.support.databases import postgres_url_or_skip, sqlite_url, temp_schema
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 # The receiver listens on 127.0.0.1: allowed as an operator allows an on-premises network.
@@ -50,6 +55,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int | None = None  # what the receiver answered (None: it hung)
 
 
 @dataclass
@@ -63,6 +69,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     scripts: dict[str, list[Any]] = field(default_factory=dict)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    delay_s: float = 0.0  # before every answer
 
     def at(self, path: str) -> list[Received]:
         return [r for r in self.requests if r.path == path]
@@ -78,13 +85,16 @@ class Receiver:
                 headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             path = request_line.split()[1].decode()
-            self.requests.append(Received(path, headers, body))
+            received = Received(path, headers, body)
+            self.requests.append(received)
             script = self.scripts.get(path, [])
             reply = script.pop(0) if script else 200
             if reply == "hang":
                 await self.release.wait()
                 return
             status, extra = reply if isinstance(reply, tuple) else (reply, {})
+            received.status = status
+            await asyncio.sleep(self.delay_s)
             head = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
             status_line = f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n"
             writer.write(f"{status_line}{head}\r\n".encode())
@@ -113,9 +123,20 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 # --- store and dispatcher ---------------------------------------------------------------------
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
+    """The test's database: more stores (nodes) may be opened on it."""
+    if request.param == "sqlite":
+        yield Target(sqlite_url(tmp_path / "t.db"))
+        return
+    url = await postgres_url_or_skip()
+    async with temp_schema(url) as schema:
+        yield Target(url, schema)
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await open_store(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+async def store(target: Target) -> AsyncIterator[SqlStore]:
+    s = await target.open()
     for app_id in ("app_1", "app_2"):
         await s.create_app(App(app_id, f"Bank {app_id}", "argon2$x", T0))
     await s.create_meeting(meeting("m_1", created_by_app="app_1"))
@@ -174,6 +195,12 @@ def count(metrics: Metrics, outcome: str) -> float:
         "frontdesk_webhook_deliveries_total", {"outcome": outcome}
     )
     return value or 0.0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not await check():
+            await asyncio.sleep(0.02)
 
 
 JOINED = {"meeting_id": "m_1", "seq": 1, "participant_id": "g1", "display_name": "Ann"}
@@ -319,7 +346,7 @@ async def test_server_errors_are_retried_until_delivered(
 ) -> None:
     await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
     receiver.scripts["/a"] = [500, 500, 200]
-    d = await make(retry_delays=(0.05, 0.1))
+    d = await make(retry_delays=(0.05, 0.1), poll_s=60)  # its own work wakes it, not a poll
     d.publish("participant.joined", JOINED, meeting_id="m_1")
     await d.drain(5)
 
@@ -538,7 +565,13 @@ async def test_publish_survives_bad_input_and_hanging_receivers(
     d.publish("chat.message", {"at": T0, "obj": object()}, meeting_id="m_1")
     for _ in range(200):  # the only worker is stuck on the receiver; publish still returns
         d.publish("chat.message", {"text": "hi"}, meeting_id="m_1")
+
+    async def stuck() -> bool:
+        return len(receiver.at("/slow")) == 1
+
+    await eventually(stuck)
     await asyncio.sleep(0.05)
-    assert len(receiver.at("/slow")) == 1
+    assert len(receiver.at("/slow")) == 1  # the only worker waits on it
+    assert len(await store.list_webhook_deliveries(limit=1000)) == 201  # stored meanwhile
     await d.stop(drain_s=0.1)  # gives up, cancels the stuck request
     assert count(metrics, "delivered") == 0
