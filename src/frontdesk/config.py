@@ -76,6 +76,7 @@ class Settings:
     # Networks webhooks may be delivered into although they are not globally
     # routable (on-premises receivers); empty: public addresses only.
     webhook_allowed_networks: tuple[str, ...] = ()
+    webhook_retention_s: int = 7 * 24 * 3600  # delivered/failed webhook deliveries kept
     guest_token_ttl_s: int = 600  # default lifetime of a guest token
     guest_token_max_ttl_s: int = 3600  # cap on a requested lifetime
     access_token_ttl_s: int = 3600  # service API bearer tokens

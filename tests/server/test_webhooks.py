@@ -1,4 +1,6 @@
-"""The webhook dispatcher against a real HTTP receiver on 127.0.0.1 and a real SQLite store."""
+"""The webhook dispatcher against a real HTTP receiver on 127.0.0.1 and a real store
+(SQLite, and PostgreSQL): delivery, retries, targets, the hot path, and the outbox
+(restarts, several nodes, claims of dead nodes, retention)."""
 
 from __future__ import annotations
 
@@ -7,13 +9,15 @@ import contextlib
 import inspect
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from frontdesk.config import Settings
 from frontdesk.domain import (
@@ -31,12 +35,16 @@ from frontdesk.domain import (
     SendChat,
     Typing,
 )
-from frontdesk.errors import TokenInvalid
+from frontdesk.errors import TokenInvalid, Unavailable
+from frontdesk.server import webhooks
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.webhook_targets import TargetPolicy
 from frontdesk.server.webhooks import USER_AGENT, WebhookDispatcher, _retry_after, webhook_event_for
 from frontdesk.service_client import verify_webhook
-from frontdesk.store import Store, WebhookRecord, open_store
+from frontdesk.store import DeliveryState, Store, WebhookDelivery, WebhookRecord, tables
+from frontdesk.store.sql import SqlStore
+from tests.store.conftest import Target
+from tests.support.databases import postgres_url_or_skip, sqlite_url, temp_schema
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 # The receiver listens on 127.0.0.1: allowed as an operator allows an on-premises network.
@@ -50,6 +58,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int | None = None  # what the receiver answered (None: it hung)
 
 
 @dataclass
@@ -63,6 +72,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     scripts: dict[str, list[Any]] = field(default_factory=dict)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    delay_s: float = 0.0  # before every answer
 
     def at(self, path: str) -> list[Received]:
         return [r for r in self.requests if r.path == path]
@@ -78,13 +88,16 @@ class Receiver:
                 headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             path = request_line.split()[1].decode()
-            self.requests.append(Received(path, headers, body))
+            received = Received(path, headers, body)
+            self.requests.append(received)
             script = self.scripts.get(path, [])
             reply = script.pop(0) if script else 200
             if reply == "hang":
                 await self.release.wait()
                 return
             status, extra = reply if isinstance(reply, tuple) else (reply, {})
+            received.status = status
+            await asyncio.sleep(self.delay_s)
             head = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
             status_line = f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n"
             writer.write(f"{status_line}{head}\r\n".encode())
@@ -113,9 +126,20 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 # --- store and dispatcher ---------------------------------------------------------------------
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
+    """The test's database: more stores (nodes) may be opened on it."""
+    if request.param == "sqlite":
+        yield Target(sqlite_url(tmp_path / "t.db"))
+        return
+    url = await postgres_url_or_skip()
+    async with temp_schema(url) as schema:
+        yield Target(url, schema)
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await open_store(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+async def store(target: Target) -> AsyncIterator[SqlStore]:
+    s = await target.open()
     for app_id in ("app_1", "app_2"):
         await s.create_app(App(app_id, f"Bank {app_id}", "argon2$x", T0))
     await s.create_meeting(meeting("m_1", created_by_app="app_1"))
@@ -174,6 +198,12 @@ def count(metrics: Metrics, outcome: str) -> float:
         "frontdesk_webhook_deliveries_total", {"outcome": outcome}
     )
     return value or 0.0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not await check():
+            await asyncio.sleep(0.02)
 
 
 JOINED = {"meeting_id": "m_1", "seq": 1, "participant_id": "g1", "display_name": "Ann"}
@@ -319,7 +349,7 @@ async def test_server_errors_are_retried_until_delivered(
 ) -> None:
     await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
     receiver.scripts["/a"] = [500, 500, 200]
-    d = await make(retry_delays=(0.05, 0.1))
+    d = await make(retry_delays=(0.05, 0.1), poll_s=60)  # its own work wakes it, not a poll
     d.publish("participant.joined", JOINED, meeting_id="m_1")
     await d.drain(5)
 
@@ -538,7 +568,209 @@ async def test_publish_survives_bad_input_and_hanging_receivers(
     d.publish("chat.message", {"at": T0, "obj": object()}, meeting_id="m_1")
     for _ in range(200):  # the only worker is stuck on the receiver; publish still returns
         d.publish("chat.message", {"text": "hi"}, meeting_id="m_1")
+
+    async def stuck() -> bool:
+        return len(receiver.at("/slow")) == 1
+
+    await eventually(stuck)
     await asyncio.sleep(0.05)
-    assert len(receiver.at("/slow")) == 1
+    assert len(receiver.at("/slow")) == 1  # the only worker waits on it
+    assert len(await store.list_webhook_deliveries(limit=1000)) == 201  # stored meanwhile
     await d.stop(drain_s=0.1)  # gives up, cancels the stuck request
     assert count(metrics, "delivered") == 0
+
+
+# --- the outbox: restarts, several nodes, dead nodes, retention ---------------------------------
+def node(store: Store, metrics: Metrics, name: str, **kw: Any) -> WebhookDispatcher:
+    kw.setdefault("timeout_s", 2.0)
+    kw.setdefault("targets", LOOPBACK_ALLOWED)
+    kw.setdefault("poll_s", 0.05)
+    return WebhookDispatcher(store, metrics=metrics, node_id=name, **kw)
+
+
+async def test_two_nodes_never_deliver_an_event_twice(
+    receiver: Receiver, store: SqlStore, target: Target
+) -> None:
+    """Two nodes on one database, both publishing and both delivering, some
+    deliveries retried (by either node): one 2xx per delivery, no more."""
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    await add_hook(store, "wh_b", f"{receiver.base_url}/b", ("participant.joined",))
+    receiver.scripts["/a"] = [500] * 5  # fewer than one delivery's attempts
+    receiver.delay_s = 0.005
+    other = await target.open()
+    metrics = [Metrics(), Metrics()]
+    delays = (0.02,) * 5
+    nodes = [
+        node(st, m, f"node-{i}", retry_delays=delays, concurrency=3)
+        for i, (st, m) in enumerate(zip((store, other), metrics, strict=True))
+    ]
+    n = 30
+    try:
+        for d in nodes:
+            await d.start()
+        for i in range(n):
+            nodes[i % 2].publish("participant.joined", {**JOINED, "seq": i}, meeting_id="m_1")
+        for d in nodes:
+            await d.drain(10)
+        ok = Counter(
+            r.headers["frontdesk-webhook-id"] for r in receiver.requests if r.status == 200
+        )
+        assert len(ok) == 2 * n and set(ok.values()) == {1}
+        assert len([r for r in receiver.requests if r.status == 500]) == 5
+        delivered = [count(m, "delivered") for m in metrics]
+        assert sum(delivered) == 2 * n and min(delivered) > 0  # both nodes delivered
+        assert sum(count(m, "retry") for m in metrics) == 5
+        rows = await store.list_webhook_deliveries(limit=1000)
+        assert len(rows) == 2 * n and {r.state for r in rows} == {DeliveryState.DELIVERED}
+        assert {r.id for r in rows} == set(ok)
+    finally:
+        for d in nodes:
+            await d.stop(drain_s=0)
+        await other.close()
+
+
+async def test_retries_survive_a_restart(
+    receiver: Receiver, store: SqlStore, target: Target, metrics: Metrics
+) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    receiver.scripts["/a"] = [503, 500, 200]
+    first = node(store, metrics, "node-1", retry_delays=(0.3, 0.05))
+    await first.start()
+    first.publish("participant.joined", JOINED, meeting_id="m_1")
+
+    async def retry_scheduled() -> bool:
+        return count(metrics, "retry") == 1
+
+    await eventually(retry_scheduled)
+    await first.stop(drain_s=0)  # before the retry falls due
+    (row,) = await store.list_webhook_deliveries()
+    assert (row.state, row.attempts, row.claimed_by) == (DeliveryState.PENDING, 1, None)
+    assert row.last_error == "HTTP 503"
+
+    restarted = await target.open()  # the node again, from scratch
+    try:
+        second = node(restarted, Metrics(), "node-1", retry_delays=(0.3, 0.05))
+        await second.start()
+        await second.drain(5)
+        await second.stop()
+        got = receiver.at("/a")
+        assert [r.status for r in got] == [503, 500, 200]
+        assert len({r.headers["frontdesk-webhook-id"] for r in got}) == 1  # one delivery id
+        assert len({r.body for r in got}) == 1
+        for r in got:
+            assert verify_webhook(SECRET, r.body, r.headers)["id"] == row.id
+        (done,) = await restarted.list_webhook_deliveries()
+        assert (done.id, done.state, done.attempts) == (row.id, DeliveryState.DELIVERED, 3)
+    finally:
+        await restarted.close()
+
+
+async def test_a_dead_nodes_claim_is_taken_over_when_it_expires(
+    receiver: Receiver, store: SqlStore, make: Any
+) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    pending = WebhookDelivery(
+        id="dlv_1",
+        webhook_id="wh_a",
+        app_id="app_1",
+        event="participant.joined",
+        payload=JOINED,
+        meeting_id="m_1",
+        created_at=T0,
+    )
+    await store.enqueue_webhook_deliveries([pending])
+    # a node claimed it, then died before it posted anything
+    assert len(await store.claim_webhook_deliveries("node-9/dead", limit=5, claim_s=1.0)) == 1
+    d = await make(poll_s=0.05)
+    await asyncio.sleep(0.3)
+    assert receiver.requests == []  # the claim still holds
+    await d.drain(5)
+    (got,) = receiver.at("/a")
+    payload = verify_webhook(SECRET, got.body, got.headers)
+    assert got.headers["frontdesk-webhook-id"] == payload["id"] == "dlv_1"
+    assert payload == {
+        "id": "dlv_1",
+        "type": "participant.joined",
+        "created_at": T0.isoformat(),
+        "data": JOINED,
+    }
+    (row,) = await store.list_webhook_deliveries()
+    assert (row.state, row.attempts) == (DeliveryState.DELIVERED, 2)  # the dead claim counted
+
+
+async def test_stopping_hands_claims_in_flight_back(
+    receiver: Receiver, store: SqlStore, make: Any, metrics: Metrics
+) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    receiver.scripts["/a"] = ["hang"]
+    first = await make(timeout_s=30)
+    first.publish("participant.joined", JOINED, meeting_id="m_1")
+
+    async def posted() -> bool:
+        return len(receiver.at("/a")) == 1
+
+    await eventually(posted)
+    await first.stop(drain_s=0.1)  # cuts the hanging post short
+    (row,) = await store.list_webhook_deliveries()
+    assert (row.state, row.claimed_by, row.attempts) == (DeliveryState.PENDING, None, 1)
+    second = await make()  # claims it at once: no claim to wait out
+    await second.drain(5)
+    got = receiver.at("/a")
+    assert len(got) == 2 and got[0].headers["frontdesk-webhook-id"] == row.id
+    assert got[1].headers["frontdesk-webhook-id"] == row.id
+    assert (count(metrics, "delivered"), count(metrics, "failed")) == (1, 0)
+
+
+async def test_finished_deliveries_are_purged_after_the_retention(
+    receiver: Receiver, store: SqlStore, make: Any
+) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    await add_hook(store, "wh_b", f"{receiver.base_url}/b", ("participant.joined",))
+    receiver.scripts["/b"] = [404]
+    d = await make(retention_s=3600, purge_every_s=0.05, poll_s=0.05)
+    d.publish("participant.joined", JOINED, meeting_id="m_1")
+    await d.drain(5)
+    rows = await store.list_webhook_deliveries()
+    assert sorted(r.state for r in rows) == [DeliveryState.DELIVERED, DeliveryState.FAILED]
+    await asyncio.sleep(0.2)  # purged often: still there, they are recent
+    assert len(await store.list_webhook_deliveries()) == 2
+    async with store.engine.begin() as conn:  # an hour and more goes by
+        await conn.execute(sa.update(tables.webhook_deliveries).values(next_attempt_at=T0))
+
+    async def purged() -> bool:
+        return not await store.list_webhook_deliveries()
+
+    await eventually(purged)
+
+
+async def test_a_store_refusing_deliveries_never_reaches_the_meeting(
+    receiver: Receiver,
+    store: SqlStore,
+    make: Any,
+    metrics: Metrics,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: Any,
+) -> None:
+    await add_hook(store, "wh_a", f"{receiver.base_url}/a", ("participant.joined",))
+    monkeypatch.setattr(webhooks, "_STORE_RETRIES", (0.01, 0.01))
+    calls: list[int] = []
+
+    async def refuse(rows: Sequence[WebhookDelivery]) -> int:
+        calls.append(len(rows))
+        raise Unavailable("the database is unavailable")
+
+    monkeypatch.setattr(store, "enqueue_webhook_deliveries", refuse)
+    d = await make()
+    assert d.publish("participant.joined", JOINED, meeting_id="m_1") is None
+
+    async def dropped() -> bool:
+        return count(metrics, "dropped") == 1
+
+    await eventually(dropped)
+    assert calls == [1, 1, 1]
+    assert "cannot store 1 deliveries" in caplog.text and "dropped" in caplog.text
+    monkeypatch.undo()  # the database is back
+    d.publish("participant.joined", {**JOINED, "seq": 2}, meeting_id="m_1")
+    await d.drain(5)
+    (got,) = receiver.at("/a")
+    assert verify_webhook(SECRET, got.body, got.headers)["data"]["seq"] == 2

@@ -58,7 +58,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         writer = EventWriter(st)
         await writer.start()
         webhooks = WebhookDispatcher(
-            st, clock=ops.clock, metrics=app.state.metrics, targets=app.state.webhook_targets
+            st,
+            clock=ops.clock,
+            metrics=app.state.metrics,
+            targets=app.state.webhook_targets,
+            node_id=settings.node_id,
+            retention_s=settings.webhook_retention_s,
         )
         await webhooks.start()
         hosting = open_hosting(settings, st, clustered=st.shared)

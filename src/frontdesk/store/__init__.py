@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from frontdesk.store.base import EventRecord, SigningKeyRecord, Store, WebhookRecord
+from frontdesk.store.outbox import ClaimedDelivery, DeliveryState, WebhookDelivery
 
-__all__ = ["EventRecord", "SigningKeyRecord", "Store", "WebhookRecord", "open_store"]
+__all__ = [
+    "ClaimedDelivery",
+    "DeliveryState",
+    "EventRecord",
+    "SigningKeyRecord",
+    "Store",
+    "WebhookDelivery",
+    "WebhookRecord",
+    "open_store",
+]
 
 
 async def open_store(url: str, *, migrate: bool = True) -> Store:

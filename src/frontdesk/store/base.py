@@ -15,6 +15,7 @@ from typing import Any
 
 from frontdesk.domain.model import App, Meeting, MeetingState, User
 from frontdesk.errors import Unavailable
+from frontdesk.store.outbox import ClaimedDelivery, DeliveryState, WebhookDelivery
 
 __all__ = [
     "EventRecord",
@@ -283,3 +284,50 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def delete_webhook(self, hook_id: str, app_id: str) -> None: ...
+
+    # --- webhook outbox (see frontdesk.store.outbox) ------------------------------
+    @abc.abstractmethod
+    async def enqueue_webhook_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> int:
+        """Store new pending deliveries, due now, in one transaction. Idempotent by
+        delivery id; a delivery whose hook is gone is skipped. Returns how many
+        were stored."""
+
+    @abc.abstractmethod
+    async def claim_webhook_deliveries(
+        self, node: str, *, limit: int, claim_s: float
+    ) -> Sequence[ClaimedDelivery]:
+        """Claim up to ``limit`` due pending deliveries (unclaimed, or whose claim
+        expired) for ``node`` for ``claim_s`` seconds, oldest due first, and count
+        an attempt on each. Two nodes never hold the same claim at once."""
+
+    @abc.abstractmethod
+    async def mark_webhook_delivered(self, delivery_id: str) -> bool:
+        """Record a pending delivery as delivered (whoever holds its claim now: it
+        was delivered). False when it was not pending any more."""
+
+    @abc.abstractmethod
+    async def retry_webhook_delivery(
+        self, delivery_id: str, node: str, *, delay_s: float, error: str
+    ) -> bool:
+        """Release ``node``'s claim, due again in ``delay_s`` seconds. False (and
+        nothing changed) when the claim is not ``node``'s any more."""
+
+    @abc.abstractmethod
+    async def fail_webhook_delivery(self, delivery_id: str, node: str, *, error: str) -> bool:
+        """Give a delivery ``node`` holds up for good. False as for a retry."""
+
+    @abc.abstractmethod
+    async def release_webhook_claims(self, node: str) -> int:
+        """Hand back every pending delivery ``node`` holds (a node stopping), so
+        another node may claim them at once."""
+
+    @abc.abstractmethod
+    async def purge_webhook_deliveries(self, older_than_s: float) -> int:
+        """Delete delivered and failed deliveries whose last attempt is older than
+        ``older_than_s`` seconds; pending ones stay whatever their age."""
+
+    @abc.abstractmethod
+    async def list_webhook_deliveries(
+        self, *, state: DeliveryState | None = None, limit: int = 100
+    ) -> Sequence[WebhookDelivery]:
+        """Deliveries, oldest first (by publication), optionally in one state."""

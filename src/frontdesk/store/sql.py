@@ -57,12 +57,14 @@ from frontdesk.store.base import (
 )
 from frontdesk.store.engine import WRITE_OPTIONS, make_engine, translate_db_error
 from frontdesk.store.migrate import upgrade_engine
+from frontdesk.store.outbox import ClaimedDelivery, DeliveryState, WebhookDelivery
 
 __all__ = ["SqlStore"]
 
 log = logging.getLogger(__name__)
 
 _DB_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+_ERROR_CHARS = 500  # of a webhook delivery's last error
 
 
 def _is_foreign_key_violation(exc: IntegrityError) -> bool:
@@ -405,13 +407,15 @@ class SqlStore(Store):
 
     # --- meeting leases -----------------------------------------------------------------
     def _db_now(self) -> sa.ColumnElement[datetime]:
-        """Now by the database's clock (PostgreSQL: ``clock_timestamp()``, not the
-        transaction's start). SQLite is one process: its clock is this one's."""
+        """Now by the store's clock: PostgreSQL's ``clock_timestamp()`` (not the
+        transaction's start; every node of a cluster agrees on it). SQLite is
+        one process: its clock is this one's."""
         if self._sqlite:
             return sa.literal(datetime.now(UTC), t.UTCDateTime())
         return sa.func.clock_timestamp(type_=t.UTCDateTime())
 
     def _db_later(self, seconds: float) -> sa.ColumnElement[datetime]:
+        """``seconds`` from now (negative: ago) by the store's clock."""
         if self._sqlite:
             return sa.literal(datetime.now(UTC) + timedelta(seconds=seconds), t.UTCDateTime())
         return sa.func.clock_timestamp(type_=t.UTCDateTime()) + sa.func.make_interval(
@@ -562,6 +566,156 @@ class SqlStore(Store):
             if result.rowcount == 0:
                 raise NotFound(f"no webhook {hook_id!r} for this app")
 
+    # --- webhook outbox ------------------------------------------------------------------
+    async def enqueue_webhook_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> int:
+        if not deliveries:
+            return 0
+        w = t.webhooks.c
+        hooks = sa.select(w.id).where(w.id.in_(sorted({d.webhook_id for d in deliveries})))
+        if not self._sqlite:  # as a foreign key check does: the hooks stay until commit
+            hooks = hooks.with_for_update(key_share=True)
+        dialect_insert = postgresql.insert if not self._sqlite else sqlite.insert
+        async with self._write("webhook delivery") as conn:
+            existing = set((await conn.execute(hooks)).scalars())
+            rows = [_delivery_row(d) for d in deliveries if d.webhook_id in existing]
+            if rows:
+                stmt = (
+                    dialect_insert(t.webhook_deliveries)
+                    .values(next_attempt_at=self._db_now())
+                    .on_conflict_do_nothing(index_elements=[t.webhook_deliveries.c.id])
+                )
+                await conn.execute(stmt, rows)
+        return len(rows)
+
+    async def claim_webhook_deliveries(
+        self, node: str, *, limit: int, claim_s: float
+    ) -> Sequence[ClaimedDelivery]:
+        if limit <= 0:
+            return []
+        c = t.webhook_deliveries.c
+
+        def due() -> sa.Select[Any]:
+            now = self._db_now()
+            return (
+                sa.select(c.id)
+                .where(
+                    c.state == DeliveryState.PENDING.value,
+                    c.next_attempt_at <= now,
+                    sa.or_(c.claimed_until.is_(None), c.claimed_until <= now),
+                )
+                .order_by(c.next_attempt_at, c.created_at, c.id)
+                .limit(limit)
+            )
+
+        if self._sqlite and not await self._all(due()):  # an idle poll takes no write lock
+            return []
+        async with self._write("webhook delivery claim") as conn:
+            pick = due() if self._sqlite else due().with_for_update(skip_locked=True)
+            claim = (
+                sa.update(t.webhook_deliveries)
+                .where(c.id.in_(pick))
+                .values(
+                    claimed_by=node,
+                    claimed_until=self._db_later(claim_s),
+                    attempts=c.attempts + 1,
+                )
+                .returning(t.webhook_deliveries)
+            )
+            claimed = [_delivery(r) for r in (await conn.execute(claim)).mappings().all()]
+            if not claimed:
+                return []
+            w = t.webhooks.c
+            hook_ids = sorted({d.webhook_id for d in claimed})
+            query = sa.select(t.webhooks).where(w.id.in_(hook_ids))
+            hooks = {r["id"]: _webhook(r) for r in (await conn.execute(query)).mappings()}
+        claimed.sort(key=lambda d: (d.next_attempt_at or d.created_at, d.created_at, d.id))
+        return [ClaimedDelivery(d, hooks[d.webhook_id]) for d in claimed]
+
+    async def mark_webhook_delivered(self, delivery_id: str) -> bool:
+        c = t.webhook_deliveries.c
+        now = self._db_now()
+        stmt = (
+            sa.update(t.webhook_deliveries)
+            .where(c.id == delivery_id, c.state == DeliveryState.PENDING.value)
+            .values(
+                state=DeliveryState.DELIVERED.value,
+                delivered_at=now,
+                next_attempt_at=now,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+        async with self._write("webhook delivery") as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount == 1
+
+    async def retry_webhook_delivery(
+        self, delivery_id: str, node: str, *, delay_s: float, error: str
+    ) -> bool:
+        return await self._settle_claim(
+            delivery_id,
+            node,
+            next_attempt_at=self._db_later(delay_s),
+            last_error=error[:_ERROR_CHARS],
+        )
+
+    async def fail_webhook_delivery(self, delivery_id: str, node: str, *, error: str) -> bool:
+        return await self._settle_claim(
+            delivery_id,
+            node,
+            state=DeliveryState.FAILED.value,
+            next_attempt_at=self._db_now(),
+            last_error=error[:_ERROR_CHARS],
+        )
+
+    async def _settle_claim(self, delivery_id: str, node: str, **values: Any) -> bool:
+        c = t.webhook_deliveries.c
+        stmt = (
+            sa.update(t.webhook_deliveries)
+            .where(
+                c.id == delivery_id,
+                c.state == DeliveryState.PENDING.value,
+                c.claimed_by == node,
+            )
+            .values(claimed_by=None, claimed_until=None, **values)
+        )
+        async with self._write("webhook delivery") as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount == 1
+
+    async def release_webhook_claims(self, node: str) -> int:
+        c = t.webhook_deliveries.c
+        stmt = (
+            sa.update(t.webhook_deliveries)
+            .where(c.claimed_by == node, c.state == DeliveryState.PENDING.value)
+            .values(claimed_by=None, claimed_until=None)
+        )
+        async with self._write("webhook delivery") as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount
+
+    async def purge_webhook_deliveries(self, older_than_s: float) -> int:
+        c = t.webhook_deliveries.c
+        finished = [DeliveryState.DELIVERED.value, DeliveryState.FAILED.value]
+        stmt = sa.delete(t.webhook_deliveries).where(
+            c.state.in_(finished),
+            c.next_attempt_at < self._db_later(-older_than_s),
+        )
+        async with self._write("webhook delivery") as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount
+
+    async def list_webhook_deliveries(
+        self, *, state: DeliveryState | None = None, limit: int = 100
+    ) -> Sequence[WebhookDelivery]:
+        if limit < 0:
+            raise ValidationFailed("limit must not be negative")
+        c = t.webhook_deliveries.c
+        stmt = sa.select(t.webhook_deliveries).order_by(c.created_at, c.id).limit(limit)
+        if state is not None:
+            stmt = stmt.where(c.state == DeliveryState(state).value)
+        return [_delivery(r) for r in await self._all(stmt)]
+
 
 # --- rows <-> values -------------------------------------------------------------------------
 def _app_row(app: App) -> dict[str, Any]:
@@ -639,4 +793,37 @@ def _webhook(m: RowMapping) -> WebhookRecord:
         events=tuple(m["events"]),
         created_at=m["created_at"],
         extra=dict(m["extra"] or {}),
+    )
+
+
+def _delivery_row(d: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "webhook_id": d.webhook_id,
+        "app_id": d.app_id,
+        "event": d.event,
+        "payload": d.payload,
+        "meeting_id": d.meeting_id,
+        "created_at": d.created_at,
+        "attempts": 0,
+        "state": DeliveryState.PENDING.value,
+    }
+
+
+def _delivery(m: RowMapping) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=m["id"],
+        webhook_id=m["webhook_id"],
+        app_id=m["app_id"],
+        event=m["event"],
+        payload=dict(m["payload"] or {}),
+        meeting_id=m["meeting_id"],
+        created_at=m["created_at"],
+        attempts=m["attempts"],
+        state=DeliveryState(m["state"]),
+        next_attempt_at=m["next_attempt_at"],
+        claimed_by=m["claimed_by"],
+        claimed_until=m["claimed_until"],
+        last_error=m["last_error"],
+        delivered_at=m["delivered_at"],
     )

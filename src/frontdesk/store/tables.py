@@ -28,6 +28,7 @@ __all__ = [
     "signing_keys",
     "used_tokens",
     "users",
+    "webhook_deliveries",
     "webhooks",
 ]
 
@@ -209,4 +210,35 @@ meeting_leases = sa.Table(
     sa.Column("node_url", _str(), nullable=False),
     sa.Column("fence", sa.BigInteger(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+# The webhook outbox: one row per event per hook, delivered by whichever node
+# claims it. ``id`` is the delivery id receivers de-duplicate on; ``payload``
+# the event's data. A claim lasts until ``claimed_until`` (the database's
+# clock), so a node that dies mid-delivery hands the row back. For a finished
+# row (delivered, failed), ``next_attempt_at`` is the time of its last attempt.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", _str(), primary_key=True),
+    sa.Column(
+        "webhook_id",
+        _str(),
+        sa.ForeignKey("webhooks.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("app_id", _str(), nullable=False),
+    sa.Column("event", _str(), nullable=False),
+    sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Column("meeting_id", _str(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    sa.Column("state", _str(), nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("claimed_by", _str(), nullable=True),
+    sa.Column("claimed_until", UTCDateTime(), nullable=True),
+    sa.Column("last_error", _str(), nullable=True),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "state", "next_attempt_at"),
 )
