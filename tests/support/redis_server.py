@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -102,6 +104,13 @@ def redis_server_binary_or_skip() -> str:
     return found
 
 
+def _die_with_the_tests() -> None:
+    """In the child: SIGKILL when the test process dies (Linux), so a test run
+    that is killed leaves no redis-server behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class RedisProcess:
     """A ``redis-server`` of the test's own on 127.0.0.1; kill it, start it again."""
 
@@ -134,6 +143,7 @@ class RedisProcess:
             [self.binary, *(x for pair in args.items() for x in pair)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_the_tests,
         )
         deadline = asyncio.get_running_loop().time() + 10
         while True:
@@ -145,10 +155,21 @@ class RedisProcess:
                 raise RuntimeError(f"redis-server on port {self.port} did not answer")
             await asyncio.sleep(0.05)
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and go unanswered,
+        as behind a network partition."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
+
     async def kill(self) -> None:
         """Die at once, as a crashed server would (the kernel closes its sockets)."""
         if self._proc is None:
             return
+        self._proc.send_signal(signal.SIGCONT)  # a paused one too
         self._proc.kill()
         await asyncio.to_thread(self._proc.wait, 10)
         self._proc = None

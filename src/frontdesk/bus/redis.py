@@ -21,16 +21,23 @@ queue full (``max_pending``).
 **Directory.** A hash ``<prefix>nodes`` (instance -> NodeInfo JSON) and a sorted
 set ``<prefix>nodes:expiry`` (instance -> expiry, milliseconds by the Redis
 server's clock), both written by one Lua script so every node measures expiry
-on the same clock. An announcement is refreshed every ``node_ttl_s / 3``;
-:meth:`~RedisBus.nodes` first removes the expired entries, then reads the rest,
-in O(nodes) (no SCAN over the keyspace). Both keys expire themselves when no
-node has written for a minute.
+on the same clock. Every ``node_ttl_s / 3`` a node refreshes its announcement
+and reads the directory. :meth:`~RedisBus.nodes` first removes the expired
+entries, then reads the rest, in O(nodes) (no SCAN over the keyspace). Both
+keys expire themselves when no node has written for a minute.
 
 **While degraded,** :meth:`~RedisBus.nodes` answers from memory: the last list
 Redis gave, minus every entry whose expiry has passed since (measured on this
 node's monotonic clock from the remaining time Redis reported), with this
 node's own entry as last announced. A short outage thus keeps the cluster's
 picture; a long one shrinks it to this node alone.
+
+**Cancellation.** On Python 3.11, redis-py sends every command inside
+``asyncio.wait_for``, which swallows a cancellation that arrives as the send
+completes; the command then returns (or fails) as if nothing happened. Every
+Redis call here goes through :func:`_guarded`, which raises the lost
+:class:`~asyncio.CancelledError` again, so ``close()`` always stops the tasks and
+a caller's own timeout around, say, :meth:`~RedisBus.nodes` still fires.
 
 Requires Redis 5 or later (scripts that call TIME before writing).
 """
@@ -42,7 +49,8 @@ import contextlib
 import logging
 import random
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
@@ -100,6 +108,25 @@ _KEYS_TTL_MS = 60_000
 _BATCH = 256
 #: A connection that lasted at least this long resets the back-off.
 _STABLE_S = 5.0
+
+
+T = TypeVar("T")
+
+
+def _cancel_requests() -> int:
+    task = asyncio.current_task()
+    return task.cancelling() if task is not None else 0
+
+
+async def _guarded(call: Awaitable[T]) -> T:
+    """Await a redis-py call; if this task was cancelled meanwhile and the call
+    swallowed it (see "Cancellation" above), raise the cancellation after all."""
+    before = _cancel_requests()
+    try:
+        return await call
+    finally:
+        if _cancel_requests() > before:
+            raise asyncio.CancelledError
 
 
 def _text(value: Any) -> str:
@@ -188,7 +215,8 @@ class RedisBus(Bus):
             loop.create_task(self._refresh_loop(), name="frontdesk-bus-directory"),
         ]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._first_attempt.wait(), 3 * self._socket_timeout + 1)
+            async with asyncio.timeout(3 * self._socket_timeout + 1):
+                await self._first_attempt.wait()
 
     async def close(self) -> None:
         if self._closed:
@@ -199,13 +227,14 @@ class RedisBus(Bus):
         tasks = [*self._tasks, *self._callback_tasks]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=5)
+            for task in stuck:  # not expected: say so rather than hang the shutdown
+                log.error("bus: task %s did not stop when cancelled", task.get_name())
         await self._drop_pubsub()
         if self._client is not None:
             with contextlib.suppress(*_DOWN):
-                await self._client.aclose()
+                await _guarded(self._client.aclose())
         await self._close_subscriptions()
 
     @property
@@ -242,7 +271,7 @@ class RedisBus(Bus):
                 async with self._client.pipeline(transaction=False) as pipe:
                     for wire, payload in batch:
                         pipe.publish(wire, payload)
-                    await pipe.execute()
+                    await _guarded(pipe.execute())
             except _DOWN as exc:
                 self._drop(len(batch))
                 self._fail(exc)
@@ -262,7 +291,8 @@ class RedisBus(Bus):
 
     async def _confirmed(self, fut: asyncio.Future[bool]) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(fut), 2 * self._socket_timeout)
+            async with asyncio.timeout(2 * self._socket_timeout):
+                await asyncio.shield(fut)
 
     async def _attach(self, pattern: str, *, first: bool) -> None:
         kind, wire = self._wire(pattern)
@@ -277,10 +307,7 @@ class RedisBus(Bus):
                 return  # degraded, or already on the wire: the connection will do
             fut = self._expect(kind, wire)
             try:
-                if kind == "psubscribe":
-                    await ps.psubscribe(wire)
-                else:
-                    await ps.subscribe(wire)
+                await _guarded(ps.psubscribe(wire) if kind == "psubscribe" else ps.subscribe(wire))
             except _DOWN as exc:
                 self._fail(exc)
                 return
@@ -295,10 +322,9 @@ class RedisBus(Bus):
             self._wired.discard(pattern)
             kind, wire = self._wire(pattern)
             try:
-                if kind == "psubscribe":
-                    await ps.punsubscribe(wire)
-                else:
-                    await ps.unsubscribe(wire)
+                await _guarded(
+                    ps.punsubscribe(wire) if kind == "psubscribe" else ps.unsubscribe(wire)
+                )
             except _DOWN as exc:
                 self._fail(exc)
 
@@ -366,9 +392,10 @@ class RedisBus(Bus):
 
     async def _connect(self) -> PubSub:
         """PING; subscribe everything on a fresh pub/sub connection and wait for
-        Redis to confirm; announce again; then the bus is healthy."""
+        Redis to confirm; announce again and read the directory; then the bus
+        is healthy."""
         assert self._client is not None
-        await self._client.ping()
+        await _guarded(self._client.ping())
         ps = self._client.pubsub()
         try:
             async with self._ps_lock:
@@ -379,9 +406,9 @@ class RedisBus(Bus):
                 globs = [self._wire(p)[1] for p in patterns if is_prefix(p)]
                 waits = [self._expect("subscribe", c) for c in channels]
                 waits += [self._expect("psubscribe", g) for g in globs]
-                await ps.subscribe(*channels)
+                await _guarded(ps.subscribe(*channels))
                 if globs:
-                    await ps.psubscribe(*globs)
+                    await _guarded(ps.psubscribe(*globs))
                 self._pubsub = ps
                 self._wired = set(patterns)
             deadline = asyncio.get_running_loop().time() + 2 * self._socket_timeout
@@ -389,12 +416,13 @@ class RedisBus(Bus):
                 left = deadline - asyncio.get_running_loop().time()
                 if left <= 0:
                     raise TimeoutError("Redis did not confirm the subscriptions")
-                msg = await ps.get_message(timeout=min(left, 0.25))
+                msg = await _guarded(ps.get_message(timeout=min(left, 0.25)))
                 if msg is not None:
                     self._handle(msg)
             async with self._dir_lock:
                 if self._me is not None:
                     await self._write_me()
+            self._seen = self._parse_nodes(await self._read_directory())
         except BaseException:
             await self._drop_pubsub(ps)
             raise
@@ -407,7 +435,7 @@ class RedisBus(Bus):
         while True:
             if self._broken.is_set():
                 raise ConnectionError("a command to Redis failed")
-            msg = await ps.get_message(timeout=tick)
+            msg = await _guarded(ps.get_message(timeout=tick))
             now = loop.time()
             if msg is not None:
                 last_rx = now
@@ -417,7 +445,7 @@ class RedisBus(Bus):
                 raise TimeoutError(f"no answer from Redis for {self._dead_after:.1f} s")
             if now - max(last_rx, last_ping) >= self._ping_interval:
                 async with self._ps_lock:
-                    await ps.ping()
+                    await _guarded(ps.ping())
                 last_ping = now
 
     async def _drop_pubsub(self, ps: PubSub | None = None) -> None:
@@ -431,7 +459,7 @@ class RedisBus(Bus):
             self._confirming.clear()
         if ps is not None:
             with contextlib.suppress(*_DOWN):
-                await ps.aclose()  # type: ignore[no-untyped-call]
+                await _guarded(ps.aclose())  # type: ignore[no-untyped-call]
 
     def _came_up(self) -> None:
         self._healthy = True
@@ -493,7 +521,7 @@ class RedisBus(Bus):
                 async with self._client.pipeline(transaction=True) as pipe:
                     pipe.hdel(self._nodes_key, self.instance)
                     pipe.zrem(self._expiry_key, self.instance)
-                    await pipe.execute()
+                    await _guarded(pipe.execute())
             except _DOWN as exc:
                 self._fail(exc)  # the entry expires on its own
 
@@ -502,33 +530,43 @@ class RedisBus(Bus):
         assert self._me is not None
         info = self._stamped(self._me, time.time())
         ttl_ms = round(self.node_ttl_s * 1000)
-        await self._announce_script(
-            keys=[self._nodes_key, self._expiry_key],
-            args=[info.instance, info.to_json(), ttl_ms, max(_KEYS_TTL_MS, 2 * ttl_ms)],
+        await _guarded(
+            self._announce_script(
+                keys=[self._nodes_key, self._expiry_key],
+                args=[info.instance, info.to_json(), ttl_ms, max(_KEYS_TTL_MS, 2 * ttl_ms)],
+            )
         )
         self._me_written = info
         self._seen[info.instance] = (info, asyncio.get_running_loop().time() + self.node_ttl_s)
 
     async def _refresh_loop(self) -> None:
+        """Keep this node's entry alive, and the picture of the others fresh
+        (what :meth:`nodes` answers from while degraded)."""
         while True:
             await asyncio.sleep(self.node_ttl_s / 3)
+            if not self._healthy:
+                continue
             async with self._dir_lock:
-                if self._me is None or not self._healthy:
-                    continue
-                try:
-                    await self._write_me()
-                except _DOWN as exc:
-                    self._fail(exc)
+                if self._me is not None:
+                    try:
+                        await self._write_me()
+                    except _DOWN as exc:
+                        self._fail(exc)
+                        continue
+            await self.nodes()
 
     async def nodes(self) -> list[NodeInfo]:
         if self._healthy and self._client is not None:
             try:
-                raw = await self._nodes_script(keys=[self._nodes_key, self._expiry_key])
+                raw = await self._read_directory()
             except _DOWN as exc:
                 self._fail(exc)
             else:
                 self._seen = self._parse_nodes(raw)
         return self._known()
+
+    async def _read_directory(self) -> Any:
+        return await _guarded(self._nodes_script(keys=[self._nodes_key, self._expiry_key]))
 
     def _parse_nodes(self, raw: Any) -> dict[str, tuple[NodeInfo, float]]:
         now = asyncio.get_running_loop().time()
