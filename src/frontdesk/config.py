@@ -62,7 +62,10 @@ class Settings:
     public_url: str = ""  # base of join URLs and discovery URIs; default http://host:port
     database_url: str = field(default_factory=default_database_url)
     redis_url: str | None = None
+    redis_prefix: str = "frontdesk:"  # keys and channels on Redis (several clusters, one Redis)
     node_id: str = "node-1"
+    node_url: str = ""  # this node's own base URL for RTC/WebSockets; default: public URL
+    node_ttl_s: float = 5.0  # a node that stops announcing leaves the directory after this
     ice_servers: tuple[dict[str, Any], ...] = ()
     turn_secret: str | None = None
     turn_ttl_s: int = 3600
@@ -112,6 +115,12 @@ class Settings:
         if self.public_url:
             return self.public_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def node_base_url(self) -> str:
+        """Where clients reach this very node (behind a shared public URL, each
+        node of a cluster has its own)."""
+        return self.node_url.rstrip("/") if self.node_url else self.base_url
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

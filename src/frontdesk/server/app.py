@@ -16,6 +16,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk import __version__
+from frontdesk.bus import NodeInfo, open_bus
 from frontdesk.config import Settings
 from frontdesk.domain.live import Limits
 from frontdesk.errors import LimitExceeded
@@ -54,6 +55,17 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         ops = Operations(settings, st)
         await ops.start()
         app.state.ops = ops
+        # Hints between nodes and the node directory; degraded, never failing,
+        # when Redis is away. Nothing publishes or subscribes yet.
+        bus = open_bus(
+            redis_url=settings.redis_url,
+            node_id=settings.node_id,
+            redis_prefix=settings.redis_prefix,
+            node_ttl_s=settings.node_ttl_s,
+        )
+        await bus.start()
+        app.state.bus = bus
+        app.state.metrics.watch_bus(bus)
         writer = EventWriter(st)
         await writer.start()
         webhooks = WebhookDispatcher(
@@ -76,6 +88,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             _watch_revocations(ops, live, settings.revocation_poll_s),
             name="frontdesk-revocations",
         )
+        await bus.announce(NodeInfo(settings.node_id, bus.instance, settings.node_base_url))
         log.info("frontdesk node %s ready at %s", settings.node_id, settings.base_url)
         try:
             yield
@@ -84,7 +97,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await bus.withdraw()  # no new placements here while the rooms close
             await live.close()
+            await bus.close()
             await writer.stop()
             await webhooks.stop()
             if own_store:
