@@ -18,6 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"store", "domain", "protocol", "errors", "config"},
     "client": {"client", "protocol", "domain", "errors"},
     "service_client": {"service_client", "protocol", "domain", "errors", "__version__"},
+    "bus": {"bus", "domain", "protocol", "errors"},
 }
 
 

@@ -62,10 +62,12 @@ class Settings:
     public_url: str = ""  # base of join URLs and discovery URIs; default http://host:port
     database_url: str = field(default_factory=default_database_url)
     redis_url: str | None = None
+    redis_prefix: str = "frontdesk:"  # keys and channels on Redis (several clusters, one Redis)
     node_id: str = "node-1"
     # This node's own reachable base URL, for the WebSockets of the meetings it
     # hosts (empty: the public URL, right for a single node).
     node_url: str = ""
+    node_ttl_s: float = 5.0  # a node that stops announcing leaves the directory after this
     # In a cluster (PostgreSQL), how long a node's lease on a meeting lasts
     # unrenewed: a dead node's meetings move after at most this long.
     lease_ttl_s: float = 3.0

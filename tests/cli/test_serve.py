@@ -56,7 +56,7 @@ def test_serve_starts_answers_health_and_stops(tmp_path: Path) -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             ready = _wait_ready(base, proc)
-            assert ready == {"status": "ready", "node_id": "node-cli-test"}
+            assert ready == {"status": "ready", "node_id": "node-cli-test", "bus": "ok"}
             health = httpx.get(f"{base}/healthz", timeout=5)
             assert health.status_code == 200 and health.json() == {"status": "ok"}
             jwks = httpx.get(f"{base}/.well-known/jwks.json", timeout=5).json()
@@ -80,15 +80,13 @@ def test_serve_starts_answers_health_and_stops(tmp_path: Path) -> None:
 
 def test_serve_with_no_configuration_uses_sqlite_under_var(tmp_path: Path) -> None:
     """The embedded default ``make run`` gives: no FRONTDESK_* at all, a SQLite file
-    under ./var/ of the working directory, in-process bus; a Redis URL is warned
-    about (no Redis bus in this version) and a database password is never printed."""
+    under ./var/ of the working directory, in-process bus."""
     port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("FRONTDESK_") and k != "COVERAGE_PROCESS_START"
     }
-    env["FRONTDESK_REDIS_URL"] = "redis://127.0.0.1:6379/15"
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -106,7 +104,37 @@ def test_serve_with_no_configuration_uses_sqlite_under_var(tmp_path: Path) -> No
     banner = log.read_text()
     assert (tmp_path / "var" / "frontdesk.db").exists(), banner
     assert "bus           in-process" in banner
-    assert "no Redis bus" in banner
+
+
+def test_serve_with_redis_away_starts_degraded(tmp_path: Path) -> None:
+    """A Redis URL nobody answers on: the node starts all the same and is ready,
+    its bus degraded; the banner names the Redis without its password."""
+    port, nobody = free_port(), free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FRONTDESK_") and k != "COVERAGE_PROCESS_START"
+    }
+    env["FRONTDESK_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/fd.db"
+    env["FRONTDESK_REDIS_URL"] = f"redis://:s3cret@127.0.0.1:{nobody}/0"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(FRONTDESK), "serve", "--port", str(port), "--redis-prefix", "fdcli:"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            ready = _wait_ready(f"http://127.0.0.1:{port}", proc)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+    banner = log.read_text()
+    assert ready["bus"] == "degraded (polling)", banner
+    assert f"bus           redis redis://:***@127.0.0.1:{nobody}/0 (prefix 'fdcli:')" in banner
+    assert "s3cret" not in banner
 
 
 def test_banner_hides_a_database_password() -> None:

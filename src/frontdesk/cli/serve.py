@@ -8,6 +8,7 @@ import typer
 import uvicorn
 from sqlalchemy.engine import make_url
 
+from frontdesk.bus import redact_url
 from frontdesk.config import Settings
 from frontdesk.server.listen import DrainingServer, bind_socket
 
@@ -40,7 +41,25 @@ def serve(
         envvar="FRONTDESK_REDIS_URL",
         help="Redis for the bus (unset: in-process).",
     ),
+    redis_prefix: str | None = typer.Option(
+        None,
+        "--redis-prefix",
+        envvar="FRONTDESK_REDIS_PREFIX",
+        help="Prefix of this cluster's Redis keys and channels (frontdesk:).",
+    ),
     node_id: str | None = typer.Option(None, "--node-id", envvar="FRONTDESK_NODE_ID"),
+    node_url: str | None = typer.Option(
+        None,
+        "--node-url",
+        envvar="FRONTDESK_NODE_URL",
+        help="This node's own base URL for WebSockets (default: the public URL).",
+    ),
+    lease_ttl_s: float | None = typer.Option(
+        None,
+        "--lease-ttl-s",
+        envvar="FRONTDESK_LEASE_TTL_S",
+        help="In a cluster, how long a meeting's lease lasts unrenewed (3).",
+    ),
     ice_servers: str | None = typer.Option(
         None,
         "--ice-servers",
@@ -77,7 +96,10 @@ def serve(
         public_url=public_url,
         database_url=database_url,
         redis_url=redis_url,
+        redis_prefix=redis_prefix,
         node_id=node_id,
+        node_url=node_url,
+        lease_ttl_s=lease_ttl_s,
         ice_servers=_ice(ice_servers) if ice_servers else None,
         turn_secret=turn_secret,
         allowed_origins=_list(allowed_origins) if allowed_origins else None,
@@ -94,15 +116,19 @@ def serve(
     typer.echo(f"  service API   {base}/v1   (OpenAPI: {base}/docs)")
     typer.echo(f"  health        {base}/healthz  metrics {base}/metrics")
     typer.echo(f"  database      {_without_password(settings.database_url)}")
-    typer.echo("  bus           in-process (one node)")
-    if settings.redis_url:
-        # Scale-out over Redis (bus, node directory, placement) is designed, not built:
-        # say so rather than print a bus this node does not use.
+    if settings.database_url.startswith("postgresql"):
         typer.echo(
-            "  warning       FRONTDESK_REDIS_URL is set, but this version has no Redis bus"
-            " yet: run a single node",
-            err=True,
+            f"  cluster       meetings hosted by lease ({settings.lease_ttl_s:g} s),"
+            f" node at {settings.node_base_url}"
         )
+    # The bus (hints between nodes, node directory) runs over Redis when a URL is set.
+    if settings.redis_url:
+        typer.echo(
+            f"  bus           redis {redact_url(settings.redis_url)}"
+            f" (prefix {settings.redis_prefix!r}), node at {settings.node_base_url}"
+        )
+    else:
+        typer.echo("  bus           in-process (one node)")
     app = create_app(settings)
     config = uvicorn.Config(
         app,

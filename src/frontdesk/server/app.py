@@ -16,11 +16,12 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk import __version__
+from frontdesk.bus import Bus, RedisBus, open_bus
 from frontdesk.config import Settings
 from frontdesk.domain.live import Limits
 from frontdesk.errors import LimitExceeded
 from frontdesk.server.accesslog import install_access_log_filter
-from frontdesk.server.hosting import open_hosting
+from frontdesk.server.hosting import Directory, LeasedHosting, open_hosting
 from frontdesk.server.live import LiveMeetings
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
@@ -55,6 +56,17 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         ops = Operations(settings, st)
         await ops.start()
         app.state.ops = ops
+        # Hints between nodes and the node directory; degraded, never failing,
+        # when Redis is away.
+        bus = open_bus(
+            redis_url=settings.redis_url,
+            node_id=settings.node_id,
+            redis_prefix=settings.redis_prefix,
+            node_ttl_s=settings.node_ttl_s,
+        )
+        await bus.start()
+        app.state.bus = bus
+        app.state.metrics.watch_bus(bus)
         writer = EventWriter(st)
         await writer.start()
         webhooks = WebhookDispatcher(
@@ -67,6 +79,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         )
         await webhooks.start()
         hosting = open_hosting(settings, st, clustered=st.shared)
+        live: LiveMeetings
+        directory = Directory(bus, settings, lambda: live.connection_count())
+        if isinstance(hosting, LeasedHosting):
+            hosting.nodes = directory.nodes
         live = LiveMeetings(
             ops,
             writer=writer,
@@ -75,21 +91,25 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             webhooks=webhooks,
             webhook_mapper=webhook_event_for,
             hosting=hosting,
+            bus=bus,
         )
         await hosting.start()
+        await live.listen()
         app.state.hosting = hosting
         app.state.live = live
         app.state.webhooks = webhooks
         app.state.rtc = RtcEndpoint(ops, live)
         sweeper = asyncio.create_task(_housekeeping(ops, live), name="frontdesk-housekeeping")
         syncing = asyncio.create_task(
-            _sync_hosted(live, settings.lease_ttl_s if st.shared else None),
+            _sync_hosted(live, bus, settings.lease_ttl_s if st.shared else None),
             name="frontdesk-sync",
         )
         revocations = asyncio.create_task(
             _watch_revocations(ops, live, settings.revocation_poll_s),
             name="frontdesk-revocations",
         )
+        await directory.start()
+        app.state.directory = directory
         log.info("frontdesk node %s ready at %s", settings.node_id, settings.base_url)
         try:
             yield
@@ -98,7 +118,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await directory.drain()  # no new placements here while the rooms close
             await live.close()  # a drain, if the server did not ask for one first
+            await bus.close()
             await writer.stop()
             await webhooks.stop()
             if own_store:
@@ -248,13 +270,25 @@ async def _watch_revocations(ops: Operations, live: LiveMeetings, interval_s: fl
         await asyncio.sleep(interval_s)
 
 
-async def _sync_hosted(live: LiveMeetings, interval_s: float | None) -> None:
+#: How often a cluster node polls for service-API changes while Redis carries
+#: the hints (a safety net: Redis pub/sub may drop one).
+HINTED_SYNC_INTERVAL_S = 10.0
+
+
+async def _sync_hosted(live: LiveMeetings, bus: Bus, interval_s: float | None) -> None:
     """In a cluster, apply what the service API changed on other nodes (a meeting
-    ended, its access policy) to the meetings hosted here, polling the store."""
+    ended, its access policy) to the meetings hosted here, polling the store:
+    every ``interval_s`` while no hint can arrive (no Redis, or Redis away),
+    else seldom."""
     if interval_s is None:  # one node: the service API calls the live rooms itself
         return
+    last = time.monotonic()
     while True:
         await asyncio.sleep(interval_s)
+        hinted = isinstance(bus, RedisBus) and bus.healthy
+        if hinted and time.monotonic() - last < HINTED_SYNC_INTERVAL_S:
+            continue
+        last = time.monotonic()
         try:
             await live.sync_hosted()
         except Exception:  # a database hiccup must not end the loop

@@ -23,12 +23,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from frontdesk.bus import Bus, NodeInfo
 from frontdesk.config import Settings
 from frontdesk.errors import WrongNode
 from frontdesk.protocol import urls
 from frontdesk.store.base import Fence, LeaseHeld, Store
 
-__all__ = ["Hosting", "LeasedHosting", "NodeCandidate", "Placement", "SingleNode", "open_hosting"]
+__all__ = [
+    "Directory",
+    "Hosting",
+    "LeasedHosting",
+    "NodeCandidate",
+    "Placement",
+    "SingleNode",
+    "open_hosting",
+]
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +250,57 @@ class LeasedHosting(Hosting):
         if lost:
             log.warning("lost the lease of %d meeting(s) (%s)", len(lost), why)
             self._on_lost(lost, why)
+
+
+class Directory:
+    """This node in the bus's node directory, with its load (live connections),
+    and the last list of live nodes read from it, for placement. While the bus
+    is degraded the list goes stale and then holds this node alone (the bus's
+    rule): meetings nobody hosts are then placed where discovery was asked."""
+
+    def __init__(self, bus: Bus, settings: Settings, load: Callable[[], int]) -> None:
+        self.bus = bus
+        self.settings = settings
+        self.load = load
+        self.draining = False
+        self._nodes: list[NodeInfo] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def info(self) -> NodeInfo:
+        s = self.settings
+        return NodeInfo(s.node_id, self.bus.instance, s.node_base_url, self.load(), self.draining)
+
+    def nodes(self) -> list[NodeInfo]:
+        return self._nodes
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._run(), name="frontdesk-directory")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def drain(self) -> None:
+        """Place nothing new here: leave the directory."""
+        self.draining = True
+        await self.stop()
+        await self.bus.withdraw()
+
+    async def refresh(self) -> None:
+        await self.bus.announce(self.info())
+        self._nodes = await self.bus.nodes()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.node_ttl_s / 3)
+            try:
+                await self.refresh()
+            except Exception:  # the bus never fails a caller; be sure of it here
+                log.exception("node directory refresh failed")
 
 
 def _node_of(owner: str) -> str:

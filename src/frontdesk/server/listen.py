@@ -32,6 +32,9 @@ class DrainingServer(uvicorn.Server):
             server.close()
         for sock in sockets or []:
             sock.close()
+        directory = getattr(self._app.state, "directory", None)
+        if directory is not None:  # place nothing new here
+            await directory.drain()
         live = getattr(self._app.state, "live", None)
         if live is not None:
             await live.close()

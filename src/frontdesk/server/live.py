@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from frontdesk.bus import Bus
+from frontdesk.bus.channels import ALL_MEETINGS, meeting_channel
 from frontdesk.domain import commands as cmd
 from frontdesk.domain.events import ChatPosted, Event
 from frontdesk.domain.live import Limits
@@ -136,8 +138,10 @@ class LiveMeetings:
         webhooks: Publisher | None = None,
         webhook_mapper: Callable[[Event, str], list[tuple[str, dict[str, Any]]]] | None = None,
         hosting: Hosting | None = None,
+        bus: Bus | None = None,
     ) -> None:
         self.ops = ops
+        self.bus = bus
         self.hosting = hosting if hosting is not None else SingleNode(ops.settings)
         self.hosting.on_lost(self.leases_lost)
         self._releasing: set[asyncio.Task[None]] = set()
@@ -255,6 +259,7 @@ class LiveMeetings:
                 await self.writer.write(records, self.hosting.fence(lr.meeting_id))
             except LeaseLost:
                 log.warning("meeting %s: lease lost; moving its clients", lr.meeting_id)
+                self.metrics.leases_lost.labels("fenced write").inc()
                 await self.hosting.release(lr.meeting_id)
                 self._abandon(lr, "meeting moved; resume")
                 raise Unavailable("the meeting moved to another node; resume") from None
@@ -287,6 +292,7 @@ class LiveMeetings:
         """This node no longer hosts these meetings (taken over, or its database
         unreachable for a lease's life): their rooms stop serving at once, and
         their clients resume where each is hosted now."""
+        self.metrics.leases_lost.labels(why).inc(len(meeting_ids))
         for meeting_id in meeting_ids:
             lr = self.rooms.get(meeting_id)
             if lr is not None:
@@ -449,6 +455,7 @@ class LiveMeetings:
     async def end_meeting(self, meeting_id: str, *, reason: str) -> None:
         lr = self.rooms.get(meeting_id)
         if lr is None:
+            self._notify_host(meeting_id)
             return
         with contextlib.suppress(MeetingEnded):
             await self.execute(lr, cmd.EndBySystem(reason))
@@ -456,6 +463,7 @@ class LiveMeetings:
     async def policy_changed(self, meeting: Meeting) -> None:
         lr = self.rooms.get(meeting.id)
         if lr is None:
+            self._notify_host(meeting.id)
             return
         with contextlib.suppress(MeetingEnded):
             await self.execute(
@@ -535,24 +543,55 @@ class LiveMeetings:
         hosted here (ended, access policy). Returns how many rooms changed."""
         changed = 0
         for lr in list(self.rooms.values()):
-            if lr.room.ended or lr.abandoned:
-                continue
-            try:
-                meeting = await self.ops.meeting_log.meeting(lr.meeting_id)
-            except FrontdeskError:
-                continue
-            current = lr.room.meeting
-            with contextlib.suppress(FrontdeskError):
-                if meeting.ended:
-                    await self.execute(lr, cmd.EndBySystem("ended_by_api"))
-                    changed += 1
-                elif (meeting.access_policy, meeting.lobby_bypass) != (
-                    current.access_policy,
-                    current.lobby_bypass,
-                ):
-                    await self.policy_changed(meeting)
-                    changed += 1
+            changed += await self._sync(lr)
         return changed
+
+    async def _sync(self, lr: LiveRoom) -> int:
+        if lr.room.ended or lr.abandoned:
+            return 0
+        try:
+            meeting = await self.ops.meeting_log.meeting(lr.meeting_id)
+        except FrontdeskError:
+            return 0
+        current = lr.room.meeting
+        with contextlib.suppress(FrontdeskError):
+            if meeting.ended:
+                await self.execute(lr, cmd.EndBySystem("ended_by_api"))
+                return 1
+            if (meeting.access_policy, meeting.lobby_bypass) != (
+                current.access_policy,
+                current.lobby_bypass,
+            ):
+                await self.policy_changed(meeting)
+                return 1
+        return 0
+
+    # --- hints between nodes ------------------------------------------------------------
+    def _notify_host(self, meeting_id: str) -> None:
+        """The service API changed a meeting hosted elsewhere: wake its host (a
+        hint; the host also polls, so a lost hint only delays)."""
+        if self.bus is not None and not isinstance(self.hosting, SingleNode):
+            self.bus.publish(meeting_channel(meeting_id), {"kind": "changed"})
+
+    async def listen(self) -> None:
+        """Act on hints for the meetings hosted here; catch up after the bus
+        (re)connects, as hints may have been lost meanwhile."""
+        if self.bus is None or isinstance(self.hosting, SingleNode):
+            return
+        await self.bus.subscribe(ALL_MEETINGS, self._on_hint)
+
+        async def catch_up() -> None:
+            await self.sync_hosted()
+
+        self.bus.on_resubscribed(catch_up)
+
+    async def _on_hint(self, channel: str, message: dict[str, Any]) -> None:
+        lr = self.rooms.get(channel.split(":", 1)[1])
+        if lr is not None and message.get("kind") == "changed":
+            await self._sync(lr)
+
+    def connection_count(self) -> int:
+        return sum(len(lr.conns) for lr in self.rooms.values())
 
     async def close(self) -> None:
         """Node shutdown: hand every meeting over (a cluster: release the leases,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from frontdesk.bus import Bus
 
 __all__ = ["Metrics"]
 
@@ -40,3 +45,37 @@ class Metrics:
         self.webhook_deliveries = Counter(
             "frontdesk_webhook_deliveries_total", "Webhook deliveries", ["outcome"], registry=r
         )
+        self.leases_lost = Counter(
+            "frontdesk_leases_lost_total",
+            "Meetings this node stopped hosting without giving them up",
+            ["why"],
+            registry=r,
+        )
+        self._bus = _BusCollector()
+        r.register(self._bus)
+
+    def watch_bus(self, bus: Bus) -> None:
+        """Export the health and the dropped publishes of the node's bus."""
+        self._bus.bus = bus
+
+
+class _BusCollector(Collector):
+    """Reads the bus when scraped (it keeps its own counts)."""
+
+    def __init__(self) -> None:
+        self.bus: Bus | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        bus = self.bus
+        if bus is None:
+            return
+        healthy = GaugeMetricFamily(
+            "frontdesk_bus_healthy", "1: hints flow between nodes; 0: degraded, nodes poll"
+        )
+        healthy.add_metric([], 1.0 if bus.healthy else 0.0)
+        yield healthy
+        dropped = CounterMetricFamily(
+            "frontdesk_bus_dropped_publishes", "Hints not sent (bus degraded or backed up)"
+        )
+        dropped.add_metric([], float(bus.dropped_publishes))
+        yield dropped
