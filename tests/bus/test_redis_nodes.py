@@ -56,7 +56,7 @@ async def test_prefixes_keep_clusters_apart(redis_url: str, make_redis_bus: Make
     even with a prefix full of glob characters."""
     a = await make_redis_bus()
     async with scratch_prefix(redis_url) as base:
-        other = RedisBus(redis_url, prefix=base + "[x]*?:", node_ttl_s=TTL_S)
+        other = RedisBus(redis_url, prefix=base + "[x]*?\\:", node_ttl_s=TTL_S)
         await other.start()
         try:
             on_a, on_other = Inbox(), Inbox()

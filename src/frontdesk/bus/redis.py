@@ -138,6 +138,14 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "\\*?[]" else c for c in text)
 
 
+def _glob_unescape(glob: str) -> str:
+    out = []
+    chars = iter(glob)
+    for c in chars:
+        out.append(next(chars, "") if c == "\\" else c)
+    return "".join(out)
+
+
 class RedisBus(Bus):
     def __init__(
         self,
@@ -351,10 +359,14 @@ class RedisBus(Bus):
                 fut.set_result(True)
 
     def _pattern_of(self, wire: str) -> str | None:
-        for pattern in self._wired:
-            if is_prefix(pattern) and self._wire(pattern)[1] == wire:
-                return pattern
-        return None
+        """The logical prefix subscription (``meeting:*``) of a wire glob."""
+        if not wire.endswith("*"):
+            return None
+        text = _glob_unescape(wire[:-1])
+        if not text.startswith(self.prefix):
+            return None
+        logical = text[len(self.prefix) :] + "*"
+        return logical if logical in self._wired else None
 
     # -- connection -----------------------------------------------------------------
 
