@@ -31,6 +31,7 @@ from frontdesk.server.operations import Operations
 from frontdesk.store.sql import SqlStore
 from tests.support.databases import postgres_url_or_skip, schema_url, temp_schema
 from tests.support.live_server import free_port
+from tests.support.tcp_proxy import pipe
 
 __all__ = ["Balancer", "Cluster", "Node", "cluster"]
 
@@ -78,11 +79,7 @@ class Balancer:
 
 async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
     try:
-        while data := await src.read(65536):
-            dst.write(data)
-            await dst.drain()
-    except (OSError, asyncio.IncompleteReadError):
-        pass
+        await pipe(src, dst)
     finally:
         with contextlib.suppress(Exception):
             dst.close()

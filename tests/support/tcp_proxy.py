@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-__all__ = ["TcpProxy"]
+__all__ = ["TcpProxy", "pipe"]
 
 
 class TcpProxy:
@@ -54,11 +54,15 @@ class TcpProxy:
 
     async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         try:
-            while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass
+            await pipe(src, dst)
         finally:
             self._writers.discard(dst)
             dst.transport.abort()
+
+
+async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    """Copy ``src`` to ``dst`` until either side goes away."""
+    with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()

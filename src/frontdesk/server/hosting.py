@@ -155,11 +155,8 @@ class LeasedHosting(Hosting):
         self._task = asyncio.create_task(self._renew_loop(), name="frontdesk-leases")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await _cancelled(self._task)
+        self._task = None
 
     async def release_all(self) -> None:
         held, self._held = self._held, {}
@@ -278,11 +275,8 @@ class Directory:
         self._task = asyncio.create_task(self._run(), name="frontdesk-directory")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await _cancelled(self._task)
+        self._task = None
 
     async def drain(self) -> None:
         """Place nothing new here: leave the directory."""
@@ -301,6 +295,14 @@ class Directory:
                 await self.refresh()
             except Exception:  # the bus never fails a caller; be sure of it here
                 log.exception("node directory refresh failed")
+
+
+async def _cancelled(task: asyncio.Task[None] | None) -> None:
+    """Cancel ``task`` (if any) and wait for it to end."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _node_of(owner: str) -> str:
