@@ -102,6 +102,8 @@ class Joiner:
         hello = {"type": "hello", "v": 1, "auth": {"kind": "token", "token": token}}
         writer.write(_frame(json.dumps(hello)))
         op, data = await _read_frame(reader)
+        while op != 0x1:  # a ping (or other control frame) before the welcome
+            op, data = await _read_frame(reader)
         msg = json.loads(data)
         if msg.get("type") != "welcome":
             raise RuntimeError(msg)
