@@ -6,6 +6,7 @@ sign-out records its id among the used-token ids, which every check consults.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -20,6 +21,11 @@ from frontdesk.store.base import Store
 from frontdesk.tokens import SessionClaims, issue_session_token, verify_session_token
 
 __all__ = ["Accounts"]
+
+#: How old an organizer's display name shown in a room being loaded may be (a
+#: rename through this node is seen at once, through another within this).
+DISPLAY_NAME_S = 30.0
+_NAMES_MAX = 10_000
 
 
 class Accounts:
@@ -36,6 +42,7 @@ class Accounts:
         self._clock = clock
         self._keys = keys
         self._credentials = credentials
+        self._names: dict[str, tuple[float, str]] = {}  # username -> (read at, name)
 
     async def create(self, username: str, display_name: str, password: str) -> User:
         if len(password) < 8:
@@ -56,13 +63,22 @@ class Accounts:
         return await self._store.get_user(username)
 
     async def display_name(self, username: str) -> str:
-        return (await self._store.get_user(username)).display_name
+        """The user's display name, as read at most :data:`DISPLAY_NAME_S` ago."""
+        seen = self._names.get(username)
+        if seen is not None and time.monotonic() - seen[0] <= DISPLAY_NAME_S:
+            return seen[1]
+        name = (await self._store.get_user(username)).display_name
+        if len(self._names) >= _NAMES_MAX:
+            self._names.clear()
+        self._names[username] = (time.monotonic(), name)
+        return name
 
     async def rename(self, username: str, display_name: str) -> User:
         """Give a user a new display name (in its normal form)."""
         user = await self._store.get_user(username)
         renamed = replace(user, display_name=check_display_name(display_name))
         await self._store.update_user(renamed)
+        self._names.pop(username, None)
         return renamed
 
     async def login(

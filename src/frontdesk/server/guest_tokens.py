@@ -31,6 +31,10 @@ from frontdesk.tokens import (
 
 __all__ = ["GuestGrant", "GuestTokens"]
 
+#: How many spent single-use token ids a node remembers itself (the store keeps
+#: them all; this spares a join a store read under its room's lock).
+_SPENT_MAX = 100_000
+
 
 @dataclass(frozen=True, slots=True)
 class GuestGrant:
@@ -57,6 +61,8 @@ class GuestTokens:
         self._keys = keys
         self._meetings = meetings
         self._apps = apps
+        #: Single-use tokens spent through this node (jti -> expiry), newest last.
+        self._spent: dict[str, datetime] = {}
 
     async def mint(
         self,
@@ -110,21 +116,38 @@ class GuestTokens:
             now=self._clock(),
             leeway_s=self._settings.clock_leeway_s,
         )
-        meeting = await self._meetings.get(claims.meeting_id)
+        meeting = await self._meetings.recent(claims.meeting_id)
         meeting.ensure_open()
         if claims.app_id is not None:
             await self._apps.active(claims.app_id, "the application that issued this token")
-        if claims.single_use and await self._store.is_token_used(claims.jti):
+        if claims.single_use and (
+            claims.jti in self._spent or await self._store.is_token_used(claims.jti)
+        ):
             raise TokenUsed()
         return claims, meeting
 
     async def is_used(self, claims: GuestClaims) -> bool:
-        """Whether the token was spent already (re-checked under the room's lock)."""
-        return await self._store.is_token_used(claims.jti)
+        """Whether the token was spent since :meth:`check` read the store: re-checked
+        under the room's lock, where a spend through this node is seen (it is
+        noted before :meth:`consume` returns, under the same lock). A spend on
+        another node at the same moment is what :meth:`consume` answers."""
+        return claims.jti in self._spent
 
     async def consume(self, claims: GuestClaims) -> bool:
         """Spend a single-use token: True the first time, False ever after."""
-        return await self._store.consume_token(claims.jti, claims.meeting_id, claims.expires_at)
+        spent = await self._store.consume_token(claims.jti, claims.meeting_id, claims.expires_at)
+        self._note_spent(claims)
+        return spent
+
+    def _note_spent(self, claims: GuestClaims) -> None:
+        spent = self._spent
+        if len(spent) >= _SPENT_MAX:
+            now = self._clock()
+            for jti in [j for j, exp in spent.items() if exp <= now]:
+                del spent[jti]
+            while len(spent) >= _SPENT_MAX // 2:  # all still valid: forget the oldest
+                del spent[next(iter(spent))]
+        spent[claims.jti] = claims.expires_at
 
     async def consume_resume(self, claims: ResumeClaims) -> bool:
         """Spend a resume token (each is good for one resume): True the first time."""

@@ -9,6 +9,7 @@ those made by no application.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -35,12 +36,21 @@ __all__ = ["Meetings"]
 # (with a short, growing, jittered pause between attempts).
 _WRITE_ATTEMPTS = 8
 
+#: How old a meeting record read for a join (or a discovery) may be. Changes made
+#: through this node replace it at once; another node's (or the CLI's) change is
+#: seen within this. A meeting ended elsewhere is refused anyway when its room is
+#: loaded (read from the store) and, when live here, as the change reaches its host.
+RECENT_S = 1.0
+_RECENT_MAX = 20_000
+
 
 class Meetings:
     def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime]) -> None:
         self._settings = settings
         self._store = store
         self._clock = clock
+        # meeting id -> (monotonic time read, the meeting as stored)
+        self._recent: dict[str, tuple[float, Meeting]] = {}
 
     async def create(
         self,
@@ -73,10 +83,27 @@ class Meetings:
             created_by_app=app_id,
         )
         await self._store.create_meeting(meeting)
+        self._remember(meeting)
         return meeting
 
     async def get(self, meeting_id: str) -> Meeting:
-        return (await self._store.get_meeting(meeting_id)).as_of(self._clock())
+        meeting = await self._store.get_meeting(meeting_id)
+        self._remember(meeting)
+        return meeting.as_of(self._clock())
+
+    async def recent(self, meeting_id: str) -> Meeting:
+        """The meeting, as read at most :data:`RECENT_S` ago (see there): what a
+        join checks before its room, which is authoritative, takes it."""
+        seen = self._recent.get(meeting_id)
+        if seen is not None and time.monotonic() - seen[0] <= RECENT_S:
+            return seen[1].as_of(self._clock())
+        return await self.get(meeting_id)
+
+    def _remember(self, meeting: Meeting) -> None:
+        recent = self._recent
+        if len(recent) >= _RECENT_MAX:
+            recent.clear()
+        recent[meeting.id] = (time.monotonic(), meeting)
 
     async def for_app(self, meeting_id: str, app: App | None) -> Meeting:
         """A meeting the application may see: one it made, or one made by no
@@ -159,8 +186,10 @@ class Meetings:
             try:
                 await self._store.update_meeting(updated)
             except Conflict:  # MeetingEnded is one too
+                self._recent.pop(meeting_id, None)
                 await backoff(attempt)
                 continue
+            self._remember(updated)
             return updated
         raise Conflict(f"meeting {meeting_id} is being changed by others; try again")
 

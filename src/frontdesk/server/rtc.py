@@ -154,7 +154,8 @@ class RtcEndpoint:
 
     async def _hello(self, ws: WebSocket, conn: RtcConnection) -> _Session | None:
         try:
-            raw = await asyncio.wait_for(_receive(ws), HELLO_TIMEOUT_S)
+            async with asyncio.timeout(HELLO_TIMEOUT_S):  # no extra task, unlike wait_for
+                raw = await _receive(ws)
             if raw is None:
                 return None
             msg = decode_client(raw)

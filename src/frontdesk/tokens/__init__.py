@@ -27,6 +27,7 @@ from frontdesk.tokens.keys import (
     KeyMaterial,
     KeyRing,
     generate_key,
+    unverified_claims,
 )
 from frontdesk.tokens.secrets import (
     hash_secret,
@@ -59,6 +60,7 @@ __all__ = [
     "new_client_id",
     "new_client_secret",
     "turn_credentials",
+    "unverified_claims",
     "verify_access_token",
     "verify_guest_token",
     "verify_resume_token",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import jwt
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -38,24 +38,17 @@ __all__ = [
     "KeyRing",
     "generate_key",
     "jwk_thumbprint",
+    "unverified_claims",
 ]
 
 ALGORITHM = "EdDSA"
 MEETING_AUDIENCE_PREFIX = "frontdesk:meeting:"
 REQUIRED_CLAIMS = ("exp", "iat", "jti", "aud", "typ")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-# Claims PyJWT would check against its own clock: we check them ourselves.
-_DECODE_OPTIONS: jwt.types.Options = {
-    "verify_signature": True,
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_aud": False,
-    "verify_iss": False,
-    "verify_sub": False,
-    "verify_jti": False,
-    "require": [],
-}
+#: Signatures already checked, per ring: a token presented again (discovery, then
+#: the join) skips only the Ed25519 check; its key, claims and times are checked
+#: every time.
+_VERIFIED_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +77,24 @@ def _b64url_decode_strict(segment: str) -> bytes:
     if _b64url(data) != segment:
         raise TokenInvalid("malformed token")
     return data
+
+
+def _json_segment(segment: str) -> Any:
+    try:
+        return json.loads(_b64url_decode_strict(segment))
+    except (ValueError, UnicodeError, RecursionError) as exc:
+        raise TokenInvalid("malformed token") from exc
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """A token's claims read *without* checking anything but its shape: only to
+    learn which rules apply to it (which meeting it names) before verifying."""
+    if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
+        raise TokenInvalid("malformed token")
+    claims = _json_segment(token.split(".", 2)[1])
+    if not isinstance(claims, dict):
+        raise TokenInvalid("malformed token")
+    return claims
 
 
 def _raw_public(public_key: Ed25519PublicKey) -> bytes:
@@ -122,6 +133,8 @@ class _LoadedKey:
     material: KeyMaterial
     private: Ed25519PrivateKey
     public: Ed25519PublicKey
+    #: The encoded JWS header of tokens this key signs (``alg``, ``kid``, ``typ``).
+    header_b64: str
 
     def usable_at(self, now: datetime) -> bool:
         expires_at = self.material.expires_at
@@ -137,7 +150,17 @@ def _load(material: KeyMaterial) -> _LoadedKey:
         raise ValueError(f"signing key {material.kid!r} is not a PEM private key") from exc
     if not isinstance(private, Ed25519PrivateKey):
         raise ValueError(f"signing key {material.kid!r} is not an Ed25519 key")
-    return _LoadedKey(material=material, private=private, public=private.public_key())
+    header = json.dumps(
+        {"alg": ALGORITHM, "kid": material.kid, "typ": "JWT"},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    return _LoadedKey(
+        material=material,
+        private=private,
+        public=private.public_key(),
+        header_b64=_b64url(header.encode("ascii")),
+    )
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:
@@ -163,6 +186,8 @@ class KeyRing:
             raise ValueError("the key ring holds no active (unretired) signing key")
         self._keys = loaded
         self._active = max(active, key=lambda k: k.material.created_at)
+        # token -> (kid, claims JSON) of tokens whose signature checked out
+        self._verified: dict[str, tuple[str, bytes]] = {}
 
     def __repr__(self) -> str:
         return f"KeyRing(active_kid={self.active_kid!r}, kids={sorted(self._keys)!r})"
@@ -177,12 +202,11 @@ class KeyRing:
 
     def sign(self, claims: Mapping[str, Any]) -> str:
         """A compact JWS over ``claims`` with the active key (header: alg, kid, typ)."""
-        return jwt.encode(
-            dict(claims),
-            self._active.private,
-            algorithm=ALGORITHM,
-            headers={"kid": self.active_kid, "typ": "JWT"},
-        )
+        key = self._active
+        payload = json.dumps(dict(claims), separators=(",", ":"))
+        signing_input = f"{key.header_b64}.{_b64url(payload.encode())}"
+        signature = key.private.sign(signing_input.encode("ascii"))
+        return f"{signing_input}.{_b64url(signature)}"
 
     def jwks(self, now: datetime) -> dict[str, Any]:
         """The public keys that still verify at ``now``, as a JWK Set."""
@@ -208,6 +232,8 @@ class KeyRing:
         False for an unknown kid and for anything that is not a well-formed
         token; a server may reload the ring from the store on False.
         """
+        if token in self._verified:
+            return True
         try:
             header = self._header(token)
         except TokenInvalid:
@@ -248,22 +274,44 @@ class KeyRing:
         _require_aware(now)
         if leeway_s < 0:
             raise ValidationFailed("leeway_s must not be negative")
-        header = self._header(token)
-        if header.get("alg") != ALGORITHM:
-            raise TokenInvalid("unsupported token algorithm")
-        kid = header.get("kid")
-        key = self._keys.get(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise TokenInvalid("unknown signing key")
-        try:
-            claims = jwt.decode(token, key.public, algorithms=[ALGORITHM], options=_DECODE_OPTIONS)
-        except jwt.PyJWTError as exc:
-            raise TokenInvalid("bad token signature") from exc
+        key, claims = self._signed_claims(token)
         if not key.usable_at(now):
             raise TokenInvalid("the token's signing key has expired")
         self._check_claims(claims, audience=audience, issuer=issuer, typ=typ)
         self._check_times(claims, now=now, leeway_s=leeway_s)
         return claims
+
+    def _signed_claims(self, token: str) -> tuple[_LoadedKey, dict[str, Any]]:
+        """The key that signed ``token`` and its claims, once its signature checks
+        out (Ed25519 over the exact bytes of header and payload)."""
+        seen = self._verified.get(token)
+        if seen is not None:
+            return self._keys[seen[0]], json.loads(seen[1])
+        header = self._header(token)
+        if header.get("alg") != ALGORITHM:
+            raise TokenInvalid("unsupported token algorithm")
+        if "crit" in header or "b64" in header:
+            raise TokenInvalid("unsupported token header")
+        kid = header.get("kid")
+        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise TokenInvalid("unknown signing key")
+        signing_input, _, signature_b64 = token.rpartition(".")
+        try:
+            key.public.verify(_b64url_decode_strict(signature_b64), signing_input.encode("ascii"))
+        except InvalidSignature as exc:
+            raise TokenInvalid("bad token signature") from exc
+        payload = _b64url_decode_strict(signing_input.partition(".")[2])
+        try:
+            claims = json.loads(payload)
+        except (ValueError, UnicodeError, RecursionError) as exc:
+            raise TokenInvalid("malformed token payload") from exc
+        if not isinstance(claims, dict):
+            raise TokenInvalid("malformed token payload")
+        if len(self._verified) >= _VERIFIED_CACHE:
+            self._verified.clear()
+        self._verified[token] = (key.material.kid, payload)
+        return key, claims
 
     @staticmethod
     def _check_claims(
