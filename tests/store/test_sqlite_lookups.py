@@ -4,6 +4,7 @@ usual path) when they cannot read."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState
-from frontdesk.errors import AppNotFound, MeetingNotFound, UserNotFound
+from frontdesk.errors import AlreadyExists, AppNotFound, MeetingNotFound, UserNotFound
 from frontdesk.store.sql import _APP_BY_ID, _FALL_BACK, SqlStore
 from tests.store import samples as s
 from tests.support.databases import sqlite_url
@@ -138,3 +139,29 @@ async def test_other_errors_turn_direct_reads_off(lite: SqlStore) -> None:
     assert lookups.one(_APP_BY_ID, "app_1") is _FALL_BACK
     with pytest.raises(AppNotFound):
         await lite.get_app("nope")
+
+
+async def test_meetings_created_together_are_inserted_together(lite: SqlStore) -> None:
+    await lite.create_meeting(s.meeting("m_0"))
+    meetings = [s.meeting(f"m_{i}") for i in range(1, 20)]
+    meetings.append(s.meeting("m_dup", join_code="code-m_3"))  # a join code taken
+    meetings.append(s.meeting("m_0", join_code="fresh"))  # an id taken
+    results = await asyncio.gather(
+        *(lite.create_meeting(m) for m in meetings), return_exceptions=True
+    )
+    assert results[:19] == [None] * 19
+    assert isinstance(results[19], AlreadyExists) and isinstance(results[20], AlreadyExists)
+    for m in meetings[:19]:
+        assert await lite.get_meeting(m.id) == m
+    with pytest.raises(MeetingNotFound):
+        await lite.get_meeting("m_dup")
+    assert (await lite.get_meeting("m_0")).join_code == "code-m_0"
+
+
+async def test_a_cancelled_creation_does_not_stop_the_others(lite: SqlStore) -> None:
+    first = asyncio.ensure_future(lite.create_meeting(s.meeting("m_1")))
+    second = asyncio.ensure_future(lite.create_meeting(s.meeting("m_2")))
+    await asyncio.sleep(0)
+    first.cancel()
+    await second
+    assert (await lite.get_meeting("m_2")).id == "m_2"

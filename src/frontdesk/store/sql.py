@@ -43,6 +43,7 @@ from frontdesk.errors import (
     MeetingEnded,
     MeetingNotFound,
     NotFound,
+    Unavailable,
     UserNotFound,
     ValidationFailed,
 )
@@ -85,6 +86,10 @@ class SqlStore(Store):
         self._writer = engine.execution_options(**WRITE_OPTIONS)
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self._sqlite else None
         self._lookups = _SqliteLookups.for_engine(engine) if self._sqlite else None
+        # Meetings waiting to be inserted together (SQLite: one writer; see
+        # create_meeting), and the task inserting them.
+        self._new_meetings: list[tuple[Meeting, asyncio.Future[None]]] = []
+        self._meeting_inserter: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True, schema: str | None = None) -> SqlStore:
@@ -144,6 +149,9 @@ class SqlStore(Store):
 
     # --- lifecycle -------------------------------------------------------------------
     async def close(self) -> None:
+        if self._meeting_inserter is not None:
+            with contextlib.suppress(Exception):
+                await self._meeting_inserter
         if self._lookups is not None:
             self._lookups.close()
         await self._engine.dispose()
@@ -235,8 +243,58 @@ class SqlStore(Store):
 
     # --- meetings --------------------------------------------------------------------------
     async def create_meeting(self, meeting: Meeting) -> None:
+        if self._write_lock is None:  # PostgreSQL: writers do not queue for one lock
+            await self._insert_meeting(meeting)
+            return
+        # SQLite has one writer: meetings created while a transaction is under
+        # way are inserted together in the next one (group commit), each
+        # caller answered when its row is committed. A batch refused as a whole
+        # (a duplicate id or join code) is retried row by row, so that only
+        # the offending meeting fails.
+        done = asyncio.get_running_loop().create_future()
+        self._new_meetings.append((meeting, done))
+        if self._meeting_inserter is None or self._meeting_inserter.done():
+            self._meeting_inserter = asyncio.create_task(
+                self._insert_new_meetings(), name="frontdesk-meeting-inserts"
+            )
+        await done
+
+    async def _insert_meeting(self, meeting: Meeting) -> None:
         async with self._write(f"meeting {meeting.id!r} or its join code") as conn:
             await conn.execute(sa.insert(t.meetings).values(**_meeting_row(meeting)))
+
+    async def _insert_new_meetings(self) -> None:
+        batch: list[tuple[Meeting, asyncio.Future[None]]] = []
+        try:
+            while self._new_meetings:
+                batch, self._new_meetings = self._new_meetings, []
+                await self._insert_batch([(m, d) for m, d in batch if not d.done()])
+        finally:  # cancelled (the loop is closing): no caller waits forever
+            for _, done in (*batch, *self._new_meetings):
+                if not done.done():
+                    done.set_exception(Unavailable("the store is closing"))
+
+    async def _insert_batch(self, batch: list[tuple[Meeting, asyncio.Future[None]]]) -> None:
+        if len(batch) > 1:
+            try:
+                async with self._write(f"{len(batch)} meetings") as conn:
+                    await conn.execute(sa.insert(t.meetings), [_meeting_row(m) for m, _ in batch])
+            except Exception:
+                log.debug("a batch of %d meetings was refused; one by one", len(batch))
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+                return
+        for meeting, done in batch:
+            try:
+                await self._insert_meeting(meeting)
+            except Exception as exc:
+                if not done.done():
+                    done.set_exception(exc)
+            else:
+                if not done.done():
+                    done.set_result(None)
 
     async def get_meeting(self, meeting_id: str) -> Meeting:
         if self._lookups is not None:
