@@ -18,7 +18,9 @@ __all__ = ["AppDep", "OpsDep", "UserDep", "bearer_token", "client_address"]
 _bearer = HTTPBearer(auto_error=False, description="access token, session token or guest token")
 
 
-def get_ops(request: Request) -> Operations:
+# Dependencies are ``async def``: FastAPI runs a plain ``def`` one in a worker
+# thread, two thread hops per request for nothing.
+async def get_ops(request: Request) -> Operations:
     ops: Operations = request.app.state.ops
     return ops
 
@@ -30,7 +32,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def bearer_token(
+async def bearer_token(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
