@@ -105,6 +105,7 @@ class Settings:
     # Guests who came with the URL alone may fill at most this much of a lobby;
     # the rest stays free for visitors a back end vouched for.
     max_unvouched_lobby: int = 50
+    max_participants: int = 50  # joined + reconnecting, per meeting
     log_level: str = "info"
 
     @property

@@ -153,8 +153,11 @@ class LiveState:
 
     def lobby_view(self) -> dict[str, tuple[int, bool]]:
         """Each waiting guest's (position, organizer_present), to notice changes."""
+        lobby = self.lobby()
+        if not lobby:
+            return {}
         present = self.organizer_present()
-        return {p.id: (i, present) for i, p in enumerate(self.lobby(), start=1)}
+        return {p.id: (i, present) for i, p in enumerate(lobby, start=1)}
 
     def idle_deadline(self) -> datetime | None:
         """When an ad hoc meeting nobody is in expires (None while someone is in)."""

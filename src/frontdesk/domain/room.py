@@ -75,6 +75,10 @@ _SELF_LEAVE_REASONS = (
     LeaveReason.REVOKED,
 )
 _MEDIA_FIELDS = ("audio_muted", "video_muted", "hand_raised")
+#: Commands that change nobody's session state nor role, so no lobby position.
+_LOBBY_NEUTRAL: frozenset[type[Command]] = frozenset(
+    {SendChat, Typing, SetMedia, MuteParticipant, SetPolicy}
+)
 
 
 class _Batch:
@@ -191,10 +195,12 @@ class Room:
         handler = _HANDLERS.get(type(command))
         if handler is None:
             raise ValidationFailed(f"unknown command {type(command).__name__}")
-        before = self._s.lobby_view()
+        # Chat, typing, media and policy leave the lobby and who may admit as
+        # they are: their guests' positions are not even looked at.
+        before = None if type(command) in _LOBBY_NEUTRAL else self._s.lobby_view()
         batch = _Batch(self._s, now)
         handler(self, command, batch)
-        if batch.events and not self._s.ended:
+        if before is not None and batch.events and not self._s.ended:
             self._announce_lobby_positions(before, batch)
         return batch.events
 

@@ -339,6 +339,7 @@ async def _sync_hosted(live: LiveMeetings, bus: Bus, interval_s: float | None) -
 def _limits(settings: Settings) -> Limits:
     return Limits(
         max_unvouched_lobby=settings.max_unvouched_lobby,
+        max_participants=settings.max_participants,
         lobby_timeout_s=settings.lobby_timeout_s,
         reconnect_grace_s=settings.reconnect_grace_s,
         idle_timeout_s=settings.idle_timeout_s,

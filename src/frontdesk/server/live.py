@@ -21,7 +21,14 @@ from typing import Any, Protocol
 from frontdesk.bus import Bus
 from frontdesk.bus.channels import ALL_MEETINGS, meeting_channel
 from frontdesk.domain import commands as cmd
-from frontdesk.domain.events import ChatPosted, Event
+from frontdesk.domain.events import (
+    ChatPosted,
+    Event,
+    LobbyPosition,
+    MediaChanged,
+    PolicyChanged,
+    TypingChanged,
+)
 from frontdesk.domain.live import Limits
 from frontdesk.domain.model import Meeting
 from frontdesk.domain.participants import ChatMessage, LeaveReason, SessionState
@@ -51,6 +58,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+#: Events after which every session is in the state it was in: delivering them
+#: does not look at the room's connections one by one.
+_SESSION_NEUTRAL = (ChatPosted, TypingChanged, MediaChanged, LobbyPosition, PolicyChanged)
 SNAPSHOT_CHAT = 200  # chat messages in a snapshot; older ones via "history"
 #: Bytes of chat in one frame (snapshot or history answer), far below the
 #: SDKs' frame limit however long or non-ASCII the messages are.
@@ -300,18 +310,24 @@ class LiveMeetings:
                 self._abandon(lr, "meeting moved; resume")
 
     def _deliver(self, lr: LiveRoom, events: Iterable[Event]) -> None:
+        sessions_changed = False
+        conns = lr.conns
         for e in events:
-            frame = event_frame(e)
+            frame = event_frame(e)  # encoded once, whoever receives it
+            payload = e.payload
             if e.seq is not None:
                 self.metrics.rtc_messages.labels("out", e.type).inc(len(e.to))
-                if isinstance(e.payload, ChatPosted):
+                if isinstance(payload, ChatPosted):
                     self.metrics.chat_messages.inc()
                 self._webhook(lr, e)
+            if not isinstance(payload, _SESSION_NEUTRAL):
+                sessions_changed = True
             for pid in e.to:
-                conn = lr.conns.get(pid)
+                conn = conns.get(pid)
                 if conn is not None:
                     conn.send(frame)
-        self._sync_sessions(lr)
+        if sessions_changed:
+            self._sync_sessions(lr)
 
     def _sync_sessions(self, lr: LiveRoom) -> None:
         """Tell connections whose session state changed (admitted, ended)."""

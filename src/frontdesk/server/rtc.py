@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,72 +56,145 @@ class _ConnLog(logging.LoggerAdapter[logging.Logger]):
 
 
 class RtcConnection:
-    """One client socket: an outbox drained by a writer task, so a slow client
+    """One client socket. A frame is written at once (no queue, no task): the
+    socket's send never suspends while the transport takes data. Only when the
+    transport pushes back (its buffer is full) do frames wait, in a bounded
+    backlog drained by a task until the transport takes data again; a client
+    that lets :data:`OUTBOX_LIMIT` frames pile up is cut off, so a slow client
     never blocks a room."""
+
+    __slots__ = (
+        "_backlog",
+        "_closing",
+        "_flusher",
+        "_ws_send",
+        "last_state",
+        "participant_id",
+        "reply_before_close",
+        "resume_token_at",
+        "ws",
+    )
 
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
+        self._ws_send = ws.send
         self.participant_id = ""
         self.last_state: SessionState | None = None
-        self._out: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue()
+        #: Frames waiting while the transport pushes back (``None``: it does not);
+        #: a ``(code, reason)`` item is the close, the last item ever queued.
+        self._backlog: deque[str | tuple[int, str]] | None = None
+        self._flusher: asyncio.Task[None] | None = None
         self._closing = False
         # The ``ok`` to a leave/end request: sent before the bye that the same
         # request causes, so the client's request does not hang.
         self.reply_before_close: str | None = None
         #: When this connection was last handed a resume token (monotonic).
         self.resume_token_at = 0.0
-        self._writer = asyncio.create_task(self._drain())
 
     def send(self, frame: str) -> None:
         if self._closing:
             return
-        if self._out.qsize() >= OUTBOX_LIMIT:
+        backlog = self._backlog
+        if backlog is not None and len(backlog) >= OUTBOX_LIMIT:
             log.warning("client too slow (%d frames queued); disconnecting", OUTBOX_LIMIT)
             self.close(1013, "too slow; resume")
             return
-        self._out.put_nowait(frame)
+        self._push(frame)
 
     def close(self, code: int, reason: str) -> None:
         if self._closing:
             return
         if self.reply_before_close is not None:
-            self._out.put_nowait(self.reply_before_close)
+            self._push(self.reply_before_close)
             self.reply_before_close = None
         self._closing = True
-        self._out.put_nowait((code, reason[:120]))
+        self._push((code, reason[:120]))
 
     def end_session(self, bye: str, code: int, reason: str) -> None:
         if self._closing:
             return
         if self.reply_before_close is not None:
-            self._out.put_nowait(self.reply_before_close)
+            self._push(self.reply_before_close)
             self.reply_before_close = None
-        self._out.put_nowait(bye)
+        self._push(bye)
         self.close(code, reason)
 
     @property
     def closing(self) -> bool:
         return self._closing
 
-    async def _drain(self) -> None:
+    def _push(self, item: str | tuple[int, str]) -> None:
+        if self._backlog is not None:  # behind frames the transport has not taken
+            self._backlog.append(item)
+            return
+        coro = self._write(item)
         try:
-            while True:
-                item = await self._out.get()
+            # Run the send up to its first suspension: with a transport that
+            # takes data, it completes here and now.
+            waiting = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:  # the socket went away; the reader notices
+            self._closing = True
+            return
+        # The transport pushed back: that send and every later frame go on in a task.
+        self._backlog = deque()
+        self._flusher = asyncio.get_running_loop().create_task(self._flush(coro, waiting))
+
+    def _write(self, item: str | tuple[int, str]) -> Coroutine[Any, Any, None]:
+        if isinstance(item, tuple):
+            return self._close_ws(item[0], item[1])
+        return self._ws_send({"type": "websocket.send", "text": item})
+
+    async def _close_ws(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code, reason)
+
+    async def _flush(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        """Finish the send that was suspended, then the backlog, in order."""
+        backlog = self._backlog
+        assert backlog is not None
+        try:
+            await _resume(coro, waiting)
+            while backlog:
+                item = backlog.popleft()
+                await self._write(item)
                 if isinstance(item, tuple):
-                    with contextlib.suppress(Exception):
-                        await self.ws.close(item[0], item[1])
                     return
-                await self.ws.send_text(item)
+            self._backlog = None  # caught up: write directly again
         except Exception:  # the socket went away; the reader notices
             self._closing = True
 
     async def finish(self) -> None:
-        """Flush what is queued (bounded), then stop the writer."""
+        """Flush what is queued (bounded), then stop the flusher."""
         if not self._closing:
             self.close(1000, "")
-        with contextlib.suppress(asyncio.TimeoutError, Exception):
-            await asyncio.wait_for(asyncio.shield(self._writer), 2.0)
-        self._writer.cancel()
+        flusher = self._flusher
+        if flusher is not None:
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(flusher), 2.0)
+            flusher.cancel()
+
+
+async def _resume(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """Drive ``coro``, started by hand and suspended on ``waiting`` (what it
+    yielded: a future, or ``None`` for a bare yield), to its end."""
+    try:
+        while True:
+            if waiting is None:
+                await asyncio.sleep(0)
+            else:
+                # As a task does with what its coroutine yields: mark the future
+                # as taken over, then wait for it (its outcome reaches ``coro``).
+                waiting._asyncio_future_blocking = False
+                with contextlib.suppress(Exception):
+                    await waiting
+            try:
+                waiting = coro.send(None)
+            except StopIteration:
+                return
+    finally:
+        coro.close()  # no-op once finished; cancelled: unwinds it
 
 
 @dataclass
