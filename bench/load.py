@@ -61,6 +61,7 @@ from frontdesk.store.sql import SqlStore
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+GROUPS = ("joins", "pairs", "rooms", "api", "memory")
 RAISED = {
     "FRONTDESK_WS_MESSAGES_PER_S": "1000000",
     "FRONTDESK_RATE_LIMIT_PER_MIN": "100000000",
@@ -107,6 +108,16 @@ class Sizes:
             200, (2, 4, 8, 16, 32, 64, 128), 300, 200, (2000, 5000), 10.0, 5.0, idle or 10_000,
             20.0, 5.0,
         )  # fmt: skip
+
+
+def cpu(r: lg.JoinResult | lg.ChatResult | lg.ApiResult | lg.CpuWindow) -> str:
+    """The node's CPU; in brackets its event loop's thread alone, and the share of
+    the window that thread was ready to run but waited for a CPU."""
+    if isinstance(r, lg.CpuWindow):
+        total, loop, wait = r.percent, r.loop_percent, r.wait_percent
+    else:
+        total, loop, wait = r.node_cpu, r.node_loop_cpu, r.node_loop_wait
+    return f"{total:.0f}% ({loop:.0f}/{wait:.0f})"
 
 
 def fmt_errors(errors: dict[str, int]) -> str:
@@ -218,7 +229,10 @@ async def database(kind: str, workdir: Path) -> AsyncIterator[tuple[str, str | N
 
 # --- the rows ------------------------------------------------------------------------------------
 class Bench:
-    def __init__(self, db: str, sizes: Sizes, processes: int, deflate: bool) -> None:
+    def __init__(
+        self, db: str, sizes: Sizes, processes: int, deflate: bool, groups: Sequence[str] = GROUPS
+    ) -> None:
+        self.groups = groups
         self.db = db
         self.sizes = sizes
         self.processes = processes
@@ -247,13 +261,19 @@ class Bench:
                 async with lg.Fleet(self.processes) as fleet:
                     proc = await node.start()
                     try:
-                        await self.joins(fleet, node, proc, minter)
-                        await self.pairs(fleet, node, proc, minter)
-                        await self.rooms(fleet, node, proc, minter)
-                        token = await node.access_token(creds.client_id, creds.client_secret)
-                        await self.api(fleet, node, proc, token)
+                        if "joins" in self.groups:
+                            await self.joins(fleet, node, proc, minter)
+                        if "pairs" in self.groups:
+                            await self.pairs(fleet, node, proc, minter)
+                        if "rooms" in self.groups:
+                            await self.rooms(fleet, node, proc, minter)
+                        if "api" in self.groups:
+                            token = await node.access_token(creds.client_id, creds.client_secret)
+                            await self.api(fleet, node, proc, token)
                     finally:
                         node.stop()
+                    if "memory" not in self.groups:
+                        return self.rows
                     fresh = Node(url, workdir)
                     ops2 = Operations(Settings(database_url=url, port=fresh.port), store)
                     await ops2.start()
@@ -279,7 +299,7 @@ class Bench:
             Row(
                 "sequential join", self.db, f"{r.joined}/{r.wanted} joins, 1 at a time",
                 r.latency.pct_ms(50), r.latency.pct_ms(95), r.latency.pct_ms(99),
-                f"{r.rate:.0f} joins/s", f"{r.node_cpu:.0f}%", note=fmt_errors(r.errors),
+                f"{r.rate:.0f} joins/s", cpu(r), note=fmt_errors(r.errors),
             )
         )  # fmt: skip
         best: lg.JoinResult | None = None
@@ -310,7 +330,7 @@ class Bench:
             Row(
                 "joins per second", self.db, f"concurrency {best.concurrency} (best of ramp)",
                 best.latency.pct_ms(50), best.latency.pct_ms(95), best.latency.pct_ms(99),
-                f"{best.rate:.0f} joins/s", f"{best.node_cpu:.0f}%",
+                f"{best.rate:.0f} joins/s", cpu(best),
                 f"{best.node_cpu / 100 / best.rate * 1e6:.0f} µs/join" if best.rate else "",
                 note=fmt_errors(best.errors),
             )
@@ -354,7 +374,7 @@ class Bench:
             Row(
                 name, self.db, load, r.delivery.pct_ms(50), r.delivery.pct_ms(95),
                 r.delivery.pct_ms(99), f"{rate:.0f} {'msg' if unit == 'msg' else 'deliveries'}/s",
-                f"{r.node_cpu:.0f}%", f"{per:.0f} µs/{unit}", note=note,
+                cpu(r), f"{per:.0f} µs/{unit}", note=note,
             )
         )  # fmt: skip
 
@@ -374,7 +394,7 @@ class Bench:
             Row(
                 "one meeting's chat ceiling", self.db, "4 guests, all sending, closed loop",
                 r.ack.pct_ms(50), r.ack.pct_ms(95), r.ack.pct_ms(99),
-                f"{r.msg_rate:.0f} msg/s acked", f"{r.node_cpu:.0f}%",
+                f"{r.msg_rate:.0f} msg/s acked", cpu(r),
                 f"{r.node_cpu_s * 1e6 / max(1, r.acked_in_window):.0f} µs/msg",
                 note=f"(ack latency) delivery p99 {r.delivery.pct_ms(99):.1f} ms, "
                 f"clients {r.client_cpu:.0f}%"
@@ -411,7 +431,7 @@ class Bench:
                 Row(
                     f"service API: {label}", self.db, "8 keep-alive connections",
                     r.latency.pct_ms(50), r.latency.pct_ms(95), r.latency.pct_ms(99),
-                    f"{r.rate:.0f}/s", f"{r.node_cpu:.0f}%",
+                    f"{r.rate:.0f}/s", cpu(r),
                     f"{r.node_cpu / 100 / r.rate * 1e6:.0f} µs each" if r.rate else "",
                     note=f"clients {r.client_cpu:.0f}%"
                     + (f", errors {fmt_errors(r.errors)}" if r.errors else ""),
@@ -426,10 +446,10 @@ class Bench:
         specs = await lg.plan(minter, s.idle // 2, 2)
         held = await lg.connect(fleet, node.target, specs, concurrency=64, deflate=self.deflate)
         joined_rss = proc.rss_mb()
-        cpu = lg.CpuWindow(proc)
-        cpu.start()
+        window = lg.CpuWindow(proc)
+        window.start()
         await asyncio.sleep(s.idle_hold_s)
-        cpu.stop()
+        window.stop()
         after = proc.rss_mb()
         per = (after - before) * 1024 / max(1, held.joined)
         self.row(
@@ -437,7 +457,7 @@ class Bench:
                 "memory: idle guests", self.db,
                 f"{held.joined} connected ({s.idle // 2} meetings)",
                 held.latency.pct_ms(50), held.latency.pct_ms(95), held.latency.pct_ms(99),
-                f"{held.rate:.0f} joins/s (64 at once)", f"{cpu.percent:.0f}%", "idle, heartbeats",
+                f"{held.rate:.0f} joins/s (64 at once)", cpu(window), "idle, heartbeats",
                 f"{before:.0f} → {after:.0f} MB",
                 note=f"(join latency) {per:.0f} KB/guest; {joined_rss:.0f} MB right after "
                 f"joining; held {s.idle_hold_s:g} s"
@@ -457,8 +477,8 @@ def table(rows: Sequence[Row]) -> list[str]:
     def ms(v: float) -> str:
         return "" if math.isnan(v) else f"{v:.1f}" if v < 100 else f"{v:.0f}"
 
-    head = ("row", "db", "load", "p50 ms", "p95 ms", "p99 ms", "rate", "node CPU", "CPU/unit",
-            "RSS", "notes")  # fmt: skip
+    head = ("row", "db", "load", "p50 ms", "p95 ms", "p99 ms", "rate", "node CPU (loop/wait)",
+            "CPU/unit", "RSS", "notes")  # fmt: skip
     body = [cells(r, ms) for r in rows]
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head) - 1)]
     right = {3, 4, 5, 7}
@@ -501,7 +521,8 @@ async def main(args: argparse.Namespace) -> int:
             continue
         print(f"== {db} ==", flush=True)
         with tempfile.TemporaryDirectory(prefix="frontdesk-load-") as tmp:
-            rows += await Bench(db, sizes, args.processes, not args.no_deflate).run(Path(tmp))
+            bench = Bench(db, sizes, args.processes, not args.no_deflate, args.rows.split(","))
+            rows += await bench.run(Path(tmp))
     load_after = loadavg()
     header = [
         machine(),
@@ -522,6 +543,9 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="seconds per row instead of the full run")
     ap.add_argument("--db", default="sqlite,postgres", help="databases, comma-separated")
+    ap.add_argument(
+        "--rows", default=",".join(GROUPS), help=f"groups of rows (default {','.join(GROUPS)})"
+    )
     ap.add_argument("--processes", type=int, default=2, help="client worker processes (2)")
     ap.add_argument("--idle", type=int, default=None, help="idle guests for the memory row")
     ap.add_argument("--no-deflate", action="store_true", help="clients do not offer compression")

@@ -154,11 +154,25 @@ class NodeProc:
         self.pid = pid
         self._tick = os.sysconf("SC_CLK_TCK")
 
-    def cpu_s(self) -> float:
-        """User + system CPU seconds of the process (all its threads)."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
+    def cpu_s(self, thread: int | None = None) -> float:
+        """User + system CPU seconds of the process (all its threads), or of one
+        thread (the main thread, which runs the event loop, has the process's id)."""
+        path = (
+            f"/proc/{self.pid}/stat" if thread is None else f"/proc/{self.pid}/task/{thread}/stat"
+        )
+        stat = Path(path).read_text()
         fields = stat[stat.rindex(")") + 2 :].split()
         return (int(fields[11]) + int(fields[12])) / self._tick
+
+    def waited_s(self, thread: int) -> float:
+        """Seconds ``thread`` was ready to run but waited for a CPU (``schedstat``):
+        on a shared machine, what other processes took from the node."""
+        try:
+            return (
+                int(Path(f"/proc/{self.pid}/task/{thread}/schedstat").read_text().split()[1]) / 1e9
+            )
+        except (OSError, IndexError, ValueError):
+            return float("nan")
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -168,25 +182,32 @@ class NodeProc:
 
 
 class CpuWindow:
-    """A process's CPU use over a window, as a percentage of one core."""
+    """A node's CPU use over a window, as a percentage of one core: the whole
+    process, its event loop's thread alone (near 100 %: the loop is the limit),
+    and how long that thread was ready but waited for a CPU (taken by others)."""
 
     def __init__(self, node: NodeProc | None) -> None:
         self.node = node
-        self.cpu0 = 0.0
-        self.t0 = 0.0
-        self.percent = float("nan")
-        self.cpu_s = float("nan")
+        self.cpu0 = self.loop0 = self.wait0 = self.t0 = 0.0
+        self.percent = self.loop_percent = self.wait_percent = self.cpu_s = float("nan")
 
     def start(self) -> None:
         if self.node is not None:
             self.cpu0 = self.node.cpu_s()
+            self.loop0 = self.node.cpu_s(self.node.pid)
+            self.wait0 = self.node.waited_s(self.node.pid)
             self.t0 = time.monotonic()
 
     def stop(self) -> None:
         if self.node is not None:
             self.cpu_s = self.node.cpu_s() - self.cpu0
+            loop_s = self.node.cpu_s(self.node.pid) - self.loop0
+            wait_s = self.node.waited_s(self.node.pid) - self.wait0
             wall = time.monotonic() - self.t0
-            self.percent = 100 * self.cpu_s / wall if wall > 0 else float("nan")
+            if wall > 0:
+                self.percent = 100 * self.cpu_s / wall
+                self.loop_percent = 100 * loop_s / wall
+                self.wait_percent = 100 * wait_s / wall
 
 
 # --- a minimal WebSocket client -----------------------------------------------------------------
@@ -839,6 +860,8 @@ class JoinResult:
     elapsed_s: float
     errors: dict[str, int]
     node_cpu: float = float("nan")
+    node_loop_cpu: float = float("nan")
+    node_loop_wait: float = float("nan")
     client_cpu: float = float("nan")
     concurrency: int = 0
 
@@ -862,6 +885,8 @@ class ChatResult:
     lag: Hist
     errors: dict[str, int]
     node_cpu: float = float("nan")  # % of one core
+    node_loop_cpu: float = float("nan")
+    node_loop_wait: float = float("nan")  # the event loop's thread alone
     node_cpu_s: float = float("nan")
     client_cpu: float = float("nan")
 
@@ -887,6 +912,8 @@ class ApiResult:
     duration_s: float
     errors: dict[str, int]
     node_cpu: float = float("nan")
+    node_loop_cpu: float = float("nan")
+    node_loop_wait: float = float("nan")
     client_cpu: float = float("nan")
 
     @property
@@ -940,6 +967,8 @@ async def joins(
         elapsed_s=elapsed,
         errors=_merge_counts(a["errors"] for a in answers),
         node_cpu=cpu.percent,
+        node_loop_cpu=cpu.loop_percent,
+        node_loop_wait=cpu.wait_percent,
         client_cpu=100 * sum(a["client_cpu_s"] for a in answers) / wall if wall else 0.0,
         concurrency=each * hands,
     )
@@ -1004,6 +1033,8 @@ async def chat(
         lag=Hist.of(a["lag"] for a in answers),
         errors=_merge_counts(a["errors"] for a in answers),
         node_cpu=cpu.percent,
+        node_loop_cpu=cpu.loop_percent,
+        node_loop_wait=cpu.wait_percent,
         node_cpu_s=cpu.cpu_s,
         # the workers' CPU includes the drain; compared with the window alone
         client_cpu=100 * sum(a["client_cpu_s"] for a in answers) / (time.monotonic() - c0),
@@ -1062,6 +1093,8 @@ async def service_api(
         duration_s=duration,
         errors=_merge_counts(a["errors"] for a in answers),
         node_cpu=cpu.percent,
+        node_loop_cpu=cpu.loop_percent,
+        node_loop_wait=cpu.wait_percent,
         client_cpu=100 * sum(a["client_cpu_s"] for a in answers) / (time.monotonic() - c0),
     )
 
