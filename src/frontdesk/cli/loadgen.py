@@ -603,20 +603,29 @@ class Worker:
         return None
 
     async def _connect(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        """Join every spec, ``concurrency`` at a time, from ``start_ns`` on; keep them."""
+        """Join every spec, ``concurrency`` at a time, from ``start_ns`` on; keep them.
+        None is begun after ``deadline_ns`` (those count as ``not tried``)."""
         target: Target = cmd["target"]
         specs: list[Spec] = cmd["specs"]
+        deadline: int | None = cmd.get("deadline_ns")
         stats = Stats()
         gate = asyncio.Semaphore(max(1, cmd["concurrency"]))
+        skipped = 0
 
         async def one(spec: Spec) -> None:
+            nonlocal skipped
             async with gate:
+                if deadline is not None and time.monotonic_ns() > deadline:
+                    skipped += 1
+                    return
                 peer = await self._open(target, spec, cmd["deflate"], stats)
             if peer is not None:
                 self.peers.append(peer)
 
         await self._until(cmd["start_ns"])
         await asyncio.gather(*(one(s) for s in specs))
+        if skipped:
+            stats.errors["not tried"] = skipped
         return {"joined": stats.join.n, **stats.report()}
 
     async def _chat(self, cmd: dict[str, Any]) -> dict[str, Any]:
@@ -931,9 +940,11 @@ async def joins(
     node: NodeProc | None = None,
     deflate: bool = True,
     processes: int | None = None,
+    limit_s: float | None = None,
 ) -> JoinResult:
     """Join every spec (``concurrency`` in flight over the fleet, or over the first
-    ``processes`` workers); the guests stay connected until :func:`drop`."""
+    ``processes`` workers), beginning none after ``limit_s`` seconds; the guests
+    stay connected until :func:`drop`."""
     hands = min(processes or fleet.size, fleet.size)
     each = max(1, concurrency // hands)
     start = start_in()
@@ -946,6 +957,7 @@ async def joins(
             "concurrency": each,
             "deflate": deflate,
             "start_ns": start,
+            "deadline_ns": None if limit_s is None else start + int(limit_s * 1e9),
         }
         if i < hands
         else None
@@ -981,9 +993,12 @@ async def connect(
     *,
     concurrency: int = 64,
     deflate: bool = True,
+    limit_s: float | None = None,
 ) -> JoinResult:
     """Connect guests to hold (for chat or idling); same as :func:`joins`."""
-    return await joins(fleet, target, specs, concurrency=concurrency, deflate=deflate)
+    return await joins(
+        fleet, target, specs, concurrency=concurrency, deflate=deflate, limit_s=limit_s
+    )
 
 
 async def chat(
