@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import json
 import math
 import os
@@ -194,8 +195,9 @@ class Node:
         exe = Path(sys.executable).with_name("frontdesk")
         log = (self.workdir / f"node-{self.port}.log").open("wb")
         return subprocess.Popen(
-            [str(exe), "serve"], cwd=self.workdir, env=env, stdout=log, stderr=log
-        )
+            [str(exe), "serve"], cwd=self.workdir, env=env, stdout=log, stderr=log,
+            preexec_fn=_die_with_parent,
+        )  # fmt: skip
 
     async def access_token(self, client_id: str, secret: str) -> str:
         async with httpx.AsyncClient(base_url=self.base, timeout=10) as http:
@@ -216,6 +218,14 @@ class Node:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+_LIBC = ctypes.CDLL(None)  # loaded before any fork
+
+
+def _die_with_parent() -> None:
+    """In the node's process: SIGTERM when this benchmark dies, however it dies."""
+    _LIBC.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
 @contextlib.asynccontextmanager
@@ -242,6 +252,21 @@ class Bench:
         self.processes = processes
         self.deflate = deflate
         self.rows: list[Row] = []
+        self.proc: lg.NodeProc | None = None
+
+    async def settle(self, fleet: lg.Fleet) -> None:
+        """Every guest leaves; then wait (30 s at most) until the node is quiet, so
+        that a backlog left by one row is not measured in the next."""
+        await lg.drop(fleet)
+        if self.proc is None:
+            return
+        for _ in range(60):
+            window = lg.CpuWindow(self.proc)
+            window.start()
+            await asyncio.sleep(0.5)
+            window.stop()
+            if window.percent < 15:
+                return
 
     def row(self, row: Row) -> None:
         self.rows.append(row)
@@ -263,8 +288,8 @@ class Bench:
                 await ops.accounts.create("alice", "Alice Advisor", PASSWORD)
                 minter = StoreMinter(ops)
                 async with lg.Fleet(self.processes) as fleet:
-                    proc = await node.start()
                     try:
+                        proc = self.proc = await node.start()
                         if "joins" in self.groups:
                             await self.joins(fleet, node, proc, minter)
                         if "pairs" in self.groups:
@@ -281,8 +306,8 @@ class Bench:
                     fresh = Node(url, workdir)
                     ops2 = Operations(Settings(database_url=url, port=fresh.port), store)
                     await ops2.start()
-                    proc = await fresh.start()
                     try:
+                        proc = await fresh.start()
                         await self.memory(fleet, fresh, proc, StoreMinter(ops2))
                     finally:
                         fresh.stop()
@@ -298,7 +323,7 @@ class Bench:
         r = await lg.joins(
             fleet, node.target, specs, concurrency=1, node=proc, deflate=self.deflate, processes=1
         )
-        await lg.drop(fleet)
+        await self.settle(fleet)
         self.row(
             Row(
                 "sequential join", self.db, f"{r.joined}/{r.wanted} joins, 1 at a time",
@@ -313,7 +338,7 @@ class Bench:
             n += n % 2
             specs = await lg.plan(minter, n // 2, 2)
             r = await lg.joins(fleet, node.target, specs, concurrency=c, node=proc)
-            await lg.drop(fleet)
+            await self.settle(fleet)
             await asyncio.sleep(0.5)  # the leaves are stored; let the node settle
             print(
                 f"    joins at concurrency {r.concurrency:>3}: {r.rate:6.0f}/s  "
@@ -355,7 +380,7 @@ class Bench:
             self.chat_row(
                 "two-person meetings", f"{s.pairs}x2, {total} msg/s offered", r, held, "msg"
             )
-        await lg.drop(fleet)
+        await self.settle(fleet)
 
     def chat_row(
         self, name: str, load: str, r: lg.ChatResult, held: lg.JoinResult, unit: str
@@ -397,7 +422,7 @@ class Bench:
             fleet, senders=[sp.index for sp in specs], members=4, duration=s.room_s,
             budget=9000 // len(specs), node=proc,
         )  # fmt: skip
-        await lg.drop(fleet)
+        await self.settle(fleet)
         self.row(
             Row(
                 "one meeting's chat ceiling", self.db, "4 guests, all sending, closed loop",
@@ -413,7 +438,7 @@ class Bench:
             specs = await lg.plan(minter, 1, size)
             held = await lg.connect(fleet, node.target, specs, concurrency=8, deflate=self.deflate)
             if held.joined < size:
-                await lg.drop(fleet)
+                await self.settle(fleet)
                 self.row(
                     Row(
                         f"fan-out, {size} guests", self.db, "4 senders, closed loop",
@@ -426,7 +451,7 @@ class Bench:
                 fleet, senders=[sp.index for sp in specs[:4]], members=size, duration=s.room_s,
                 budget=9000 // 4, node=proc,
             )  # fmt: skip
-            await lg.drop(fleet)
+            await self.settle(fleet)
             self.chat_row(f"fan-out, {size} guests", "4 senders, closed loop", r, held, "delivery")
 
     async def api(self, fleet: lg.Fleet, node: Node, proc: lg.NodeProc, token: str) -> None:
@@ -523,6 +548,10 @@ def write_json(path: str, data: object) -> None:
 
 
 async def main(args: argparse.Namespace) -> int:
+    # bench/run.py stops a script with SIGTERM: clean up (node, workers, schema) then
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     sizes = Sizes.of(args.quick, args.idle)
     rows: list[Row] = []
     load_before = loadavg()

@@ -1010,7 +1010,7 @@ async def chat(
     rate: float = 0.0,
     budget: int = 1_000_000,
     node: NodeProc | None = None,
-    drain: float = 3.0,
+    drain: float = 15.0,
 ) -> ChatResult:
     """Every connected guest whose index is in ``senders`` chats for ``duration``
     seconds: ``rate`` msg/s each (open loop), or with ``rate`` 0 as fast as its
