@@ -26,7 +26,8 @@ Rows (``--quick`` shrinks every one to seconds):
 * fan-out: one meeting of 50 (and of 100) guests, 4 of them sending as fast as
   acks allow; deliveries per second to the others;
 * memory: a fresh node's RSS before the first client, then with N idle guests
-  (pairs) connected and sending the protocol's heartbeat;
+  (pairs) connected and sending the protocol's heartbeat (on the first
+  database only, unless ``--memory-every-db``: the figure is per guest);
 * service API: meetings created per second, and meeting + guest token pairs
   per second, over keep-alive HTTP/1.1 connections.
 """
@@ -563,7 +564,10 @@ async def main(args: argparse.Namespace) -> int:
             continue
         print(f"== {db} ==", flush=True)
         with tempfile.TemporaryDirectory(prefix="frontdesk-load-") as tmp:
-            bench = Bench(db, sizes, args.processes, not args.no_deflate, args.rows.split(","))
+            groups = args.rows.split(",")
+            if db != args.db.split(",")[0] and not args.memory_every_db:
+                groups = [g for g in groups if g != "memory"]  # per guest, not per database
+            bench = Bench(db, sizes, args.processes, not args.no_deflate, groups)
             rows += await bench.run(Path(tmp))
     load_after = loadavg()
     header = [
@@ -591,6 +595,11 @@ if __name__ == "__main__":
     )
     ap.add_argument("--processes", type=int, default=2, help="client worker processes (2)")
     ap.add_argument("--idle", type=int, default=None, help="idle guests for the memory row")
+    ap.add_argument(
+        "--memory-every-db",
+        action="store_true",
+        help="the memory row on every database (default: the first only)",
+    )
     ap.add_argument("--no-deflate", action="store_true", help="clients do not offer compression")
     ap.add_argument("--json", help="also write the rows to this file (bench/run.py reads it)")
     sys.exit(asyncio.run(main(ap.parse_args())))
