@@ -602,6 +602,9 @@ class Worker:
         stats.error("redirected twice")
         return None
 
+    async def _ready(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
     async def _connect(self, cmd: dict[str, Any]) -> dict[str, Any]:
         """Join every spec, ``concurrency`` at a time, from ``start_ns`` on; keep them.
         None is begun after ``deadline_ns`` (those count as ``not tried``)."""
@@ -825,6 +828,9 @@ class Fleet:
                 proc.join()
 
     async def __aenter__(self) -> Fleet:
+        # Started processes import and set up before they read their pipe: wait
+        # for that, or the first measured window would include it.
+        await self.everyone({"op": "ready"})
         return self
 
     async def __aexit__(self, *exc: object) -> None:
