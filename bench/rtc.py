@@ -31,7 +31,7 @@ from frontdesk.domain.model import LobbyBypass
 
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def report(name: str, ms: list[float]) -> None:
@@ -92,7 +92,7 @@ async def main(joins: int, chats: int) -> None:
                     )
                 )
 
-                async def until_ack() -> None:
+                async def until_ack(i: int = i, t0: float = t0) -> None:
                     while True:
                         msg = json.loads(await a.recv())
                         if msg["type"] == "error":
@@ -101,7 +101,7 @@ async def main(joins: int, chats: int) -> None:
                             ack_ms.append((time.perf_counter() - t0) * 1000)
                             return
 
-                async def until_peer() -> None:
+                async def until_peer(i: int = i, t0: float = t0) -> None:
                     while True:
                         msg = json.loads(await b.recv())
                         if (
