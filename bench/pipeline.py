@@ -36,6 +36,8 @@ from frontdesk.domain.model import LobbyBypass
 from frontdesk.server.operations import Operations
 from frontdesk.store import open_store
 
+SPY: str | None = None  # --py-spy: record the node's stacks (collapsed) to this file
+
 
 async def seed(database_url: str, senders: int, port: int) -> list[str]:
     store = await open_store(database_url)
@@ -155,9 +157,30 @@ async def run(url: str, tokens: list[str], seconds: float, pid: int) -> str:
         cpu_task_started = True
 
     sampler = asyncio.create_task(sample_cpu())
+    spy = None
+    if SPY:
+        spy = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "-p",
+                str(pid),
+                "-d",
+                str(int(seconds)),
+                "-f",
+                "raw",
+                "-o",
+                SPY,
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     await asyncio.gather(*(sender(i, ws) for i, ws in enumerate(conns)))
     cpu1 = cpu_s(pid)
     await sampler
+    if spy is not None:
+        spy.wait()
     measured = max(1e-9, time.monotonic() - max(warm, t0))
     for ws in conns:
         with contextlib.suppress(Exception):
@@ -209,10 +232,96 @@ async def main(senders: list[int], seconds: float, postgres: str | None) -> None
     print(machine())
 
 
+# --- the commit path alone: the node's live layer in this process, no sockets ------------
+class _NullConn:
+    """A connection that takes frames and drops them (fan-out without a socket)."""
+
+    def __init__(self, pid: str) -> None:
+        self.participant_id = pid
+        self.last_state = None
+        self.frames = 0
+
+    def send(self, frame: str) -> None:
+        self.frames += 1
+
+    def close(self, code: int, reason: str) -> None:
+        pass
+
+    def end_session(self, bye: str, code: int, reason: str) -> None:
+        pass
+
+
+async def core(database_url: str, senders: int, seconds: float) -> str:
+    """``senders`` coroutines call ``LiveMeetings.execute(SendChat)`` back to back in one
+    meeting: the room, the writer and the store, without WebSocket or JSON."""
+    from frontdesk.domain import commands as cmd
+    from frontdesk.domain.model import AccessPolicy, Role
+    from frontdesk.domain.participants import JoinMethod
+    from frontdesk.server.app import create_app
+
+    app = create_app(Settings(database_url=database_url))
+    async with app.router.lifespan_context(app):
+        ops, live = app.state.ops, app.state.live
+        await ops.accounts.create("alice", "Alice Advisor", "bench-password-1")
+        m = await ops.meetings.create(
+            subject="busy", organizer="alice", access_policy=AccessPolicy.DIRECT
+        )
+        lr = await live.room(m.id)
+        pids = [f"p_{i}" for i in range(senders)]
+        for pid in pids:
+            await live.execute(lr, cmd.Join(pid, pid, Role.GUEST, JoinMethod.TOKEN))
+            live.attach(lr, _NullConn(pid))
+        ack_ms: list[float] = []
+        stop = time.monotonic() + seconds
+        warm = time.monotonic() + min(1.0, seconds / 5)
+
+        async def sender(pid: str) -> None:
+            n = 0
+            while (now := time.monotonic()) < stop:
+                t0 = time.perf_counter()
+                await live.execute(lr, cmd.SendChat(pid, f"c{n}", "hi"))
+                if now >= warm:
+                    ack_ms.append((time.perf_counter() - t0) * 1000)
+                n += 1
+
+        b0, r0 = live.writer.batches, live.writer.records
+        cpu0 = time.process_time()
+        t0 = time.monotonic()
+        await asyncio.gather(*(sender(pid) for pid in pids))
+        elapsed = time.monotonic() - t0
+        cpu = time.process_time() - cpu0
+        batches, records = live.writer.batches - b0, live.writer.records - r0
+        for pid in pids:
+            await live.execute(lr, cmd.Leave(pid))
+    ms = sorted(ack_ms)
+    rate = len(ms) / (seconds - min(1.0, seconds / 5))
+    return (
+        f"core senders={senders:<3} acked {rate:8.0f} msg/s  ack p50 {percentile(ms, 50):6.2f}  "
+        f"p99 {percentile(ms, 99):6.2f} ms  CPU {cpu / max(1, records) * 1e6:5.0f} us/msg  "
+        f"{records / max(1, batches):5.1f} events/commit ({records / elapsed:6.0f} events/s)  "
+        f"load {Path('/proc/loadavg').read_text().split()[0]}"
+    )
+
+
+async def main_core(senders: list[int], seconds: float, postgres: str | None) -> None:
+    print(f"one meeting, commit path in process; {'PostgreSQL' if postgres else 'SQLite'}")
+    for k in senders:
+        with tempfile.TemporaryDirectory(prefix="frontdesk-bench-") as tmp:
+            async with database(postgres, Path(tmp)) as database_url:
+                print(await core(database_url, k, seconds), flush=True)
+    print(machine())
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--senders", type=int, nargs="+", default=[4, 8, 16])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--postgres", default=None, help="a PostgreSQL URL (default: SQLite)")
+    ap.add_argument("--core", action="store_true", help="the commit path alone, in process")
+    ap.add_argument("--py-spy", default=None, help="record the node with py-spy (raw) here")
     args = ap.parse_args()
-    asyncio.run(main(args.senders, args.seconds, args.postgres))
+    SPY = args.py_spy
+    if args.core:
+        asyncio.run(main_core(args.senders, args.seconds, args.postgres))
+    else:
+        asyncio.run(main(args.senders, args.seconds, args.postgres))
