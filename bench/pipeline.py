@@ -40,6 +40,7 @@ from frontdesk.store import open_store
 #: A meeting holds at most 10,000 chat messages (the domain's limit): the socket
 #: run stops short of it.
 CHAT_BUDGET = 9_500
+LOADAVG = Path("/proc/loadavg")
 SPY: str | None = None  # --py-spy: record the node's stacks (collapsed) to this file
 
 
@@ -167,7 +168,7 @@ async def run(url: str, tokens: list[str], seconds: float, pid: int) -> str:
     sampler = asyncio.create_task(sample_cpu())
     spy = None
     if SPY:
-        spy = subprocess.Popen(
+        spy = subprocess.Popen(  # noqa: ASYNC220 - a tool beside the run
             [
                 str(Path(sys.executable).with_name("py-spy")),
                 "record",
@@ -200,7 +201,7 @@ async def run(url: str, tokens: list[str], seconds: float, pid: int) -> str:
     return (
         f"senders={len(tokens):<3} acked {rate:8.0f} msg/s  ack p50 {percentile(ms, 50):6.2f}  "
         f"p99 {percentile(ms, 99):6.2f} ms  node CPU {node_cpu:5.0f} us/msg  "
-        f"errors {len(errors)}  load {Path('/proc/loadavg').read_text().split()[0]}"
+        f"errors {len(errors)}  load {LOADAVG.read_text().split()[0]}"
     )
 
 
@@ -309,7 +310,7 @@ async def core(database_url: str, senders: int, seconds: float) -> str:
         f"core senders={senders:<3} acked {rate:8.0f} msg/s  ack p50 {percentile(ms, 50):6.2f}  "
         f"p99 {percentile(ms, 99):6.2f} ms  CPU {cpu / max(1, records) * 1e6:5.0f} us/msg  "
         f"{records / max(1, batches):5.1f} events/commit ({records / elapsed:6.0f} events/s)  "
-        f"load {Path('/proc/loadavg').read_text().split()[0]}"
+        f"load {LOADAVG.read_text().split()[0]}"
     )
 
 

@@ -346,7 +346,7 @@ class LiveMeetings:
         while pending and pending[0].written:
             entry = pending.popleft()
             if entry.error is not None:
-                self._write_failed(lr, entry.error)
+                self._write_failed(lr, entry, entry.error)
                 return
             if lr.abandoned:  # dropped meanwhile (its lease lost): nothing more is delivered
                 self._fail_pending(lr, entry, Unavailable("the meeting moved; resume"))
@@ -364,7 +364,7 @@ class LiveMeetings:
                 log.exception("meeting %s: delivery failed", lr.meeting_id)
             _settle(entry.done)
 
-    def _write_failed(self, lr: LiveRoom, exc: BaseException) -> None:
+    def _write_failed(self, lr: LiveRoom, entry: _Pending, exc: BaseException) -> None:
         if isinstance(exc, LeaseLost):
             log.warning("meeting %s: lease lost; moving its clients", lr.meeting_id)
             self.metrics.leases_lost.labels("fenced write").inc()
@@ -378,7 +378,7 @@ class LiveMeetings:
                 log.error("meeting %s: storing events failed: %s", lr.meeting_id, exc)
             self._abandon(lr)
             err = Unavailable("the meeting could not be saved; try again")
-        self._fail_pending(lr, None, err)
+        self._fail_pending(lr, entry, err)
 
     def _fail_pending(self, lr: LiveRoom, first: _Pending | None, err: FrontdeskError) -> None:
         entries = ([first] if first is not None else []) + list(lr.pending)
