@@ -10,7 +10,7 @@ import pytest
 
 from frontdesk.domain.model import Meeting, User, new_join_code
 from frontdesk.errors import AlreadyExists
-from frontdesk.server.writer import EventWriter
+from frontdesk.server.writer import EventWriter, WriteStream
 from frontdesk.store import EventRecord, open_store
 
 
@@ -47,6 +47,48 @@ async def test_group_commit_and_failure_isolation(tmp_path: Path) -> None:
         assert (await store.last_seq("m_0"), await store.last_seq("m_2")) == (6, 6)
         with pytest.raises(AlreadyExists):
             await writer.write([rec("m_3", 1)])
+    finally:
+        await writer.stop()
+        await store.close()
+
+
+async def test_a_failed_batch_fails_every_later_batch_of_its_stream(tmp_path: Path) -> None:
+    """Per room, durability order is decision order: once one of a room's batches
+    fails, those queued after it are refused unstored (no seq gap), while other
+    rooms' batches in the same transactions are stored."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path}/w.db")
+    now = datetime.now(UTC)
+    await store.create_user(User("alice", "Alice", "x", now))
+    for mid in ("m_a", "m_b"):
+        await store.create_meeting(Meeting(mid, new_join_code(), "", "alice", now))
+    writer = EventWriter(store)
+    await writer.start()
+    try:
+
+        def rec(mid: str, seq: int) -> EventRecord:
+            return EventRecord(mid, seq, "chat_message", {"text": str(seq), "to": []}, now)
+
+        await writer.write([rec("m_a", 1)])
+        a, b = WriteStream(), WriteStream()
+        # All queued at once (one room's later batches behind its failing one).
+        futs = [
+            writer.write([rec("m_a", 2)], stream=a),
+            writer.write([rec("m_b", 1)], stream=b),
+            writer.write([rec("m_a", 1)], stream=a),  # a duplicate: fails
+            writer.write([rec("m_b", 2)], stream=b),
+            writer.write([rec("m_a", 3)], stream=a),  # after the failure: refused
+            writer.write([rec("m_a", 4)], stream=a),
+        ]
+        results = await asyncio.gather(*futs, return_exceptions=True)
+        assert results[0] is None and results[1] is None and results[3] is None
+        assert isinstance(results[2], AlreadyExists)
+        assert all(isinstance(r, Exception) for r in results[4:])
+        assert [r.seq for r in await store.events_since("m_a", 0)] == [1, 2]
+        assert [r.seq for r in await store.events_since("m_b", 0)] == [1, 2]
+        with pytest.raises(RuntimeError):  # the stream stays refused
+            await writer.write([rec("m_a", 3)], stream=a)
+        await writer.write([rec("m_a", 3)], stream=WriteStream())  # a restored room's
+        assert await store.last_seq("m_a") == 3
     finally:
         await writer.stop()
         await store.close()

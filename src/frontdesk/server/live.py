@@ -1,10 +1,15 @@
 """Live meetings on this node: the rooms, their connections and fan-out.
 
 Each meeting's :class:`~frontdesk.domain.Room` is owned by one
-:class:`LiveRoom`; commands run one at a time under the room's lock: the domain
-decides, the events are stored (group commit), then delivered to the
-connections named in each event's ``to``. Per-message work does not depend on
-how many meetings the node hosts, and delivery never touches the database.
+:class:`LiveRoom`; commands are decided one at a time under the room's lock,
+their events handed to the writer (group commit) in that order, then delivered
+to the connections named in each event's ``to``, and the command answered, in
+the same order once stored. Chat, typing and media changes do not wait for the
+store under the lock (one busy room shares transactions between its senders);
+every other command (joins, leaves, admissions, ticks: session changes) is
+stored and delivered before the lock is released. Per-message work does not
+depend on how many meetings the node hosts, and delivery never touches the
+database.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,7 +52,7 @@ from frontdesk.protocol.events import (
 from frontdesk.server.hosting import Hosting, SingleNode
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
-from frontdesk.server.writer import EventWriter
+from frontdesk.server.writer import EventWriter, WriteStream
 from frontdesk.store.base import EventRecord, LeaseLost
 
 __all__ = [
@@ -99,6 +105,16 @@ class Publisher(Protocol):
     def publish(self, event: str, data: dict[str, Any], *, meeting_id: str) -> None: ...
 
 
+def _settle(fut: asyncio.Future[None], exc: BaseException | None = None) -> None:
+    if fut.done():
+        return
+    if exc is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(exc)
+        fut.exception()  # retrieved: its caller may be gone
+
+
 def wire_snapshot(lr: LiveRoom, participant_id: str) -> dict[str, Any]:
     snap = lr.room.snapshot_for(participant_id)
     tail, truncated = chat_tail(snap.chat, SNAPSHOT_CHAT)
@@ -110,6 +126,23 @@ def wire_snapshot(lr: LiveRoom, participant_id: str) -> dict[str, Any]:
         chat_truncated=truncated,
     )
     return snapshot_to_wire(snap)
+
+
+#: Commands that change no session: decided under the lock, stored and answered
+#: after it is released (in order), so a busy room commits many at once.
+_PIPELINED = (cmd.SendChat, cmd.Typing, cmd.SetMedia)
+
+
+class _Pending:
+    """One decided command on its way: stored (``written``), then delivered."""
+
+    __slots__ = ("done", "error", "events", "written")
+
+    def __init__(self, events: list[Event], done: asyncio.Future[None]) -> None:
+        self.events = events
+        self.done = done
+        self.written = False
+        self.error: BaseException | None = None
 
 
 @dataclass
@@ -127,6 +160,10 @@ class LiveRoom:
     #: never stored, so this room serves nobody again (clients resume into a
     #: room restored from the store).
     abandoned: bool = False
+    #: Decided, not yet delivered: in decision (seq) order.
+    pending: deque[_Pending] = field(default_factory=deque)
+    #: This room's writes (a failed one fails every later one unstored).
+    stream: WriteStream = field(default_factory=WriteStream)
 
     def idle(self) -> bool:
         """Nothing left to serve: no connection and nobody who could come back."""
@@ -219,9 +256,20 @@ class LiveMeetings:
 
     # --- commands ----------------------------------------------------------------------
     async def execute(self, lr: LiveRoom, command: cmd.Command) -> list[Event]:
+        """Run ``command``; returns its events once stored and delivered."""
         async with lr.lock:
-            await self.ensure_current(lr)
-            return await self.run_locked(lr, command)
+            if (
+                lr.abandoned
+                or lr.stream.failed is not None
+                or self.rooms.get(lr.meeting_id) is not lr
+            ):
+                await self.ensure_current(lr)
+            entry = self._decide(lr, command)
+            if not isinstance(command, _PIPELINED) or lr.room.ended:
+                return await self._finish(lr, entry)
+        # shielded: a caller that goes away must not cancel the room's queue
+        await asyncio.shield(entry.done)
+        return entry.events
 
     async def ensure_current(self, lr: LiveRoom) -> None:
         """Check, under ``lr.lock``, that ``lr`` is still the meeting's room here.
@@ -230,7 +278,14 @@ class LiveMeetings:
         store read) while the room was dropped as idle: it is served again, as
         nothing else replaced it. A room abandoned after a failed write, or one
         replaced by a fresh restore, must not take commands: two rooms of one
-        meeting would hand out the same sequence numbers."""
+        meeting would hand out the same sequence numbers.
+
+        It also waits until everything the room decided is stored and
+        delivered, so the caller sees the room as its clients do (a snapshot
+        holds nothing that is not stored)."""
+        if lr.pending:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(lr.pending[-1].done)
         if lr.abandoned:
             raise Unavailable("the meeting is being reloaded; try again")
         current = self.rooms.get(lr.meeting_id)
@@ -256,35 +311,102 @@ class LiveMeetings:
         raise Unavailable("the meeting is being reloaded; try again")
 
     async def run_locked(self, lr: LiveRoom, command: cmd.Command) -> list[Event]:
-        """Decide, store, deliver. Caller holds ``lr.lock``."""
+        """Decide, store, deliver. Caller holds ``lr.lock``; returns once the
+        events (and all decided before them) are stored and delivered."""
+        return await self._finish(lr, self._decide(lr, command))
+
+    def _decide(self, lr: LiveRoom, command: cmd.Command) -> _Pending:
+        """Under ``lr.lock``: the domain decides; the stored events go to the
+        writer at once, behind the room's earlier ones. The entry's ``done`` is
+        settled once they are stored and delivered (:meth:`_advance`)."""
         events = lr.room.handle(command, self.ops.clock())
-        stored = [e for e in events if e.seq is not None]
-        if stored:
-            records = [
-                EventRecord(lr.meeting_id, e.seq, e.type, event_to_record(e), e.at)
-                for e in stored
-                if e.seq is not None
-            ]
+        entry = _Pending(events, asyncio.get_running_loop().create_future())
+        records = [
+            EventRecord(lr.meeting_id, e.seq, e.type, event_to_record(e), e.at)
+            for e in events
+            if e.seq is not None
+        ]
+        lr.pending.append(entry)
+        if not records:
+            entry.written = True
+            if len(lr.pending) == 1:
+                self._advance(lr)
+            return entry
+        try:
+            fut = self.writer.write(records, self.hosting.fence(lr.meeting_id), lr.stream)
+            if not isinstance(fut, asyncio.Future):  # a coroutine (tests replace the writer)
+                fut = asyncio.ensure_future(fut)
+        except Exception as exc:
+            lr.stream.failed = exc  # nothing decided after it may be stored
+            entry.written, entry.error = True, exc
+            self._advance(lr)
+            return entry
+        fut.add_done_callback(lambda f: self._written(lr, entry, f))
+        return entry
+
+    def _written(self, lr: LiveRoom, entry: _Pending, fut: asyncio.Future[None]) -> None:
+        entry.written = True
+        entry.error = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
+        self._advance(lr)
+
+    def _advance(self, lr: LiveRoom) -> None:
+        """Deliver what is stored at the head of the room's queue, in seq order; a
+        failed write abandons the room and fails everything decided after it."""
+        pending = lr.pending
+        while pending and pending[0].written:
+            entry = pending.popleft()
+            if entry.error is not None:
+                self._write_failed(lr, entry, entry.error)
+                return
+            if lr.abandoned:  # dropped meanwhile (its lease lost): nothing more is delivered
+                self._fail_pending(lr, entry, Unavailable("the meeting moved; resume"))
+                return
+            if lr.room.ended and not pending:
+                # The one that ended the room: its caller (who holds the lock)
+                # marks the meeting ended, then delivers (see _finish).
+                _settle(entry.done)
+                return
             try:
-                await self.writer.write(records, self.hosting.fence(lr.meeting_id))
-            except LeaseLost:
-                log.warning("meeting %s: lease lost; moving its clients", lr.meeting_id)
-                self.metrics.leases_lost.labels("fenced write").inc()
-                await self.hosting.release(lr.meeting_id)
-                self._abandon(lr, "meeting moved; resume")
-                raise Unavailable("the meeting moved to another node; resume") from None
-            except Exception as exc:
+                self._deliver(lr, entry.events)
+                if not pending:
+                    self._schedule(lr)
+            except Exception:  # stored: the command stands; its delivery broke
+                log.exception("meeting %s: delivery failed", lr.meeting_id)
+            _settle(entry.done)
+
+    def _write_failed(self, lr: LiveRoom, entry: _Pending, exc: BaseException) -> None:
+        if isinstance(exc, LeaseLost):
+            log.warning("meeting %s: lease lost; moving its clients", lr.meeting_id)
+            self.metrics.leases_lost.labels("fenced write").inc()
+            task = asyncio.get_running_loop().create_task(self.hosting.release(lr.meeting_id))
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+            self._abandon(lr, "meeting moved; resume")
+            err: FrontdeskError = Unavailable("the meeting moved to another node; resume")
+        else:
+            if not lr.abandoned:
                 log.error("meeting %s: storing events failed: %s", lr.meeting_id, exc)
-                self._abandon(lr)
-                raise Unavailable("the meeting could not be saved; try again") from None
-        if lr.room.ended:  # the service API shows it ended before anyone is told
+            self._abandon(lr)
+            err = Unavailable("the meeting could not be saved; try again")
+        self._fail_pending(lr, entry, err)
+
+    def _fail_pending(self, lr: LiveRoom, first: _Pending | None, err: FrontdeskError) -> None:
+        entries = ([first] if first is not None else []) + list(lr.pending)
+        lr.pending.clear()
+        for entry in entries:
+            _settle(entry.done, err)
+
+    async def _finish(self, lr: LiveRoom, entry: _Pending) -> list[Event]:
+        """Under ``lr.lock``: wait until ``entry`` is stored and delivered; a
+        command that ended the room marks the meeting ended first."""
+        await asyncio.shield(entry.done)
+        if lr.room.ended and not lr.abandoned:
+            # the service API shows it ended before anyone is told
             with contextlib.suppress(FrontdeskError):
                 await self.ops.meetings.end(lr.meeting_id)
-        self._deliver(lr, events)
-        self._schedule(lr)
-        if lr.room.ended:
+            self._deliver(lr, entry.events)
             self._drop(lr)
-        return events
+        return entry.events
 
     def _abandon(self, lr: LiveRoom, why: str = "meeting reloading; resume") -> None:
         """The store refused a write. The room decided on events that are not
@@ -330,7 +452,10 @@ class LiveMeetings:
             self._sync_sessions(lr)
 
     def _sync_sessions(self, lr: LiveRoom) -> None:
-        """Tell connections whose session state changed (admitted, ended)."""
+        """Tell connections whose session state changed (admitted, ended), once
+        the room's state is all delivered (nothing decided is on its way)."""
+        if lr.pending:
+            return
         for pid, conn in list(lr.conns.items()):
             p = lr.room.participants.get(pid)
             if p is None:

@@ -1,8 +1,14 @@
 """Group commit of meeting events: many rooms' events in one transaction.
 
-A room awaits :meth:`EventWriter.write` and acknowledges nothing before it
-returns, so "acknowledged" always means "stored". Writes that arrive while a
-transaction is in flight are batched into the next one.
+A room hands each decision's records to :meth:`EventWriter.write` at once (it
+does not wait under its lock) and acknowledges nothing before the returned
+future is done, so "acknowledged" always means "stored". Writes that arrive
+while a transaction is in flight are batched into the next one, in the order
+they were handed in: one room's batches are stored in the order it decided them.
+
+A room's writes share a :class:`WriteStream`. Once one of its batches fails,
+every later batch of that stream is refused unstored (the room's sequence
+numbers would have a gap), until the room is restored with a new stream.
 """
 
 from __future__ import annotations
@@ -14,11 +20,34 @@ from collections.abc import Sequence
 
 from frontdesk.store.base import EventRecord, Fence, LeaseLost, Store
 
-__all__ = ["EventWriter"]
+__all__ = ["EventWriter", "WriteStream"]
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[Sequence[EventRecord], Fence | None, asyncio.Future[None]]
+
+class WriteStream:
+    """One room's succession of writes; ``failed`` once one of them failed."""
+
+    __slots__ = ("failed",)
+
+    def __init__(self) -> None:
+        self.failed: BaseException | None = None
+
+
+class _Item:
+    __slots__ = ("fence", "fut", "records", "stream")
+
+    def __init__(
+        self,
+        records: Sequence[EventRecord],
+        fence: Fence | None,
+        stream: WriteStream | None,
+        fut: asyncio.Future[None],
+    ) -> None:
+        self.records = records
+        self.fence = fence
+        self.stream = stream
+        self.fut = fut
 
 
 class EventWriter:
@@ -42,26 +71,40 @@ class EventWriter:
                 await self._task
             self._task = None
 
-    async def write(self, records: Sequence[EventRecord], fence: Fence | None = None) -> None:
-        """Store ``records`` (one room's batch) under the room's ``fence`` (in a
-        cluster; ``None`` on one node); returns once they are durable."""
+    def write(
+        self,
+        records: Sequence[EventRecord],
+        fence: Fence | None = None,
+        stream: WriteStream | None = None,
+    ) -> asyncio.Future[None]:
+        """Queue ``records`` (one room's batch, under the room's ``fence`` in a
+        cluster; ``None`` on one node) at once; the future is done once they are
+        durable, or failed. Batches of one ``stream`` are stored in the order
+        they were queued; after one fails, the later ones fail unstored."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        if stream is not None and stream.failed is not None:
+            fut.set_exception(_refused(stream.failed))
+            return fut
         if not records:
-            return
-        if self._task is None:
-            await self._store.append_events(records, _fences([(records, fence)]))
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((records, fence, fut))
-        await fut
+            fut.set_result(None)
+            return fut
+        item = _Item(records, fence, stream, fut)
+        if self._task is None:  # not started (tests, tools): one write at a time
+            task = loop.create_task(self._commit([item]))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            return fut
+        self._queue.put_nowait(item)
+        return fut
 
     async def _run(self) -> None:
         while True:
             items = [await self._queue.get()]
-            count = len(items[0][0])
+            count = len(items[0].records)
             while not self._queue.empty() and count < self._max_batch:
                 item = self._queue.get_nowait()
                 items.append(item)
-                count += len(item[0])
+                count += len(item.records)
             try:
                 await self._commit(items)
             finally:
@@ -69,34 +112,60 @@ class EventWriter:
                     self._queue.task_done()
 
     async def _commit(self, items: list[_Item]) -> None:
-        batch = [r for recs, _, _ in items for r in recs]
+        live: list[_Item] = []
+        for item in items:
+            if item.stream is not None and item.stream.failed is not None:
+                _settle(item.fut, _refused(item.stream.failed))
+            else:
+                live.append(item)
+        if not live:
+            return
+        batch = [r for item in live for r in item.records]
         try:
-            await self._store.append_events(batch, _fences([(recs, f) for recs, f, _ in items]))
+            await self._store.append_events(batch, _fences(live))
         except Exception as exc:
-            if len(items) == 1:
-                _settle(items[0][2], exc)
+            if len(live) == 1:
+                self._failed(live[0], exc)
                 return
             # One bad batch (a lost lease, a broken row) must not fail the others:
-            # retry each on its own.
-            for recs, fence, fut in items:
+            # retry each on its own, in order; a stream stops at its first failure.
+            for item in live:
+                if item.stream is not None and item.stream.failed is not None:
+                    _settle(item.fut, _refused(item.stream.failed))
+                    continue
                 try:
-                    await self._store.append_events(recs, _fences([(recs, fence)]))
+                    await self._store.append_events(item.records, _fences([item]))
                 except Exception as exc:
-                    if not isinstance(exc, LeaseLost):
-                        log.warning("storing %d events failed: %s", len(recs), exc)
-                    _settle(fut, exc)
+                    self._failed(item, exc)
                 else:
-                    _settle(fut)
+                    self.batches += 1
+                    self.records += len(item.records)
+                    _settle(item.fut)
             return
         self.batches += 1
         self.records += len(batch)
-        for _, _, fut in items:
-            _settle(fut)
+        for item in live:
+            _settle(item.fut)
+
+    def _failed(self, item: _Item, exc: Exception) -> None:
+        if not isinstance(exc, LeaseLost):
+            log.warning("storing %d events failed: %s", len(item.records), exc)
+        if item.stream is not None:
+            item.stream.failed = exc
+        _settle(item.fut, exc)
 
 
-def _fences(items: Sequence[tuple[Sequence[EventRecord], Fence | None]]) -> dict[str, Fence] | None:
+def _refused(cause: BaseException) -> BaseException:
+    """What a batch queued after its stream's failed one fails with: the same
+    kind of failure (a lost lease stays a lost lease)."""
+    if isinstance(cause, LeaseLost):
+        return cause
+    return RuntimeError(f"an earlier write of this room failed: {cause}")
+
+
+def _fences(items: Sequence[_Item]) -> dict[str, Fence] | None:
     """The fences of a group of batches by meeting (``None`` when nothing is fenced)."""
-    fences = {recs[0].meeting_id: f for recs, f in items if f is not None and recs}
+    fences = {i.records[0].meeting_id: i.fence for i in items if i.fence is not None and i.records}
     return fences or None
 
 

@@ -460,6 +460,60 @@ class SqlStore(Store):
     ) -> None:
         if not events:
             return
+        if self._sqlite and fences is None:
+            # The hot path of every meeting (group commit of chat): one hop to the
+            # driver's thread for BEGIN IMMEDIATE, the inserts and COMMIT, rather
+            # than one per statement through SQLAlchemy (about 3x less CPU for a
+            # one-event commit). Values are bound by the columns' own types.
+            binds = self.__dict__.get("_event_binds")
+            if binds is None:
+                dialect = self._engine.dialect
+                cols = t.events.c
+                names = ("meeting_id", "seq", "type", "data", "at")
+                procs = [cols[n].type.bind_processor(dialect) for n in names]
+                sql = "INSERT INTO events (meeting_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)"
+                binds = self.__dict__["_event_binds"] = (sql, procs)
+            sql, procs = binds
+            p_mid, p_seq, p_type, p_data, p_at = procs
+            tuples = [
+                (
+                    p_mid(e.meeting_id) if p_mid else e.meeting_id,
+                    p_seq(e.seq) if p_seq else e.seq,
+                    p_type(e.type) if p_type else e.type,
+                    p_data(e.data) if p_data else e.data,
+                    p_at(e.at) if p_at else e.at,
+                )
+                for e in events
+            ]
+
+            def insert(db: sqlite3.Connection) -> None:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany(sql, tuples)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+
+            assert self._write_lock is not None
+            async with self._write_lock:
+                try:
+                    async with self._engine.connect() as conn:
+                        raw = await conn.get_raw_connection()
+                        driver = raw.driver_connection
+                        # aiosqlite runs ``insert`` in the connection's own thread
+                        await driver._execute(insert, driver._conn)  # type: ignore[union-attr]
+                except sqlite3.IntegrityError as exc:
+                    if "FOREIGN KEY constraint failed" in str(exc):
+                        msg = "event (meeting_id, seq) refers to a missing row"
+                        raise MeetingNotFound(msg) from None
+                    raise AlreadyExists("event (meeting_id, seq) already exists") from None
+                except sqlite3.Error as exc:
+                    err = sa.exc.OperationalError(sql, None, exc)
+                    raise translate_db_error(err) from exc
+                except _DB_ERRORS as exc:
+                    raise translate_db_error(exc) from exc
+            return
         rows = [
             {"meeting_id": e.meeting_id, "seq": e.seq, "type": e.type, "data": e.data, "at": e.at}
             for e in events
