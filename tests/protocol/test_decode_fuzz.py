@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from frontdesk.errors import LimitExceeded, ProtocolError, UnsupportedVersion
@@ -63,6 +63,7 @@ def _decode(raw: str | bytes) -> None:
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(messages())
+@example({"type": "history", "before_seq": 0, "limit": None})  # found by this test
 def test_near_valid_messages(obj: dict[str, Any]) -> None:
     _decode(json.dumps(obj))
     _decode(json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass"))

@@ -362,7 +362,9 @@ def decode_client(raw: str | bytes) -> ClientMessage:
             raise ProtocolError("signal.kind must be offer, answer, candidate or renegotiate")
         return Signal(to=_str(obj, "to", MAX_ID) or "", kind=sk, data=obj["data"], ref=ref)
     if kind == "history":
-        limit = obj.get("limit", 50)
+        limit = obj.get("limit")
+        if limit is None:  # an optional field may be absent or null
+            limit = 50
         if obj["before_seq"] < 0 or not 1 <= limit <= 200:
             raise ProtocolError("history: before_seq >= 0 and 1 <= limit <= 200")
         return History(before_seq=obj["before_seq"], limit=limit, ref=ref)
