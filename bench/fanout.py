@@ -29,7 +29,6 @@ import json
 import multiprocessing as mp
 import os
 import selectors
-import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.service_api import free_port, machine
+from bench.service_api import free_port, machine, stop_process
 
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -437,12 +436,7 @@ def main() -> None:
                 )
             print(f"node RSS {rss_mib(proc.pid):.1f} MiB; loadavg {loadavg()}; {machine()}")
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.service_api import free_port, machine, percentile
+from bench.service_api import free_port, machine, percentile, stop_process
 
 from frontdesk.config import Settings
 from frontdesk.domain.model import LobbyBypass
@@ -229,7 +229,7 @@ def _client_proc(port: int, tokens: list[str], rate: float, start_at: float, q: 
             try:
                 await j.join(tok)
                 lat.append((time.time() - due) * 1000)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 errors.append(repr(exc)[:200])
 
         tasks = []
@@ -371,12 +371,7 @@ async def main(args: argparse.Namespace) -> None:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=30)
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
         log = (workdir / "node.log").read_text()
         if log.strip():
             print("node log (tail):", log[-1500:])

@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.service_api import free_port, machine, percentile
+from bench.service_api import free_port, machine, percentile, stop_process
 from websockets.asyncio.client import ClientConnection, connect
 
 from frontdesk.config import Settings
@@ -230,12 +229,7 @@ async def main(senders: list[int], seconds: float, postgres: str | None) -> None
                     await wait_ready(url, proc)
                     print(await run(url, tokens, seconds, proc.pid), flush=True)
                 finally:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                    stop_process(proc)
                     log = (workdir / "node.log").read_text().strip()
                     if log:
                         print("node log:", log[-2000:])

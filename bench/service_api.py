@@ -33,6 +33,16 @@ from frontdesk.store import open_store
 PASSWORD = "bench-password-1"
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s: a node under test never outlives its run."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -155,12 +165,7 @@ async def main(n: int, warmup: int) -> None:
                 await wait_ready(probe, proc)
             lines = await measure(base, client_id, secret, n, warmup)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
     print(f"service API on loopback ({base}, SQLite, node in its own process, {warmup} warm-up)")
     for line in lines:
         print(line)

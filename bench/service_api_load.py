@@ -29,7 +29,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,15 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from service_api import free_port, machine, percentile, seed, start_node, wait_ready
+from service_api import (
+    free_port,
+    machine,
+    percentile,
+    seed,
+    start_node,
+    stop_process,
+    wait_ready,
+)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -256,12 +263,7 @@ def main(args: argparse.Namespace) -> None:
             if profiler is not None:
                 profiler.wait(timeout=60)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
     create = [x for r in results for x in r[0]]
     mint = [x for r in results for x in r[1]]
     errors = sum(r[2] for r in results)
