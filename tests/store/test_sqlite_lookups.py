@@ -13,7 +13,7 @@ import pytest
 
 from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState
 from frontdesk.errors import AlreadyExists, AppNotFound, MeetingNotFound, UserNotFound
-from frontdesk.store.sql import _APP_BY_ID, _FALL_BACK, SqlStore
+from frontdesk.store.sql import _APPS, _FALL_BACK, SqlStore
 from tests.store import samples as s
 from tests.support.databases import sqlite_url
 
@@ -122,7 +122,7 @@ async def test_a_locked_database_falls_back_to_the_usual_path(lite: SqlStore) ->
     assert lookups is not None
     lookups.close()
     lookups._conn = _Failing("database is locked")  # type: ignore[assignment]
-    assert lookups.one(_APP_BY_ID, "app_1") is _FALL_BACK
+    assert lookups.one(_APPS.sql, "app_1") is _FALL_BACK
     assert (await lite.get_app("app_1")).client_id == "app_1"  # the usual way
     assert not lookups._broken  # and directly again next time
 
@@ -136,7 +136,7 @@ async def test_other_errors_turn_direct_reads_off(lite: SqlStore) -> None:
     lookups._conn = failing  # type: ignore[assignment]
     assert (await lite.get_app("app_1")).client_id == "app_1"
     assert lookups._broken and failing.closed
-    assert lookups.one(_APP_BY_ID, "app_1") is _FALL_BACK
+    assert lookups.one(_APPS.sql, "app_1") is _FALL_BACK
     with pytest.raises(AppNotFound):
         await lite.get_app("nope")
 
