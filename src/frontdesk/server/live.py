@@ -52,7 +52,7 @@ from frontdesk.protocol.events import (
 from frontdesk.server.hosting import Hosting, SingleNode
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
-from frontdesk.server.writer import EventWriter, WriteStream
+from frontdesk.server.writer import EventWriter, WriteStream, settle
 from frontdesk.store.base import EventRecord, LeaseLost
 
 __all__ = [
@@ -103,16 +103,6 @@ class Connection(Protocol):
 
 class Publisher(Protocol):
     def publish(self, event: str, data: dict[str, Any], *, meeting_id: str) -> None: ...
-
-
-def _settle(fut: asyncio.Future[None], exc: BaseException | None = None) -> None:
-    if fut.done():
-        return
-    if exc is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(exc)
-        fut.exception()  # retrieved: its caller may be gone
 
 
 def wire_snapshot(lr: LiveRoom, participant_id: str) -> dict[str, Any]:
@@ -364,7 +354,7 @@ class LiveMeetings:
             if lr.room.ended and not pending:
                 # The one that ended the room: its caller (who holds the lock)
                 # marks the meeting ended, then delivers (see _finish).
-                _settle(entry.done)
+                settle(entry.done)
                 return
             try:
                 self._deliver(lr, entry.events)
@@ -372,16 +362,13 @@ class LiveMeetings:
                     self._schedule(lr)
             except Exception:  # stored: the command stands; its delivery broke
                 log.exception("meeting %s: delivery failed", lr.meeting_id)
-            _settle(entry.done)
+            settle(entry.done)
 
     def _write_failed(self, lr: LiveRoom, entry: _Pending, exc: BaseException) -> None:
         if isinstance(exc, LeaseLost):
             log.warning("meeting %s: lease lost; moving its clients", lr.meeting_id)
             self.metrics.leases_lost.labels("fenced write").inc()
-            task = asyncio.get_running_loop().create_task(self.hosting.release(lr.meeting_id))
-            self._releasing.add(task)
-            task.add_done_callback(self._releasing.discard)
-            self._abandon(lr, "meeting moved; resume")
+            self._abandon(lr, "meeting moved; resume")  # dropped: its lease released
             err: FrontdeskError = Unavailable("the meeting moved to another node; resume")
         else:
             if not lr.abandoned:
@@ -394,7 +381,7 @@ class LiveMeetings:
         entries = ([first] if first is not None else []) + list(lr.pending)
         lr.pending.clear()
         for entry in entries:
-            _settle(entry.done, err)
+            settle(entry.done, err)
 
     async def _finish(self, lr: LiveRoom, entry: _Pending) -> list[Event]:
         """Under ``lr.lock``: wait until ``entry`` is stored and delivered; a

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from frontdesk.store.base import EventRecord, Fence, LeaseLost, Store
 
-__all__ = ["EventWriter", "WriteStream"]
+__all__ = ["EventWriter", "WriteStream", "settle"]
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class EventWriter:
         live: list[_Item] = []
         for item in items:
             if item.stream is not None and item.stream.failed is not None:
-                _settle(item.fut, _refused(item.stream.failed))
+                settle(item.fut, _refused(item.stream.failed))
             else:
                 live.append(item)
         if not live:
@@ -131,7 +131,7 @@ class EventWriter:
             # retry each on its own, in order; a stream stops at its first failure.
             for item in live:
                 if item.stream is not None and item.stream.failed is not None:
-                    _settle(item.fut, _refused(item.stream.failed))
+                    settle(item.fut, _refused(item.stream.failed))
                     continue
                 try:
                     await self._store.append_events(item.records, _fences([item]))
@@ -140,19 +140,19 @@ class EventWriter:
                 else:
                     self.batches += 1
                     self.records += len(item.records)
-                    _settle(item.fut)
+                    settle(item.fut)
             return
         self.batches += 1
         self.records += len(batch)
         for item in live:
-            _settle(item.fut)
+            settle(item.fut)
 
     def _failed(self, item: _Item, exc: Exception) -> None:
         if not isinstance(exc, LeaseLost):
             log.warning("storing %d events failed: %s", len(item.records), exc)
         if item.stream is not None:
             item.stream.failed = exc
-        _settle(item.fut, exc)
+        settle(item.fut, exc)
 
 
 def _refused(cause: BaseException) -> BaseException:
@@ -169,10 +169,13 @@ def _fences(items: Sequence[_Item]) -> dict[str, Fence] | None:
     return fences or None
 
 
-def _settle(fut: asyncio.Future[None], exc: BaseException | None = None) -> None:
+def settle(fut: asyncio.Future[None], exc: BaseException | None = None) -> None:
+    """Resolve ``fut`` unless it is done already; a failure counts as retrieved
+    (whoever waited for it may be gone)."""
     if fut.done():
         return
-    if exc is not None:
-        fut.set_exception(exc)
-    else:
+    if exc is None:
         fut.set_result(None)
+    else:
+        fut.set_exception(exc)
+        fut.exception()
