@@ -21,6 +21,7 @@ from frontdesk.client import ReconnectPolicy, join
 from frontdesk.config import Settings
 from frontdesk.domain.model import AccessPolicy
 from frontdesk.errors import Unavailable
+from frontdesk.protocol import urls
 from frontdesk.service_client import RetryPolicy, ServiceClient
 from frontdesk.store.sql import SqlStore
 from tests.support.databases import postgres_url_or_skip, schema_url, temp_schema
@@ -102,7 +103,7 @@ async def test_rtc_join_gets_an_unavailable_error(outage: Outage) -> None:
     m = await ops.meetings.create(subject="s", organizer="alice", access_policy=AccessPolicy.DIRECT)
     await outage.proxy.stop()
     c = await RawClient.connect(
-        ops.meetings.rtc_url(),
+        urls.rtc_url(ops.settings.base_url),
         {"kind": "url", "join_url": ops.meetings.join_url(m), "display_name": "Ann"},
     )
     assert c.welcome == {}

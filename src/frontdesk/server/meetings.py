@@ -203,6 +203,3 @@ class Meetings:
 
     def discovery_uri(self, meeting_id: str) -> str:
         return urls.discovery_uri(self._settings.base_url, meeting_id)
-
-    def rtc_url(self) -> str:
-        return urls.rtc_url(self._settings.base_url)
