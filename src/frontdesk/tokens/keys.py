@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -45,6 +45,19 @@ ALGORITHM = "EdDSA"
 MEETING_AUDIENCE_PREFIX = "frontdesk:meeting:"
 REQUIRED_CLAIMS = ("exp", "iat", "jti", "aud", "typ")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# Claims PyJWT would check against its own clock: we check them ourselves.
+_DECODE_OPTIONS: jwt.types.Options = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+    "verify_sub": False,
+    "verify_jti": False,
+    "require": [],
+}
+
 #: Signatures already checked, per ring: a token presented again (discovery, then
 #: the join) skips only the Ed25519 check; its key, claims and times are checked
 #: every time.
@@ -133,8 +146,6 @@ class _LoadedKey:
     material: KeyMaterial
     private: Ed25519PrivateKey
     public: Ed25519PublicKey
-    #: The encoded JWS header of tokens this key signs (``alg``, ``kid``, ``typ``).
-    header_b64: str
 
     def usable_at(self, now: datetime) -> bool:
         expires_at = self.material.expires_at
@@ -150,17 +161,7 @@ def _load(material: KeyMaterial) -> _LoadedKey:
         raise ValueError(f"signing key {material.kid!r} is not a PEM private key") from exc
     if not isinstance(private, Ed25519PrivateKey):
         raise ValueError(f"signing key {material.kid!r} is not an Ed25519 key")
-    header = json.dumps(
-        {"alg": ALGORITHM, "kid": material.kid, "typ": "JWT"},
-        separators=(",", ":"),
-        sort_keys=True,
-    )
-    return _LoadedKey(
-        material=material,
-        private=private,
-        public=private.public_key(),
-        header_b64=_b64url(header.encode("ascii")),
-    )
+    return _LoadedKey(material=material, private=private, public=private.public_key())
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:
@@ -187,7 +188,7 @@ class KeyRing:
         self._keys = loaded
         self._active = max(active, key=lambda k: k.material.created_at)
         # token -> (kid, claims JSON) of tokens whose signature checked out
-        self._verified: dict[str, tuple[str, bytes]] = {}
+        self._verified: dict[str, tuple[str, str]] = {}
 
     def __repr__(self) -> str:
         return f"KeyRing(active_kid={self.active_kid!r}, kids={sorted(self._keys)!r})"
@@ -202,11 +203,12 @@ class KeyRing:
 
     def sign(self, claims: Mapping[str, Any]) -> str:
         """A compact JWS over ``claims`` with the active key (header: alg, kid, typ)."""
-        key = self._active
-        payload = json.dumps(dict(claims), separators=(",", ":"))
-        signing_input = f"{key.header_b64}.{_b64url(payload.encode())}"
-        signature = key.private.sign(signing_input.encode("ascii"))
-        return f"{signing_input}.{_b64url(signature)}"
+        return jwt.encode(
+            dict(claims),
+            self._active.private,
+            algorithm=ALGORITHM,
+            headers={"kid": self.active_kid, "typ": "JWT"},
+        )
 
     def jwks(self, now: datetime) -> dict[str, Any]:
         """The public keys that still verify at ``now``, as a JWK Set."""
@@ -282,8 +284,8 @@ class KeyRing:
         return claims
 
     def _signed_claims(self, token: str) -> tuple[_LoadedKey, dict[str, Any]]:
-        """The key that signed ``token`` and its claims, once its signature checks
-        out (Ed25519 over the exact bytes of header and payload)."""
+        """The key that signed ``token`` and its claims, once PyJWT has checked its
+        signature; a token checked before is not checked again."""
         seen = self._verified.get(token)
         if seen is not None:
             return self._keys[seen[0]], json.loads(seen[1])
@@ -296,21 +298,13 @@ class KeyRing:
         key = self._keys.get(kid) if isinstance(kid, str) else None
         if key is None:
             raise TokenInvalid("unknown signing key")
-        signing_input, _, signature_b64 = token.rpartition(".")
         try:
-            key.public.verify(_b64url_decode_strict(signature_b64), signing_input.encode("ascii"))
-        except InvalidSignature as exc:
+            claims = jwt.decode(token, key.public, algorithms=[ALGORITHM], options=_DECODE_OPTIONS)
+        except jwt.PyJWTError as exc:
             raise TokenInvalid("bad token signature") from exc
-        payload = _b64url_decode_strict(signing_input.partition(".")[2])
-        try:
-            claims = json.loads(payload)
-        except (ValueError, UnicodeError, RecursionError) as exc:
-            raise TokenInvalid("malformed token payload") from exc
-        if not isinstance(claims, dict):
-            raise TokenInvalid("malformed token payload")
         if len(self._verified) >= _VERIFIED_CACHE:
             self._verified.clear()
-        self._verified[token] = (key.material.kid, payload)
+        self._verified[token] = (key.material.kid, json.dumps(claims))
         return key, claims
 
     @staticmethod
