@@ -137,18 +137,28 @@ class MediaChanged:
 
 @dataclass(frozen=True, slots=True)
 class ChatPosted:
-    """A chat message was accepted (and, once its event is stored, acknowledged)."""
+    """A chat message was accepted (and, once its event is stored, acknowledged).
+
+    ``redacted`` is only ever true in a stored event read back after the chat
+    retention policy deleted its text (``text`` is then empty)."""
 
     NAME: ClassVar[EventType] = EventType.CHAT_MESSAGE
     participant_id: str
     display_name: str
     text: str
     client_msg_id: str
+    redacted: bool = False
 
     def message(self, seq: int, at: datetime) -> ChatMessage:
         """The chat message this event stores (its event's ``seq`` and time)."""
         return ChatMessage(
-            seq, self.participant_id, self.display_name, self.text, self.client_msg_id, at
+            seq,
+            self.participant_id,
+            self.display_name,
+            self.text,
+            self.client_msg_id,
+            at,
+            self.redacted,
         )
 
 

@@ -108,6 +108,21 @@ class LiveState:
             case _:  # denied (a left follows), lobby positions: nothing to fold
                 pass
 
+    def redact_chat(self, before: datetime) -> int:
+        """Delete the text of chat messages sent before ``before`` (the chat
+        retention policy), keeping who said something and when. Returns how many
+        messages changed. Not an event: retention changes no session, and what
+        is stored is redacted by the store, not replayed from here."""
+        changed = 0
+        for i, msg in enumerate(self.chat):
+            if msg.redacted or msg.at >= before:
+                continue
+            kept = msg.redacted_copy()
+            self.chat[i] = kept
+            self.chat_index[(kept.participant_id, kept.client_msg_id)] = kept
+            changed += 1
+        return changed
+
     @staticmethod
     def _mark_left(p: Participant, reason: LeaveReason) -> None:
         p.state = SessionState.LEFT

@@ -166,7 +166,10 @@ class LobbyEntry:
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """A stored chat message; ``seq`` is the meeting sequence number of its event."""
+    """A stored chat message; ``seq`` is the meeting sequence number of its event.
+
+    ``redacted``: its text was deleted by the chat retention policy (``text`` is
+    empty); who said something, and when, is kept."""
 
     seq: int
     participant_id: str
@@ -174,3 +177,10 @@ class ChatMessage:
     text: str
     client_msg_id: str
     at: datetime
+    redacted: bool = False
+
+    def redacted_copy(self) -> ChatMessage:
+        """The message as kept once its text is deleted by retention."""
+        return ChatMessage(
+            self.seq, self.participant_id, self.display_name, "", self.client_msg_id, self.at, True
+        )

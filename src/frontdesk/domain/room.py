@@ -173,6 +173,11 @@ class Room:
     def next_deadline(self) -> datetime | None:
         return self._s.next_deadline()
 
+    def redact_chat(self, before: datetime) -> int:
+        """Apply the chat retention policy to the chat held in memory: the text of
+        messages sent before ``before`` is deleted (see :meth:`LiveState.redact_chat`)."""
+        return self._s.redact_chat(before)
+
     def can_signal(self, sender: str, target: str) -> bool:
         s, t = self._s.participants.get(sender), self._s.participants.get(target)
         return (

@@ -34,6 +34,7 @@ from frontdesk.protocol.messages import encode
 
 __all__ = [
     "EVENT_SCHEMAS",
+    "REDACTABLE",
     "VALUE_SCHEMAS",
     "chat_from_wire",
     "chat_size",
@@ -45,6 +46,7 @@ __all__ = [
     "parse_time",
     "payload_from_wire",
     "payload_to_wire",
+    "redact_record",
     "snapshot_from_wire",
     "snapshot_to_wire",
 ]
@@ -53,6 +55,16 @@ _T = TypeVar("_T")
 
 #: Payload fields kept in the store only, never sent (and where they are stored).
 _RECORD_ONLY = frozenset({"username"})
+#: Fields said only when true (older peers never saw them; messages stay small).
+_ONLY_WHEN_TRUE = frozenset({"redacted"})
+
+#: The stored events whose content the chat retention policy deletes, and the
+#: fields that hold it: the record keeps everything else (who, when, to whom)
+#: and says ``"redacted": true``. A new kind of event that carries what someone
+#: wrote (a whisper) adds itself here.
+REDACTABLE: dict[str, tuple[str, ...]] = {
+    EventType.CHAT_MESSAGE.value: ("text",),
+}
 
 
 def format_time(value: datetime | None) -> str | None:
@@ -80,6 +92,7 @@ def _to_json(value: Any) -> Any:
             f.name: _to_json(getattr(value, f.name))
             for f in dataclasses.fields(value)
             if f.name not in _RECORD_ONLY
+            and not (f.name in _ONLY_WHEN_TRUE and getattr(value, f.name) is False)
         }
     if isinstance(value, list | tuple):
         return [_to_json(v) for v in value]
@@ -240,6 +253,21 @@ def event_from_record(seq: int, type: str, at: datetime, data: Mapping[str, Any]
         extra["username"] = participant.get("username")
     payload: EventPayload = _dataclass_from_json(cls, body, **extra)
     return Event(seq, at, payload, to)
+
+
+def redact_record(type: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stored ``data`` of an event once the retention policy deleted its
+    content (:data:`REDACTABLE`); ``None`` when the type holds none or the
+    record is redacted already (so redacting twice changes nothing)."""
+    fields = REDACTABLE.get(type)
+    if fields is None or data.get("redacted") is True:
+        return None
+    out = dict(data)
+    for name in fields:
+        if name in out:
+            out[name] = ""
+    out["redacted"] = True
+    return out
 
 
 # --- values ---------------------------------------------------------------------------

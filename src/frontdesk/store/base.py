@@ -51,6 +51,8 @@ class EventRecord:
     type: str
     data: dict[str, Any]
     at: datetime
+    #: When the chat retention policy deleted its content (None: never).
+    redacted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +266,19 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def last_seq(self, meeting_id: str) -> int:
         """Highest stored seq of the meeting, 0 when none."""
+
+    @abc.abstractmethod
+    async def redact_events(
+        self, *, before: datetime, now: datetime, limit: int
+    ) -> Sequence[tuple[str, int]]:
+        """Delete the content of up to ``limit`` stored events older than
+        ``before`` that hold some (the chat retention policy: the types and
+        fields of :data:`frontdesk.protocol.events.REDACTABLE`), oldest first
+        (of each type),
+        in one transaction; each keeps its type, time, sender and recipients and
+        is marked redacted at ``now``. Returns the ``(meeting_id, seq)`` of the
+        events redacted (fewer than ``limit``: nothing older is left). Several
+        nodes may run it at once: a row is redacted once, by one of them."""
 
     # --- applications that vouched a guest into an agent's meeting ---------------
     @abc.abstractmethod

@@ -47,6 +47,7 @@ from frontdesk.errors import (
     UserNotFound,
     ValidationFailed,
 )
+from frontdesk.protocol.events import REDACTABLE, redact_record
 from frontdesk.store import tables as t
 from frontdesk.store.base import (
     EventRecord,
@@ -622,6 +623,47 @@ class SqlStore(Store):
             stmt = stmt.limit(limit)
         rows = await self._all(stmt)
         return [EventRecord(**r) for r in rows]
+
+    async def redact_events(
+        self, *, before: datetime, now: datetime, limit: int
+    ) -> Sequence[tuple[str, int]]:
+        if limit <= 0:
+            return []
+        c = t.events.c
+        pick = (
+            sa.select(c.meeting_id, c.seq, c.type, c.data)
+            .where(
+                c.type.in_(sorted(REDACTABLE)),
+                c.redacted_at.is_(None),
+                c.at < before,
+            )
+            .order_by(c.type, c.at)
+            .limit(limit)
+        )
+        if self._sqlite and not await self._all(pick.with_only_columns(c.seq)):
+            return []  # nothing to do takes no write lock
+        done: list[tuple[str, int]] = []
+        async with self._write("event redaction") as conn:
+            # Another node redacting at the same moment takes other rows (or
+            # none): a row is locked by one, and skipped by the others.
+            query = pick if self._sqlite else pick.with_for_update(skip_locked=True)
+            rows = (await conn.execute(query)).mappings().all()
+            for row in rows:
+                data = redact_record(row["type"], row["data"])
+                values: dict[str, Any] = {"redacted_at": now}
+                if data is not None:
+                    values["data"] = data
+                await conn.execute(
+                    sa.update(t.events)
+                    .where(
+                        c.meeting_id == row["meeting_id"],
+                        c.seq == row["seq"],
+                        c.redacted_at.is_(None),
+                    )
+                    .values(**values)
+                )
+                done.append((row["meeting_id"], row["seq"]))
+        return done
 
     async def last_seq(self, meeting_id: str) -> int:
         stmt = sa.select(sa.func.coalesce(sa.func.max(t.events.c.seq), 0)).where(
