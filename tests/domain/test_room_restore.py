@@ -27,9 +27,12 @@ from frontdesk.domain import (
     EndMeeting,
     Event,
     EventType,
+    Join,
+    JoinMethod,
     MuteParticipant,
     Reconnect,
     Remove,
+    Role,
     Room,
     SendChat,
     SetMedia,
@@ -190,3 +193,17 @@ def test_live_room_redacts_its_chat_in_memory() -> None:
         "at": first.at.isoformat(),
         "redacted": True,
     }
+
+
+def test_the_vouching_application_is_stored_never_sent() -> None:
+    room = make_room(AccessPolicy.LOBBY)
+    room.handle(organizer(), at(0))
+    join = Join("t9", "Tia Token", Role.GUEST, JoinMethod.TOKEN, guest_app="app_bank")
+    (waiting,) = [e for e in room.handle(join, at(1)) if e.type == "participant_waiting"]
+    record = event_to_record(waiting)
+    assert record["participant"]["guest_app"] == "app_bank"
+    assert "guest_app" not in event_frame(waiting)
+    joined = [e for e in room.handle(Admit("org", "t9"), at(2)) if e.type == "participant_joined"]
+    assert event_to_record(joined[0])["participant"]["guest_app"] == "app_bank"
+    restored = Room.restore(make_meeting(), through_store([waiting, *joined]))
+    assert restored.participant("t9").guest_app == "app_bank"

@@ -64,21 +64,26 @@ class EventType(StrEnum):
 @dataclass(frozen=True, slots=True)
 class ParticipantWaiting:
     """Someone entered the lobby. ``username`` is kept for restore only (a
-    signed-in user never waits, so it is ``None`` in practice)."""
+    signed-in user never waits, so it is ``None`` in practice); ``guest_app``,
+    the application that vouched for a token guest, for the audit trail. Both
+    are stored, never sent."""
 
     NAME: ClassVar[EventType] = EventType.PARTICIPANT_WAITING
     participant: ParticipantView
     username: str | None = None
+    guest_app: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ParticipantJoined:
-    """Someone joined the roster. ``username`` (an agent's login) is stored for
-    restore and never sent to clients."""
+    """Someone joined the roster. ``username`` (an agent's login) and
+    ``guest_app`` (the application that vouched for a token guest) are stored
+    (for restore, for the audit trail) and never sent to clients."""
 
     NAME: ClassVar[EventType] = EventType.PARTICIPANT_JOINED
     participant: ParticipantView
     username: str | None = None
+    guest_app: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,11 +60,11 @@ class LiveState:
         self.last_seq = event.seq
         self.last_activity = max(self.last_activity, event.at)
         match event.payload:
-            case ev.ParticipantWaiting(participant=view, username=username):
-                self.participants[view.id] = Participant.from_view(view, username)
-            case ev.ParticipantJoined(participant=view, username=username):
+            case ev.ParticipantWaiting(participant=view, username=username, guest_app=app):
+                self.participants[view.id] = Participant.from_view(view, username, app)
+            case ev.ParticipantJoined(participant=view, username=username, guest_app=app):
                 # an admitted guest exists already
-                self.participants.setdefault(view.id, Participant.from_view(view, username))
+                self.participants.setdefault(view.id, Participant.from_view(view, username, app))
             case ev.ParticipantAdmitted(participant_id=pid):
                 p = self.participants[pid]
                 p.lobby_since = None

@@ -64,6 +64,9 @@ class Participant:
     vouched: bool = False
     lobby_since: datetime | None = None
     joined_at: datetime | None = None
+    #: The application whose guest token let this guest in (kept for the audit
+    #: trail; like ``username``, never sent to clients).
+    guest_app: str | None = None
     audio_muted: bool = False
     video_muted: bool = False
     hand_raised: bool = False
@@ -109,7 +112,9 @@ class Participant:
         )
 
     @classmethod
-    def from_view(cls, view: ParticipantView, username: str | None = None) -> Participant:
+    def from_view(
+        cls, view: ParticipantView, username: str | None = None, guest_app: str | None = None
+    ) -> Participant:
         return cls(
             id=view.id,
             display_name=view.display_name,
@@ -117,6 +122,7 @@ class Participant:
             method=view.method,
             state=view.state,
             username=username,
+            guest_app=guest_app,
             vouched=view.vouched,
             lobby_since=view.lobby_since,
             joined_at=view.joined_at,

@@ -54,7 +54,7 @@ __all__ = [
 _T = TypeVar("_T")
 
 #: Payload fields kept in the store only, never sent (and where they are stored).
-_RECORD_ONLY = frozenset({"username"})
+_RECORD_ONLY = frozenset({"username", "guest_app"})
 #: Fields said only when true (older peers never saw them; messages stay small).
 _ONLY_WHEN_TRUE = frozenset({"redacted"})
 
@@ -233,11 +233,15 @@ def event_frame(event: Event) -> str:
 
 def event_to_record(event: Event) -> dict[str, Any]:
     """The stored ``data`` of a sequenced event: the wire data, the recipients,
-    and an agent's login name inside the participant."""
+    and inside the participant an agent's login name and, for a token guest,
+    the application that vouched (said only when known)."""
     data = payload_to_wire(event.payload)
     username = getattr(event.payload, "username", None)
     if "participant" in data:
         data["participant"]["username"] = username
+        guest_app = getattr(event.payload, "guest_app", None)
+        if guest_app is not None:
+            data["participant"]["guest_app"] = guest_app
     data["to"] = sorted(event.to)
     return data
 
@@ -251,6 +255,8 @@ def event_from_record(seq: int, type: str, at: datetime, data: Mapping[str, Any]
     participant = body.get("participant")
     if isinstance(participant, Mapping):
         extra["username"] = participant.get("username")
+        if "guest_app" in participant:
+            extra["guest_app"] = participant.get("guest_app")
     payload: EventPayload = _dataclass_from_json(cls, body, **extra)
     return Event(seq, at, payload, to)
 
