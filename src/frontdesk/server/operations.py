@@ -13,6 +13,7 @@ service that holds its topic:
 * :class:`~frontdesk.server.guest_tokens.GuestTokens` (``ops.guest_tokens``),
 * :class:`~frontdesk.server.audience.Audience` (``ops.audience``),
 * :class:`~frontdesk.server.transcripts.Transcripts` (``ops.transcripts``),
+* :class:`~frontdesk.server.retention.ChatRetention` (``ops.retention``),
 * :class:`~frontdesk.server.webhook_registry.WebhookRegistry` (``ops.webhooks``),
 * :class:`~frontdesk.server.keyring.KeyManager` (``ops.keys``).
 
@@ -33,6 +34,7 @@ from frontdesk.server.guest_tokens import GuestGrant, GuestTokens
 from frontdesk.server.keyring import KeyManager
 from frontdesk.server.meeting_log import MeetingLog
 from frontdesk.server.meetings import Meetings
+from frontdesk.server.retention import ChatRetention
 from frontdesk.server.timing import utcnow
 from frontdesk.server.transcripts import Transcripts
 from frontdesk.server.webhook_registry import WebhookRegistry
@@ -74,6 +76,7 @@ class Operations:
         self.audience = Audience(store, clock)
         self.webhooks = WebhookRegistry(store, clock)
         self.transcripts = Transcripts(store, self.accounts)
+        self.retention = ChatRetention(store, clock, settings.chat_retention_days)
 
     def _now(self) -> datetime:
         return self.clock()
