@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from frontdesk.domain import events as ev
+from frontdesk.domain.events import EventType
 from frontdesk.domain.model import App, Meeting, Role, User
 from frontdesk.domain.participants import JoinMethod, LeaveReason
 from frontdesk.errors import FrontdeskError, MeetingNotFound, ValidationFailed
@@ -53,6 +54,8 @@ __all__ = [
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000
 _READ_CHUNK = 1000  # events read from the store at a time
+#: The stored events that introduce a participant (read even before a page).
+_INTRODUCING = frozenset({EventType.PARTICIPANT_WAITING.value, EventType.PARTICIPANT_JOINED.value})
 #: Stored fields never shown in a generic entry's details.
 _HIDDEN = frozenset({"to", "username", "guest_app"})
 
@@ -276,15 +279,18 @@ class Transcripts:
         return meeting.organizer
 
     async def _entries(self, meeting_id: str, reader: Reader, after: int) -> AsyncIterator[Entry]:
-        """Entries with seq > ``after``; the people are learnt from the start of
-        the log (who joined before ``after`` still acts after it)."""
+        """Entries with seq > ``after``. The people are learnt first, from the
+        events that introduce them (who joined before ``after`` still acts after
+        it), so a page costs its own events, not the whole log before it."""
         people = _People(reader)
-        seq = 0
+        for record in await self._store.events_since(meeting_id, 0, types=_INTRODUCING):
+            _entry(record, people)
+        seq = after
         while True:
             records = await self._store.events_since(meeting_id, seq, _READ_CHUNK)
             for record in records:
                 entry = _entry(record, people)
-                if entry is None or record.seq <= after:
+                if entry is None:
                     continue
                 if not reader.full:
                     to = record.data.get("to")

@@ -8,7 +8,7 @@ SQLAlchemy implementation for SQLite and PostgreSQL. Methods raise only
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -259,9 +259,14 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def events_since(
-        self, meeting_id: str, after_seq: int, limit: int | None = None
+        self,
+        meeting_id: str,
+        after_seq: int,
+        limit: int | None = None,
+        *,
+        types: Collection[str] | None = None,
     ) -> Sequence[EventRecord]:
-        """Events with ``seq > after_seq`` in order."""
+        """Events with ``seq > after_seq`` in order (only of ``types``, if given)."""
 
     @abc.abstractmethod
     async def last_seq(self, meeting_id: str) -> int:

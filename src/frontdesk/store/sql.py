@@ -18,7 +18,7 @@ import contextlib
 import enum
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -611,12 +611,19 @@ class SqlStore(Store):
         return Lease(**row) if row is not None else None
 
     async def events_since(
-        self, meeting_id: str, after_seq: int, limit: int | None = None
+        self,
+        meeting_id: str,
+        after_seq: int,
+        limit: int | None = None,
+        *,
+        types: Collection[str] | None = None,
     ) -> Sequence[EventRecord]:
         c = t.events.c
         stmt = (
             sa.select(t.events).where(c.meeting_id == meeting_id, c.seq > after_seq).order_by(c.seq)
         )
+        if types is not None:
+            stmt = stmt.where(c.type.in_(sorted(types)))
         if limit is not None:
             if limit < 0:
                 raise ValidationFailed("limit must not be negative")
@@ -648,21 +655,24 @@ class SqlStore(Store):
             # none): a row is locked by one, and skipped by the others.
             query = pick if self._sqlite else pick.with_for_update(skip_locked=True)
             rows = (await conn.execute(query)).mappings().all()
+            if not rows:
+                return []
+            params = []
             for row in rows:
-                data = redact_record(row["type"], row["data"])
-                values: dict[str, Any] = {"redacted_at": now}
-                if data is not None:
-                    values["data"] = data
-                await conn.execute(
-                    sa.update(t.events)
-                    .where(
-                        c.meeting_id == row["meeting_id"],
-                        c.seq == row["seq"],
-                        c.redacted_at.is_(None),
-                    )
-                    .values(**values)
-                )
+                # A record that says it is redacted already only gets its time.
+                data = redact_record(row["type"], row["data"]) or row["data"]
+                params.append({"b_meeting": row["meeting_id"], "b_seq": row["seq"], "b_data": data})
                 done.append((row["meeting_id"], row["seq"]))
+            await conn.execute(
+                sa.update(t.events)
+                .where(
+                    c.meeting_id == sa.bindparam("b_meeting"),
+                    c.seq == sa.bindparam("b_seq"),
+                    c.redacted_at.is_(None),
+                )
+                .values(data=sa.bindparam("b_data", type_=t.events.c.data.type), redacted_at=now),
+                params,
+            )
         return done
 
     async def last_seq(self, meeting_id: str) -> int:
