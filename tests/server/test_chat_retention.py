@@ -160,3 +160,44 @@ def test_retention_is_off_unless_set_and_never_negative() -> None:
         ChatRetention(store=None, clock=lambda: now, days=-1)  # type: ignore[arg-type]
     assert Settings.from_env({"FRONTDESK_CHAT_RETENTION_DAYS": "14"}).chat_retention_days == 14
     assert Settings.from_env({}).chat_retention_days == 0
+
+
+async def test_a_run_forgets_finished_webhook_deliveries_past_the_retention(
+    tmp_path: Path,
+) -> None:
+    """A ``chat.message`` delivery holds the text: once delivered (or failed) and
+    older than the chat retention, it goes, even within the webhook retention."""
+    import sqlalchemy as sa
+
+    from frontdesk.store import tables as t
+    from frontdesk.store.outbox import WebhookDelivery
+    from frontdesk.store.sql import SqlStore
+    from tests.store import samples as s
+
+    store = await SqlStore.open(f"sqlite+aiosqlite:///{tmp_path}/fd.db")
+    try:
+        await store.create_app(s.app("app_1"))
+        await store.create_webhook(s.webhook("wh_1"))
+        now = datetime.now(UTC)
+        payload = {"meeting_id": "m_1", "text": "my card number is 4111"}
+        deliveries = [
+            WebhookDelivery(id=f"d_{i}", webhook_id="wh_1", app_id="app_1", event="chat.message",
+                            payload=payload, meeting_id="m_1", created_at=now)
+            for i in range(3)
+        ]  # fmt: skip
+        await store.enqueue_webhook_deliveries(deliveries)
+        await store.claim_webhook_deliveries("node-a", limit=2, claim_s=30)
+        assert await store.mark_webhook_delivered("d_0")
+        assert await store.mark_webhook_delivered("d_1")
+        async with store.engine.begin() as conn:  # d_0 was delivered three days ago
+            await conn.execute(
+                sa.update(t.webhook_deliveries)
+                .where(t.webhook_deliveries.c.id.in_(["d_0", "d_2"]))
+                .values(next_attempt_at=now - timedelta(days=3))
+            )
+        done = await ChatRetention(store, lambda: now, days=2).run()
+        assert done.webhook_deliveries == 1
+        left = {d.id for d in await store.list_webhook_deliveries()}
+        assert left == {"d_1", "d_2"}  # recent, and still pending however old
+    finally:
+        await store.close()

@@ -9,6 +9,8 @@ the event stays, with its sender, time and recipients, and says it was redacted
 and when. Transcripts show such a message as removed by retention; a client's
 history, a resumed session's catch-up and a room restored from the log show it
 as removed too (an empty text with ``redacted: true``), never as an error.
+Finished webhook deliveries older than that are forgotten too (their payloads
+may hold chat text); what the receivers keep is theirs to expire.
 
 Work is done in bounded batches, each its own transaction, so a run never holds
 locks for long; several nodes may run at once on PostgreSQL (a batch skips the
@@ -42,6 +44,7 @@ class RetentionRun:
     redacted: int = 0
     meetings: int = 0
     complete: bool = True  # False: the batch budget ran out first
+    webhook_deliveries: int = 0  # finished deliveries (chat in payloads) forgotten
 
 
 class ChatRetention:
@@ -73,10 +76,17 @@ class ChatRetention:
             return RetentionRun(None)
         redacted = 0
         meetings: set[str] = set()
+        complete = False
         for _ in range(max_batches):
             done = await self._store.redact_events(before=cutoff, now=self._clock(), limit=batch)
             redacted += len(done)
             meetings.update(meeting_id for meeting_id, _seq in done)
             if len(done) < batch:
-                return RetentionRun(cutoff, redacted, len(meetings), complete=True)
-        return RetentionRun(cutoff, redacted, len(meetings), complete=False)
+                complete = True
+                break
+        # Webhook deliveries carry chat text too ("chat.message"): the finished
+        # ones go with the chat, even when FRONTDESK_WEBHOOK_RETENTION_S is longer
+        # (by the database's clock, as the dispatcher's own purge).
+        retention_s = (self._clock() - cutoff).total_seconds()
+        purged = await self._store.purge_webhook_deliveries(retention_s)
+        return RetentionRun(cutoff, redacted, len(meetings), complete, purged)
