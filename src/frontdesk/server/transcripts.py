@@ -12,7 +12,10 @@ Each stored event becomes at most one :class:`Entry`:
 * any other stored type (one this version does not know, or one added later
   without an entry kind of its own: visits, transfers, whispers) is an entry of
   its type's name, its actor and subject found by the usual field names, its
-  other fields under ``details``. A new event never breaks a transcript.
+  other fields under ``details``. A new event never breaks a transcript; to
+  give it a kind of its own, add a case to :func:`_entry` and a line to
+  :func:`frontdesk.server.transcript_out._line` (and, if it carries what
+  someone wrote, its type to ``REDACTABLE`` for the chat retention).
 
 Who may read it (:meth:`Transcripts.for_app`, :meth:`Transcripts.for_user`):
 the application that created the meeting, and its organizer, read all of it;
