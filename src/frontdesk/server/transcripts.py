@@ -57,6 +57,15 @@ __all__ = [
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000
 _READ_CHUNK = 1000  # events read from the store at a time
+#: Stored events that say nothing about who did what.
+_SIGNALS = frozenset(
+    {
+        EventType.PARTICIPANT_RECONNECTING.value,
+        EventType.PARTICIPANT_RECONNECTED.value,
+        EventType.LOBBY_POSITION.value,
+        EventType.TYPING.value,
+    }
+)
 #: The stored events that introduce a participant (read even before a page).
 _INTRODUCING = frozenset({EventType.PARTICIPANT_WAITING.value, EventType.PARTICIPANT_JOINED.value})
 #: Stored fields never shown in a generic entry's details.
@@ -152,6 +161,8 @@ class _People:
 
 def _entry(record: EventRecord, people: _People) -> Entry | None:
     """The transcript entry of one stored event (None: not part of a transcript)."""
+    if record.type in _SIGNALS:
+        return None
     try:
         payload = event_from_record(record.seq, record.type, record.at, record.data).payload
     except (ValueError, KeyError, TypeError):  # a type (or form) this version does not know
@@ -190,8 +201,10 @@ def _entry(record: EventRecord, people: _People) -> Entry | None:
             return new("policy_changed", details=details)
         case ev.MeetingEnded(reason=reason, by=by):
             return new("ended", actor=people.get(by), reason=reason)
-        case _:  # reconnecting, reconnected, lobby positions, one's own media
+        case ev.MediaChanged():  # one's own camera, microphone or hand
             return None
+        case _:  # an event with no kind of its own (yet)
+            return _generic(record, people)
 
 
 def _generic(record: EventRecord, people: _People) -> Entry:
