@@ -79,6 +79,9 @@ class Settings:
     # routable (on-premises receivers); empty: public addresses only.
     webhook_allowed_networks: tuple[str, ...] = ()
     webhook_retention_s: int = 7 * 24 * 3600  # delivered/failed webhook deliveries kept
+    # Days chat content is kept; older messages lose their text (who said
+    # something, and when, stays). 0: kept for ever.
+    chat_retention_days: int = 0
     guest_token_ttl_s: int = 600  # default lifetime of a guest token
     guest_token_max_ttl_s: int = 3600  # cap on a requested lifetime
     access_token_ttl_s: int = 3600  # service API bearer tokens

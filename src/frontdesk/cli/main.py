@@ -1,4 +1,5 @@
-"""Entry point: ``frontdesk serve | apps | users | meetings | keys | join | demo | loadtest``."""
+"""Entry point: ``frontdesk serve | apps | users | meetings | keys | retention | join | demo |
+loadtest``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from frontdesk.cli.admin import apps, keys, meetings, users
 from frontdesk.cli.demo import demo
 from frontdesk.cli.join import join
 from frontdesk.cli.loadtest import loadtest
+from frontdesk.cli.retention import retention
 from frontdesk.cli.serve import serve
 
 __all__ = ["app"]
@@ -25,6 +27,7 @@ app.add_typer(apps, name="apps")
 app.add_typer(users, name="users")
 app.add_typer(meetings, name="meetings")
 app.add_typer(keys, name="keys")
+app.add_typer(retention, name="retention")
 
 
 if __name__ == "__main__":  # pragma: no cover

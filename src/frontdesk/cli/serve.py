@@ -84,6 +84,13 @@ def serve(
         envvar="FRONTDESK_WEBHOOK_ALLOWED_NETWORKS",
         help="Comma-separated CIDRs webhooks may target besides public addresses.",
     ),
+    chat_retention_days: int | None = typer.Option(
+        None,
+        "--chat-retention-days",
+        envvar="FRONTDESK_CHAT_RETENTION_DAYS",
+        min=0,
+        help="Delete chat text older than this many days, keeping who wrote when (0: keep).",
+    ),
     log_level: str = typer.Option("info", "--log-level", envvar="FRONTDESK_LOG_LEVEL"),
 ) -> None:
     """Run a Frontdesk node (the database is migrated at start-up)."""
@@ -106,6 +113,7 @@ def serve(
         webhook_allowed_networks=(
             _networks(webhook_allowed_networks) if webhook_allowed_networks else None
         ),
+        chat_retention_days=chat_retention_days,
         log_level=log_level,
     )
     logging.basicConfig(
@@ -129,6 +137,8 @@ def serve(
         )
     else:
         typer.echo("  bus           in-process (one node)")
+    if settings.chat_retention_days:
+        typer.echo(f"  retention     chat text kept {settings.chat_retention_days} day(s)")
     app = create_app(settings)
     config = uvicorn.Config(
         app,

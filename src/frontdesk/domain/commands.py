@@ -43,6 +43,7 @@ class Join:
     role: Role
     method: JoinMethod
     username: str | None = None  # the signed-in user (method USER)
+    guest_app: str | None = None  # the application whose token vouched (method TOKEN)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from frontdesk.protocol.messages import encode
 
 __all__ = [
     "EVENT_SCHEMAS",
+    "REDACTABLE",
     "VALUE_SCHEMAS",
     "chat_from_wire",
     "chat_size",
@@ -45,6 +46,7 @@ __all__ = [
     "parse_time",
     "payload_from_wire",
     "payload_to_wire",
+    "redact_record",
     "snapshot_from_wire",
     "snapshot_to_wire",
 ]
@@ -52,7 +54,17 @@ __all__ = [
 _T = TypeVar("_T")
 
 #: Payload fields kept in the store only, never sent (and where they are stored).
-_RECORD_ONLY = frozenset({"username"})
+_RECORD_ONLY = frozenset({"username", "guest_app"})
+#: Fields said only when true (older peers never saw them; messages stay small).
+_ONLY_WHEN_TRUE = frozenset({"redacted"})
+
+#: The stored events whose content the chat retention policy deletes, and the
+#: fields that hold it: the record keeps everything else (who, when, to whom)
+#: and says ``"redacted": true``. A new kind of event that carries what someone
+#: wrote (a whisper) adds itself here.
+REDACTABLE: dict[str, tuple[str, ...]] = {
+    EventType.CHAT_MESSAGE.value: ("text",),
+}
 
 
 def format_time(value: datetime | None) -> str | None:
@@ -80,6 +92,7 @@ def _to_json(value: Any) -> Any:
             f.name: _to_json(getattr(value, f.name))
             for f in dataclasses.fields(value)
             if f.name not in _RECORD_ONLY
+            and not (f.name in _ONLY_WHEN_TRUE and getattr(value, f.name) is False)
         }
     if isinstance(value, list | tuple):
         return [_to_json(v) for v in value]
@@ -220,11 +233,15 @@ def event_frame(event: Event) -> str:
 
 def event_to_record(event: Event) -> dict[str, Any]:
     """The stored ``data`` of a sequenced event: the wire data, the recipients,
-    and an agent's login name inside the participant."""
+    and inside the participant an agent's login name and, for a token guest,
+    the application that vouched (said only when known)."""
     data = payload_to_wire(event.payload)
     username = getattr(event.payload, "username", None)
     if "participant" in data:
         data["participant"]["username"] = username
+        guest_app = getattr(event.payload, "guest_app", None)
+        if guest_app is not None:
+            data["participant"]["guest_app"] = guest_app
     data["to"] = sorted(event.to)
     return data
 
@@ -238,8 +255,25 @@ def event_from_record(seq: int, type: str, at: datetime, data: Mapping[str, Any]
     participant = body.get("participant")
     if isinstance(participant, Mapping):
         extra["username"] = participant.get("username")
+        if "guest_app" in participant:
+            extra["guest_app"] = participant.get("guest_app")
     payload: EventPayload = _dataclass_from_json(cls, body, **extra)
     return Event(seq, at, payload, to)
+
+
+def redact_record(type: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stored ``data`` of an event once the retention policy deleted its
+    content (:data:`REDACTABLE`); ``None`` when the type holds none or the
+    record is redacted already (so redacting twice changes nothing)."""
+    fields = REDACTABLE.get(type)
+    if fields is None or data.get("redacted") is True:
+        return None
+    out = dict(data)
+    for name in fields:
+        if name in out:
+            out[name] = ""
+    out["redacted"] = True
+    return out
 
 
 # --- values ---------------------------------------------------------------------------

@@ -96,7 +96,9 @@ class GuestAdmission:
             if claims.origins and origin is not None and origin.rstrip("/") not in claims.origins:
                 raise PermissionDenied("this token may not be used from this web origin")
             await ops.audience.note_guest_app(meeting, claims.app_id)
-            join = cmd.Join(pid, claims.display_name, claims.role, JoinMethod.TOKEN)
+            join = cmd.Join(
+                pid, claims.display_name, claims.role, JoinMethod.TOKEN, guest_app=claims.app_id
+            )
             single_use = claims if claims.single_use else None
             app_id = claims.app_id
         elif auth.kind == "url":

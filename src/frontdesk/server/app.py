@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,8 @@ from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
 from frontdesk.server.problems import PROBLEM_TYPE, install_problem_handlers, problem_response
 from frontdesk.server.ratelimit import RateLimiter
+from frontdesk.server.retention import INTERVAL_S as RETENTION_INTERVAL_S
+from frontdesk.server.retention import RetentionRun
 from frontdesk.server.rtc import RtcEndpoint
 from frontdesk.server.webhook_targets import TargetPolicy
 from frontdesk.server.webhooks import WebhookDispatcher, webhook_event_for
@@ -103,13 +106,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             _watch_revocations(ops, live, settings.revocation_poll_s),
             name="frontdesk-revocations",
         )
+        retention = asyncio.create_task(_chat_retention(ops, live), name="frontdesk-retention")
         await directory.start()
         app.state.directory = directory
         log.info("frontdesk node %s ready at %s", settings.node_id, settings.base_url)
         try:
             yield
         finally:
-            for task in (sweeper, revocations, syncing):
+            for task in (sweeper, revocations, syncing, retention):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -309,6 +313,38 @@ async def _watch_revocations(ops: Operations, live: LiveMeetings, interval_s: fl
         except Exception:  # a database hiccup must not end the loop
             log.exception("revocation check failed; will try again")
         await asyncio.sleep(interval_s)
+
+
+async def _chat_retention(
+    ops: Operations, live: LiveMeetings, interval_s: float = RETENTION_INTERVAL_S
+) -> None:
+    """Delete chat content past the retention (:mod:`frontdesk.server.retention`),
+    hourly, the first time at a random moment of the node's first minute (nodes
+    started together do not all run at once, though they safely could)."""
+    if not ops.retention.enabled:
+        return
+    await asyncio.sleep(random.uniform(1.0, min(60.0, interval_s)))  # noqa: S311 - jitter
+    while True:
+        try:
+            await run_chat_retention(ops, live)
+        except Exception:  # a database hiccup must not end the loop
+            log.exception("chat retention failed; will try again")
+        await asyncio.sleep(interval_s)
+
+
+async def run_chat_retention(ops: Operations, live: LiveMeetings) -> RetentionRun:
+    """One run: the store's chat, then the rooms in this node's memory."""
+    done = await ops.retention.run()
+    if done.cutoff is not None:
+        in_memory = live.redact_chat(done.cutoff)
+        if done.redacted or in_memory:
+            log.info(
+                "chat retention: %d stored message(s) in %d meeting(s) redacted%s",
+                done.redacted,
+                done.meetings,
+                "" if done.complete else " (more next run)",
+            )
+    return done
 
 
 #: How often a cluster node polls for service-API changes while Redis carries

@@ -694,6 +694,15 @@ class LiveMeetings:
                 return 1
         return 0
 
+    # --- chat retention ---------------------------------------------------------------
+    def redact_chat(self, before: datetime) -> int:
+        """Delete the text of chat sent before ``before`` from the rooms held in
+        memory here (hosted, and read-only copies), as the store's was: their
+        snapshots and history answers show it removed from now on. Returns how
+        many messages changed."""
+        rooms = [lr.room for lr in self.rooms.values()] + list(self._copies.values())
+        return sum(room.redact_chat(before) for room in rooms)
+
     # --- hints between nodes ------------------------------------------------------------
     def _notify_host(self, meeting_id: str) -> None:
         """The service API changed a meeting hosted elsewhere: wake its host (a

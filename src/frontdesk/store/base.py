@@ -8,7 +8,7 @@ SQLAlchemy implementation for SQLite and PostgreSQL. Methods raise only
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,6 +51,8 @@ class EventRecord:
     type: str
     data: dict[str, Any]
     at: datetime
+    #: When the chat retention policy deleted its content (None: never).
+    redacted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,13 +259,31 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def events_since(
-        self, meeting_id: str, after_seq: int, limit: int | None = None
+        self,
+        meeting_id: str,
+        after_seq: int,
+        limit: int | None = None,
+        *,
+        types: Collection[str] | None = None,
     ) -> Sequence[EventRecord]:
-        """Events with ``seq > after_seq`` in order."""
+        """Events with ``seq > after_seq`` in order (only of ``types``, if given)."""
 
     @abc.abstractmethod
     async def last_seq(self, meeting_id: str) -> int:
         """Highest stored seq of the meeting, 0 when none."""
+
+    @abc.abstractmethod
+    async def redact_events(
+        self, *, before: datetime, now: datetime, limit: int
+    ) -> Sequence[tuple[str, int]]:
+        """Delete the content of up to ``limit`` stored events older than
+        ``before`` that hold some (the chat retention policy: the types and
+        fields of :data:`frontdesk.protocol.events.REDACTABLE`), oldest first
+        (of each type),
+        in one transaction; each keeps its type, time, sender and recipients and
+        is marked redacted at ``now``. Returns the ``(meeting_id, seq)`` of the
+        events redacted (fewer than ``limit``: nothing older is left). Several
+        nodes may run it at once: a row is redacted once, by one of them."""
 
     # --- applications that vouched a guest into an agent's meeting ---------------
     @abc.abstractmethod

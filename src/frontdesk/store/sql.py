@@ -18,7 +18,7 @@ import contextlib
 import enum
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,6 +47,7 @@ from frontdesk.errors import (
     UserNotFound,
     ValidationFailed,
 )
+from frontdesk.protocol.events import REDACTABLE, redact_record
 from frontdesk.store import tables as t
 from frontdesk.store.base import (
     EventRecord,
@@ -610,18 +611,69 @@ class SqlStore(Store):
         return Lease(**row) if row is not None else None
 
     async def events_since(
-        self, meeting_id: str, after_seq: int, limit: int | None = None
+        self,
+        meeting_id: str,
+        after_seq: int,
+        limit: int | None = None,
+        *,
+        types: Collection[str] | None = None,
     ) -> Sequence[EventRecord]:
         c = t.events.c
         stmt = (
             sa.select(t.events).where(c.meeting_id == meeting_id, c.seq > after_seq).order_by(c.seq)
         )
+        if types is not None:
+            stmt = stmt.where(c.type.in_(sorted(types)))
         if limit is not None:
             if limit < 0:
                 raise ValidationFailed("limit must not be negative")
             stmt = stmt.limit(limit)
         rows = await self._all(stmt)
         return [EventRecord(**r) for r in rows]
+
+    async def redact_events(
+        self, *, before: datetime, now: datetime, limit: int
+    ) -> Sequence[tuple[str, int]]:
+        if limit <= 0:
+            return []
+        c = t.events.c
+        pick = (
+            sa.select(c.meeting_id, c.seq, c.type, c.data)
+            .where(
+                c.type.in_(sorted(REDACTABLE)),
+                c.redacted_at.is_(None),
+                c.at < before,
+            )
+            .order_by(c.type, c.at)
+            .limit(limit)
+        )
+        if self._sqlite and not await self._all(pick.with_only_columns(c.seq)):
+            return []  # nothing to do takes no write lock
+        done: list[tuple[str, int]] = []
+        async with self._write("event redaction") as conn:
+            # Another node redacting at the same moment takes other rows (or
+            # none): a row is locked by one, and skipped by the others.
+            query = pick if self._sqlite else pick.with_for_update(skip_locked=True)
+            rows = (await conn.execute(query)).mappings().all()
+            if not rows:
+                return []
+            params = []
+            for row in rows:
+                # A record that says it is redacted already only gets its time.
+                data = redact_record(row["type"], row["data"]) or row["data"]
+                params.append({"b_meeting": row["meeting_id"], "b_seq": row["seq"], "b_data": data})
+                done.append((row["meeting_id"], row["seq"]))
+            await conn.execute(
+                sa.update(t.events)
+                .where(
+                    c.meeting_id == sa.bindparam("b_meeting"),
+                    c.seq == sa.bindparam("b_seq"),
+                    c.redacted_at.is_(None),
+                )
+                .values(data=sa.bindparam("b_data", type_=t.events.c.data.type), redacted_at=now),
+                params,
+            )
+        return done
 
     async def last_seq(self, meeting_id: str) -> int:
         stmt = sa.select(sa.func.coalesce(sa.func.max(t.events.c.seq), 0)).where(
