@@ -1,0 +1,257 @@
+"""Frames written below the ASGI send chain, on uvicorn's real ``websockets-sansio``
+protocol over a transport that records what it is given: one write per loop
+turn, byte-exact framing, order kept through pushback, the slow-client cut-off
+and the close."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import struct
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.websockets import WebSocket
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
+from websockets.frames import Frame, Opcode
+
+from frontdesk.config import Settings
+from frontdesk.domain.model import LobbyBypass
+from frontdesk.server import rtc
+from frontdesk.server.direct_socket import ASGI_SEND, TurnWriter, text_frame
+from frontdesk.server.rtc import RtcConnection
+from tests.support.live_server import LiveServer, live_server
+from tests.support.rtc import RawClient
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_a_frame_is_what_websockets_would_send(size: int) -> None:
+    text = ("é" * size)[:size] if size % 2 else "a" * size
+    assert text_frame(text) == Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+    again = text_frame(text)  # the same object again: the kept copy
+    assert again == Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+class RecordingTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8080)}.get(
+            name, default
+        )
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+@dataclass
+class Peer:
+    proto: WebSocketsSansIOProtocol
+    transport: RecordingTransport
+    conn: RtcConnection
+    seen: int = 0  # writes already read by frames()
+    buf: bytearray = field(default_factory=bytearray)
+
+    def frames(self) -> list[str | tuple[int, str]]:
+        """What the client received since the last call: texts, and a close as
+        ``(code, reason)``."""
+        for data in self.transport.writes[self.seen :]:
+            self.buf += data
+        self.seen = len(self.transport.writes)
+        out: list[str | tuple[int, str]] = []
+        buf = self.buf
+        while len(buf) >= 2:
+            op, n, head = buf[0] & 0x0F, buf[1] & 0x7F, 2
+            assert buf[0] & 0x80 and not buf[1] & 0x80  # final and unmasked
+            if n == 126:
+                (n,), head = struct.unpack("!H", buf[2:4]), 4
+            elif n == 127:
+                (n,), head = struct.unpack("!Q", buf[2:10]), 10
+            payload = bytes(buf[head : head + n])
+            del buf[: head + n]
+            if op == 1:
+                out.append(payload.decode())
+            elif op == 8:
+                (code,) = struct.unpack("!H", payload[:2])
+                out.append((code, payload[2:].decode()))
+        return out
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[Peer]:
+    """One client of uvicorn's protocol, its frames written below the chain."""
+    conns: list[RtcConnection] = []
+    hold = asyncio.Event()
+    turn = TurnWriter()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scope[ASGI_SEND] = send  # as the node's app does, outermost
+        ws = WebSocket(scope, receive, send)
+        await ws.accept()
+        conns.append(RtcConnection(ws, turn))
+        await hold.wait()
+
+    config = uvicorn.Config(app, ws="websockets-sansio", log_level="warning")
+    config.load()
+    state = ServerState()
+    proto = WebSocketsSansIOProtocol(config, state, {})
+    transport = RecordingTransport()
+    proto.connection_made(transport)
+    key = base64.b64encode(os.urandom(16)).decode()
+    proto.data_received(
+        (
+            "GET /v1/rtc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    for _ in range(100):
+        if conns:
+            break
+        await asyncio.sleep(0)
+    (conn,) = conns
+    p = Peer(proto, transport, conn, seen=len(transport.writes))  # past the handshake
+    yield p
+    hold.set()
+    await asyncio.gather(*state.tasks, return_exceptions=True)
+
+
+async def turn_ends() -> None:
+    await asyncio.sleep(0)
+
+
+async def test_frames_of_one_turn_go_out_in_one_write(peer: Peer) -> None:
+    assert peer.conn._direct is not None  # the path under test
+    for text in ("a", "b" * 300, "c"):
+        peer.conn.send(text)
+    assert peer.frames() == []  # taken, not yet written
+    await turn_ends()
+    assert len(peer.transport.writes) - peer.seen == 1
+    assert peer.frames() == ["a", "b" * 300, "c"]
+    peer.conn.send("d")
+    await turn_ends()
+    assert peer.frames() == ["d"]
+
+
+async def test_pushback_keeps_order_then_frames_go_directly_again(peer: Peer) -> None:
+    peer.conn.send("first")
+    peer.proto.pause_writing()  # the transport's buffer is full
+    for text in ("a", "b", "c"):
+        peer.conn.send(text)
+    await turn_ends()
+    assert peer.frames() == ["first"]  # taken before the pushback
+    peer.proto.resume_writing()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert peer.frames() == ["a", "b", "c"]
+    peer.conn.send("d")
+    await turn_ends()
+    assert peer.frames() == ["d"]
+    assert not peer.conn.closing
+
+
+async def test_a_slow_client_is_cut_off_after_what_was_queued(peer: Peer, monkeypatch: Any) -> None:
+    monkeypatch.setattr(rtc, "OUTBOX_LIMIT", 5)
+    peer.proto.pause_writing()
+    for i in range(10):
+        peer.conn.send(str(i))
+    assert peer.conn.closing
+    peer.proto.resume_writing()
+    await peer.conn.finish()
+    assert peer.frames() == ["0", "1", "2", "3", "4", (1013, "too slow; resume")]
+
+
+async def test_the_reply_and_the_bye_precede_the_close(peer: Peer) -> None:
+    peer.conn.send("event")
+    peer.conn.reply_before_close = "ok"
+    peer.conn.end_session("bye", 1000, "left")
+    peer.conn.send("late")  # after the close: dropped
+    await peer.conn.finish()
+    await turn_ends()
+    assert peer.frames() == ["event", "ok", "bye", (1000, "left")]
+
+
+async def test_a_lost_connection_marks_the_connection_closing(peer: Peer) -> None:
+    peer.proto.connection_lost(None)
+    peer.conn.send("a")
+    assert peer.conn.closing
+    await turn_ends()
+    assert peer.frames() == []
+
+
+async def test_a_busy_meeting_reaches_every_client_whole_and_in_order(
+    tmp_path: Path,
+) -> None:
+    """Over real sockets, with and without permessage-deflate: chats sent back
+    to back (many frames per loop turn, from a few bytes to about 8 KB) arrive
+    at each client complete, in seq order, once."""
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db", ws_messages_per_s=10_000
+    )
+    async with live_server(settings) as server:
+        await server.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
+        await _busy_meeting(server)
+
+
+async def _busy_meeting(server: LiveServer) -> None:
+    ops = server.ops
+    m = await ops.meetings.create(
+        subject="busy", organizer="alice", lobby_bypass=LobbyBypass.TOKEN_HOLDERS
+    )
+    url = server.base_url.replace("http://", "ws://") + "/v1/rtc"
+
+    async def guest(name: str, compression: str | None) -> RawClient:
+        grant = await ops.guest_tokens.mint(m.id, display_name=name)
+        c = await RawClient.connect(
+            url, {"kind": "token", "token": grant.token}, compression=compression
+        )
+        assert c.welcome["state"] == "joined", c.inbox
+        return c
+
+    sender = await guest("Sender", "deflate")
+    plain = await guest("Plain", None)
+    packed = await guest("Packed", "deflate")
+    live = server.app.state.live.rooms[m.id]
+    kinds = {pid: c._direct.compressed for pid, c in live.conns.items()}  # the path under test
+    assert kinds == {sender.pid: True, plain.pid: False, packed.pid: True}
+
+    texts = [f"{i} " + ("ü" * (i * 37 % 4000)) for i in range(120)]
+    for i, text in enumerate(texts):  # no waiting for answers: many per loop turn
+        await sender.send({"type": "chat", "id": f"c{i}", "text": text, "ref": f"r{i}"})
+    oks = []
+    while len(oks) < len(texts):
+        msg = await sender.recv()
+        if msg["type"] == "ok":
+            oks.append(msg["result"]["message"]["seq"])
+        assert msg["type"] != "error", msg
+    assert oks == sorted(oks)
+    for client in (plain, packed):
+        got = []
+        while len(got) < len(texts):
+            msg = await client.recv()
+            if msg["type"] == "event" and msg["name"] == "chat_message":
+                got.append((msg["seq"], msg["data"]["text"]))
+        assert [seq for seq, _ in got] == oks
+        assert [text for _, text in got] == texts
+    for c in (sender, plain, packed):
+        await c.close()
