@@ -382,7 +382,8 @@ class RtcEndpoint:
         clog = _ConnLog(log, {"meeting": s.lr.meeting_id, "participant": s.pid})
         while not conn.closing:
             try:
-                raw = await asyncio.wait_for(_receive(ws), idle_limit)
+                async with asyncio.timeout(idle_limit):  # no task per message, unlike wait_for
+                    raw = await _receive(ws)
             except TimeoutError:
                 clog.info("no message for %.0f s; closing", idle_limit)
                 conn.close(int(CloseCode.HEARTBEAT_TIMEOUT), "heartbeat timeout")
