@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
+import socket
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -255,3 +257,149 @@ async def _busy_meeting(server: LiveServer) -> None:
         assert [text for _, text in got] == texts
     for c in (sender, plain, packed):
         await c.close()
+
+
+async def test_a_client_that_stops_reading_is_cut_off_and_the_meeting_goes_on(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Over a real socket: a guest whose socket is full gets what was queued,
+    in order, then a 1013 close; the other guests get every message."""
+    monkeypatch.setattr(rtc, "OUTBOX_LIMIT", 20)
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db", ws_messages_per_s=10_000
+    )
+    async with live_server(settings) as server:
+        ops = server.ops
+        await ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
+        m = await ops.meetings.create(
+            subject="busy", organizer="alice", lobby_bypass=LobbyBypass.TOKEN_HOLDERS
+        )
+        url = server.base_url.replace("http://", "ws://") + "/v1/rtc"
+        tokens = [(await ops.guest_tokens.mint(m.id, display_name=n)).token for n in "SRL"]
+        sender = await RawClient.connect(url, {"kind": "token", "token": tokens[0]})
+        reader = await RawClient.connect(url, {"kind": "token", "token": tokens[1]})
+        slow = await SlowGuest.join(server, tokens[2])
+        room = server.app.state.live.rooms[m.id]
+        slow_conn = room.conns[slow.pid]
+        # Its transport holds little, so pushback comes after a few frames.
+        (proto,) = [
+            p
+            for p in server.server.server_state.connections
+            if getattr(p, "client", None) == slow.sock.getsockname()
+        ]
+        proto.transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
+        )
+        proto.transport.set_write_buffer_limits(high=8192)
+
+        texts = [f"{i} " + "x" * 3000 for i in range(150)]
+        for i, text in enumerate(texts):
+            await sender.send({"type": "chat", "id": f"c{i}", "text": text, "ref": f"r{i}"})
+        seqs = []
+        while len(seqs) < len(texts):
+            msg = await sender.recv()
+            assert msg["type"] != "error", msg
+            if msg["type"] == "ok":
+                seqs.append(msg["result"]["message"]["seq"])
+        got = []
+        while len(got) < len(texts):
+            msg = await reader.recv()
+            if msg["type"] == "event" and msg["name"] == "chat_message":
+                got.append(msg["seq"])
+        assert got == seqs  # the meeting went on for everyone else
+        assert slow_conn.closing  # cut off
+
+        received, close = await slow.read_to_the_end()
+        chats = [f["seq"] for f in received if f.get("name") == "chat_message"]
+        assert chats == seqs[: len(chats)] and len(chats) < len(seqs)  # in order, then cut
+        assert close == 1013
+        for c in (sender, reader):
+            await c.close()
+
+
+@dataclass
+class SlowGuest:
+    """A raw WebSocket client that reads nothing until told to (a small
+    receive buffer, so the node's side fills up soon)."""
+
+    sock: socket.socket
+    pid: str
+    buf: bytearray
+
+    @classmethod
+    async def join(cls, server: LiveServer, token: str) -> SlowGuest:
+        loop = asyncio.get_running_loop()
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setblocking(False)
+        host, port = server.base_url.removeprefix("http://").split(":")
+        await loop.sock_connect(s, (host, int(port)))
+        key = base64.b64encode(os.urandom(16)).decode()
+        await loop.sock_sendall(
+            s,
+            (
+                f"GET /v1/rtc HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode(),
+        )
+        buf = bytearray()
+        while b"\r\n\r\n" not in buf:
+            buf += await loop.sock_recv(s, 4096)
+        head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+        assert b" 101 " in head.split(b"\r\n", 1)[0], head
+        hello = json.dumps({"type": "hello", "v": 1, "auth": {"kind": "token", "token": token}})
+        await loop.sock_sendall(s, _masked(hello.encode()))
+        guest = cls(s, "", bytearray(rest))
+        while not guest.pid:
+            for op, payload in await guest._frames():
+                msg = json.loads(payload) if op == 1 else {}
+                if msg.get("type") == "welcome":
+                    guest.pid = msg["participant_id"]
+        return guest
+
+    async def _frames(self) -> list[tuple[int, bytes]]:
+        chunk = await asyncio.get_running_loop().sock_recv(self.sock, 65536)
+        if not chunk:
+            raise EOFError
+        self.buf += chunk
+        out = []
+        buf = self.buf
+        while len(buf) >= 2:
+            n, head = buf[1] & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                (n,), head = struct.unpack("!H", buf[2:4]), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                (n,), head = struct.unpack("!Q", buf[2:10]), 10
+            if len(buf) < head + n:
+                break
+            out.append((buf[0] & 0x0F, bytes(buf[head : head + n])))
+            del buf[: head + n]
+        return out
+
+    async def read_to_the_end(self) -> tuple[list[dict[str, Any]], int | None]:
+        """Every text frame until the close frame (its code) or the end."""
+        texts: list[dict[str, Any]] = []
+        try:
+            while True:
+                for op, payload in await self._frames():
+                    if op == 1:
+                        texts.append(json.loads(payload))
+                    elif op == 8:
+                        (code,) = struct.unpack("!H", payload[:2])
+                        self.sock.close()
+                        return texts, code
+        except (EOFError, ConnectionError):
+            self.sock.close()
+            return texts, None
+
+
+def _masked(payload: bytes) -> bytes:
+    """One client text frame (a zero mask leaves the payload as is)."""
+    n = len(payload)
+    head = bytes((0x81, 0x80 | n)) if n < 126 else struct.pack("!BBH", 0x81, 0x80 | 126, n)
+    return head + b"\0\0\0\0" + payload
