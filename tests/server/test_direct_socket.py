@@ -26,7 +26,7 @@ from websockets.frames import Frame, Opcode
 from frontdesk.config import Settings
 from frontdesk.domain.model import LobbyBypass
 from frontdesk.server import rtc
-from frontdesk.server.direct_socket import ASGI_SEND, TurnWriter, text_frame
+from frontdesk.server.direct_socket import ASGI_SEND, FLUSH_TURNS, TurnWriter, text_frame
 from frontdesk.server.rtc import RtcConnection
 from tests.support.live_server import LiveServer, live_server
 from tests.support.rtc import RawClient
@@ -139,7 +139,9 @@ async def peer() -> AsyncIterator[Peer]:
 
 
 async def turn_ends() -> None:
-    await asyncio.sleep(0)
+    """Until buffered frames are written (FLUSH_TURNS loop turns)."""
+    for _ in range(FLUSH_TURNS):
+        await asyncio.sleep(0)
 
 
 async def test_frames_of_one_turn_go_out_in_one_write(peer: Peer) -> None:
@@ -153,6 +155,18 @@ async def test_frames_of_one_turn_go_out_in_one_write(peer: Peer) -> None:
     peer.conn.send("d")
     await turn_ends()
     assert peer.frames() == ["d"]
+
+
+async def test_an_answer_two_turns_after_an_event_shares_its_write(peer: Peer) -> None:
+    """A sender's own event is delivered, and its ``ok`` sent two loop turns
+    later (its task wakes through a shielded future): one write for both."""
+    peer.conn.send("event")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    peer.conn.send("ok")
+    await turn_ends()
+    assert len(peer.transport.writes) - peer.seen == 1
+    assert peer.frames() == ["event", "ok"]
 
 
 async def test_pushback_keeps_order_then_frames_go_directly_again(peer: Peer) -> None:

@@ -5,9 +5,10 @@ coroutines to uvicorn, which writes it to the transport at once: one ``write``
 system call per frame, the largest single cost of fan-out. On uvicorn's
 ``websockets-sansio`` protocol (what ``frontdesk serve`` runs) a connection
 instead puts its frames into the protocol's own websockets ``ServerProtocol``
-buffer, and a :class:`TurnWriter` writes each connection's frames of one event
-loop turn in one ``transport.write``. That buffer is the one uvicorn drains for
-its own pongs and close frames, so every frame keeps its place before a close.
+buffer, and a :class:`TurnWriter` writes what each connection buffered over a
+few event loop turns (:data:`FLUSH_TURNS`) in one ``transport.write``. That
+buffer is the one uvicorn drains for its own pongs and close frames, so every
+frame keeps its place before a close.
 
 A frame is byte for byte what websockets would send. A connection without an
 extension (no ``permessage-deflate``) shares one framed copy of an event with
@@ -66,23 +67,38 @@ def text_frame(text: str) -> bytes:
     return frame
 
 
-class TurnWriter:
-    """Writes, once per event loop turn, what each socket buffered in it."""
+#: Loop turns a buffered frame waits for company before it is written. A
+#: command's events are delivered when its write is stored; its caller's task
+#: wakes (through the shielded future) and sends the ``ok`` two turns later:
+#: waiting that long puts the sender's own event and its ``ok`` in one write.
+FLUSH_TURNS = 3
 
-    __slots__ = ("_dirty", "_scheduled")
+
+class TurnWriter:
+    """Writes, once every :data:`FLUSH_TURNS` event loop turns, what each socket
+    buffered meanwhile."""
+
+    __slots__ = ("_dirty", "_loop", "_turns")
 
     def __init__(self) -> None:
         self._dirty: list[DirectSocket] = []
-        self._scheduled = False
+        self._turns = 0  # 0: nothing scheduled
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def mark(self, sock: DirectSocket) -> None:
         self._dirty.append(sock)
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        if not self._turns:
+            self._turns = 1
+            self._loop = loop = asyncio.get_running_loop()
+            loop.call_soon(self._turn)
 
-    def _flush(self) -> None:
-        self._scheduled = False
+    def _turn(self) -> None:
+        if self._turns < FLUSH_TURNS:
+            self._turns += 1
+            assert self._loop is not None
+            self._loop.call_soon(self._turn)
+            return
+        self._turns = 0
         dirty, self._dirty = self._dirty, []
         for sock in dirty:
             sock.flush()

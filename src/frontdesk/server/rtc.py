@@ -59,8 +59,8 @@ class _ConnLog(logging.LoggerAdapter[logging.Logger]):
 class RtcConnection:
     """One client socket. A frame is taken at once (no queue, no task): on
     uvicorn's ``websockets-sansio`` protocol it goes into the socket's buffer,
-    written with the connection's other frames of this loop turn in one system
-    call (:mod:`frontdesk.server.direct_socket`); elsewhere the ASGI send
+    written with the connection's other frames of the next few loop turns in
+    one system call (:mod:`frontdesk.server.direct_socket`); elsewhere the ASGI send
     completes without suspending while the transport takes data. Only when
     the transport pushes back (its buffer is full) do frames wait, in a
     bounded backlog drained by a task until the transport takes data again; a
