@@ -82,18 +82,36 @@ def parse_time(value: object) -> datetime | None:
 
 
 # --- generic dataclass <-> JSON ------------------------------------------------------------
+#: A dataclass -> the names of its fields that go on the wire (in order).
+_WIRE_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
+def _wire_dict(value: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    out = {}
+    for name in names:
+        field = getattr(value, name)
+        if field is False and name in _ONLY_WHEN_TRUE:
+            continue  # a flag that is on the wire only when set (golden files unchanged)
+        out[name] = _to_json(field)
+    return out
+
+
 def _to_json(value: Any) -> Any:
+    cls = type(value)
+    if cls in _PLAIN:  # most values: nothing to convert
+        return value
+    names = _WIRE_FIELDS.get(cls)
+    if names is not None:
+        return _wire_dict(value, names)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: _to_json(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name not in _RECORD_ONLY
-            and not (f.name in _ONLY_WHEN_TRUE and getattr(value, f.name) is False)
-        }
+        names = tuple(f.name for f in dataclasses.fields(value) if f.name not in _RECORD_ONLY)
+        _WIRE_FIELDS[cls] = names
+        return _wire_dict(value, names)
     if isinstance(value, list | tuple):
         return [_to_json(v) for v in value]
     return value

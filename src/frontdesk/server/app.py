@@ -22,6 +22,7 @@ from frontdesk.config import Settings
 from frontdesk.domain.live import Limits
 from frontdesk.errors import LimitExceeded
 from frontdesk.server.accesslog import install_access_log_filter
+from frontdesk.server.direct_socket import ASGI_SEND
 from frontdesk.server.hosting import Directory, LeasedHosting, open_hosting
 from frontdesk.server.live import LiveMeetings
 from frontdesk.server.metrics import Metrics
@@ -233,7 +234,11 @@ class _FrontdeskApp(FastAPI):
         limit = self.max_body_size
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http" and limit is not None:
+            if scope["type"] == "websocket":
+                # The server's own send, before any middleware wraps it: the
+                # RTC endpoint writes frames below the chain (direct_socket).
+                scope[ASGI_SEND] = send
+            elif scope["type"] == "http" and limit is not None:
                 length = Headers(scope=scope).get("content-length")
                 if length is not None and (not length.isdigit() or int(length) > limit):
                     refusal = LimitExceeded(f"request body above {limit} bytes")
