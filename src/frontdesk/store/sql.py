@@ -56,9 +56,10 @@ from frontdesk.store.base import (
     LeaseLost,
     SigningKeyRecord,
     Store,
+    TokenUse,
     WebhookRecord,
 )
-from frontdesk.store.engine import WRITE_OPTIONS, make_engine, translate_db_error
+from frontdesk.store.engine import WRITE_OPTIONS, json_loads, make_engine, translate_db_error
 from frontdesk.store.migrate import upgrade_engine
 from frontdesk.store.outbox import ClaimedDelivery, DeliveryState, WebhookDelivery
 
@@ -392,17 +393,34 @@ class SqlStore(Store):
 
     # --- single-use guest tokens ---------------------------------------------------------
     async def consume_token(self, jti: str, meeting_id: str, expires_at: datetime) -> bool:
+        async with self._write("token") as conn:
+            spent = await self._spend(conn, [TokenUse(jti, meeting_id, expires_at)])
+        return not spent
+
+    async def _spend(self, conn: AsyncConnection, spends: Sequence[TokenUse]) -> frozenset[str]:
+        """Record ``spends`` as used in ``conn``'s transaction; the ids that were
+        used already (at most one row per id, whoever inserts first)."""
         dialect_insert = postgresql.insert if not self._sqlite else sqlite.insert
+        c = t.used_tokens.c
         stmt = (
             dialect_insert(t.used_tokens)
-            .values(jti=jti, meeting_id=meeting_id, expires_at=expires_at)
-            .on_conflict_do_nothing(index_elements=[t.used_tokens.c.jti])
+            .values(
+                [
+                    {"jti": u.jti, "meeting_id": u.meeting_id, "expires_at": u.expires_at}
+                    for u in spends
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=[c.jti])
+            .returning(c.jti)
         )
-        async with self._write("token") as conn:
-            result = await conn.execute(stmt)
-        return result.rowcount == 1
+        fresh = {r.jti for r in await conn.execute(stmt)}
+        return frozenset(u.jti for u in spends if u.jti not in fresh)
 
     async def is_token_used(self, jti: str) -> bool:
+        if self._lookups is not None:
+            found = self._lookups.one(_USED_TOKEN_SQL, jti)
+            if found is not _FALL_BACK:
+                return found is not None
         row = await self._one(sa.select(t.used_tokens.c.jti).where(t.used_tokens.c.jti == jti))
         return row is not None
 
@@ -452,13 +470,15 @@ class SqlStore(Store):
 
     # --- meeting event log -----------------------------------------------------------------
     async def append_events(
-        self, events: Sequence[EventRecord], fences: Mapping[str, Fence] | None = None
-    ) -> None:
-        if not events:
-            return
+        self,
+        events: Sequence[EventRecord],
+        fences: Mapping[str, Fence] | None = None,
+        spends: Sequence[TokenUse] = (),
+    ) -> frozenset[str]:
+        if not events and not spends:
+            return frozenset()
         if self._event_insert is not None and fences is None:
-            await self._append_events_sqlite(self._event_insert, events)
-            return
+            return await self._append_events_sqlite(self._event_insert, events, spends)
         rows = [
             {"meeting_id": e.meeting_id, "seq": e.seq, "type": e.type, "data": e.data, "at": e.at}
             for e in events
@@ -466,21 +486,28 @@ class SqlStore(Store):
         async with self._write("event (meeting_id, seq)", MeetingNotFound) as conn:
             if fences is not None:
                 await self._check_fences(conn, {e.meeting_id for e in events}, fences)
-            await conn.execute(sa.insert(t.events), rows)
+            if rows:
+                await conn.execute(sa.insert(t.events), rows)
+            return await self._spend(conn, spends) if spends else frozenset()
 
     async def _append_events_sqlite(
-        self, insert: _SqliteEventInsert, events: Sequence[EventRecord]
-    ) -> None:
-        """The hot path of every meeting (group commit of chat) on SQLite: one hop
-        to the driver's thread for BEGIN IMMEDIATE, the inserts and COMMIT, rather
-        than one per statement through SQLAlchemy (about 3x less CPU for a
-        one-event commit)."""
+        self, insert: _SqliteEventInsert, events: Sequence[EventRecord], spends: Sequence[TokenUse]
+    ) -> frozenset[str]:
+        """The hot path of every meeting (group commit of chat, a join and the
+        single-use token it spends) on SQLite: one hop to the driver's thread
+        for BEGIN IMMEDIATE, the inserts and COMMIT, rather than one per
+        statement through SQLAlchemy (about 3x less CPU for a one-event commit)."""
         rows = insert.rows(events)
+        uses = insert.uses(spends)
+        used: list[str] = []
 
         def run(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany(_SqliteEventInsert.SQL, rows)
+                for jti, use in zip((u.jti for u in spends), uses, strict=True):
+                    if db.execute(_SqliteEventInsert.SPEND_SQL, use).rowcount != 1:
+                        used.append(jti)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -501,6 +528,7 @@ class SqlStore(Store):
                 raise translate_db_error(err) from exc
             except _DB_ERRORS as exc:
                 raise translate_db_error(exc) from exc
+        return frozenset(used)
 
     async def _check_fences(
         self, conn: AsyncConnection, meeting_ids: set[str], fences: Mapping[str, Fence]
@@ -612,6 +640,12 @@ class SqlStore(Store):
     async def events_since(
         self, meeting_id: str, after_seq: int, limit: int | None = None
     ) -> Sequence[EventRecord]:
+        if self._lookups is not None and limit is None:
+            # What a room restores and a resume replays: read directly (one
+            # B-tree range, no hop to the driver's thread).
+            found = self._lookups.all(_EVENTS_SINCE_SQL, (meeting_id, after_seq))
+            if found is not _FALL_BACK:
+                return [EventRecord(**_EVENT_ROWS.mapping(r)) for r in found]
         c = t.events.c
         stmt = (
             sa.select(t.events).where(c.meeting_id == meeting_id, c.seq > after_seq).order_by(c.seq)
@@ -837,9 +871,19 @@ class _SqliteEventInsert:
 
     SQL = "INSERT INTO events (meeting_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)"
     NAMES = ("meeting_id", "seq", "type", "data", "at")
+    #: A single-use token spent in the same transaction (``rowcount`` 0: spent before).
+    SPEND_SQL = (
+        "INSERT INTO used_tokens (jti, meeting_id, expires_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (jti) DO NOTHING"
+    )
 
     def __init__(self, dialect: sa.Dialect) -> None:
         self.binds = tuple(t.events.c[n].type.bind_processor(dialect) for n in self.NAMES)
+        self.bind_expiry = t.used_tokens.c.expires_at.type.bind_processor(dialect)
+
+    def uses(self, spends: Sequence[TokenUse]) -> list[tuple[Any, ...]]:
+        bind = self.bind_expiry
+        return [(u.jti, u.meeting_id, bind(u.expires_at) if bind else u.expires_at) for u in spends]
 
     def rows(self, events: Sequence[EventRecord]) -> list[tuple[Any, ...]]:
         # Unrolled: this runs for every stored event.
@@ -902,14 +946,21 @@ class _SqliteLookups:
 
     def one(self, sql: str, key: str) -> tuple[Any, ...] | _Skip | None:
         """The row, ``None`` when there is none, or :data:`_FALL_BACK`."""
+        found = self.all(sql, (key,))
+        if found is _FALL_BACK:
+            return _FALL_BACK
+        return found[0] if found else None
+
+    def all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]] | _Skip:
+        """Every row, or :data:`_FALL_BACK`."""
         if self._broken:
             return _FALL_BACK
         try:
             conn = self._conn
             if conn is None:
                 conn = self._conn = self._connect()
-            row: tuple[Any, ...] | None = conn.execute(sql, (key,)).fetchone()
-            return row
+            rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+            return rows
         except sqlite3.Error as exc:
             if not isinstance(exc, sqlite3.OperationalError) or "locked" not in str(exc):
                 log.warning("direct SQLite reads disabled: %s", exc)
@@ -949,6 +1000,8 @@ def _sqlite_converter(kind: sa.types.TypeEngine[Any]) -> Callable[[Any], Any] | 
         return _utc
     if isinstance(kind, sa.Boolean):
         return bool
+    if isinstance(kind, sa.JSON):
+        return json_loads
     if isinstance(kind, sa.Integer | sa.String):
         return None
     raise TypeError(f"no direct SQLite reading for {kind!r}")  # pragma: no cover
@@ -969,6 +1022,14 @@ class _ByKey:
 _APPS = _ByKey(t.apps, t.apps.c.client_id)
 _USERS = _ByKey(t.users, t.users.c.username)
 _MEETINGS = _ByKey(t.meetings, t.meetings.c.id)
+_USED_TOKEN_SQL = "SELECT jti FROM used_tokens WHERE jti = ?"
+_EVENT_ROWS = _SqliteRows(t.events)
+_EVENTS_SINCE_SQL = str(
+    sa.select(t.events)
+    .where(t.events.c.meeting_id == sa.bindparam("m"), t.events.c.seq > sa.bindparam("s"))
+    .order_by(t.events.c.seq)
+    .compile(dialect=sqlite.dialect())
+)
 
 
 # --- rows <-> values -------------------------------------------------------------------------
