@@ -27,6 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from frontdesk.domain.model import (
     AccessPolicy,
@@ -94,6 +96,9 @@ class SqlStore(Store):
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self._sqlite else None
         self._lookups = _SqliteLookups.for_engine(engine) if self._sqlite else None
         self._event_insert = _SqliteEventInsert(engine.dialect) if self._sqlite else None
+        #: SQLite: the connection event batches are appended on (see
+        #: _append_events_sqlite), held while the store is open.
+        self._event_conn: PoolProxiedConnection | None = None
         # Meetings waiting to be inserted together (SQLite: one writer; see
         # create_meeting), and the task inserting them.
         self._new_meetings: list[tuple[Meeting, asyncio.Future[None]]] = []
@@ -169,6 +174,10 @@ class SqlStore(Store):
                 await self._meeting_inserter
         if self._lookups is not None:
             self._lookups.close()
+        if self._event_conn is not None:
+            conn, self._event_conn = self._event_conn, None
+            with contextlib.suppress(Exception):
+                await greenlet_spawn(conn.close)  # back to the pool, which closes it
         await self._engine.dispose()
 
     async def ping(self) -> None:
@@ -516,19 +525,30 @@ class SqlStore(Store):
         assert self._write_lock is not None
         async with self._write_lock:
             try:
-                async with self._engine.connect() as conn:
-                    raw = await conn.get_raw_connection()
-                    driver = raw.driver_connection
-                    # aiosqlite runs ``run`` in the connection's own thread
-                    await driver._execute(run, driver._conn)  # type: ignore[union-attr]
+                if self._event_conn is None:
+                    # Kept out of the pool: no check-out, and no rollback hop
+                    # to the driver's thread on every return.
+                    self._event_conn = await self._engine.raw_connection()
+                driver = self._event_conn.driver_connection
+                # aiosqlite runs ``run`` in the connection's own thread
+                await driver._execute(run, driver._conn)  # type: ignore[union-attr]
             except sqlite3.IntegrityError as exc:
                 raise _refusal(exc, "event (meeting_id, seq)", MeetingNotFound) from None
-            except sqlite3.Error as exc:
-                err = sa.exc.OperationalError(_SqliteEventInsert.SQL, None, exc)
-                raise translate_db_error(err) from exc
-            except _DB_ERRORS as exc:
-                raise translate_db_error(exc) from exc
+            except BaseException as exc:
+                await self._drop_event_conn()  # in an unknown state: a fresh one next time
+                if isinstance(exc, sqlite3.Error):
+                    err = sa.exc.OperationalError(_SqliteEventInsert.SQL, None, exc)
+                    raise translate_db_error(err) from exc
+                if isinstance(exc, _DB_ERRORS):
+                    raise translate_db_error(exc) from exc
+                raise
         return frozenset(used)
+
+    async def _drop_event_conn(self) -> None:
+        conn, self._event_conn = self._event_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await greenlet_spawn(conn.invalidate)
 
     async def _check_fences(
         self, conn: AsyncConnection, meeting_ids: set[str], fences: Mapping[str, Fence]
