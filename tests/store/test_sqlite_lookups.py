@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState
-from frontdesk.errors import AlreadyExists, AppNotFound, MeetingNotFound, UserNotFound
+from frontdesk.errors import AlreadyExists, AppNotFound, MeetingNotFound, Unavailable, UserNotFound
 from frontdesk.store.sql import _APPS, _FALL_BACK, SqlStore
 from tests.store import samples as s
 from tests.support.databases import sqlite_url
@@ -195,3 +195,20 @@ async def test_a_cancelled_creation_does_not_stop_the_others(lite: SqlStore) -> 
     first.cancel()
     await second
     assert (await lite.get_meeting("m_2")).id == "m_2"
+
+
+async def test_the_event_connection_is_replaced_after_a_failure(lite: SqlStore) -> None:
+    """Event batches go over one held connection; one that broke is not reused."""
+    await lite.create_meeting(s.meeting("m_1"))
+    await lite.append_events([s.event("m_1", 1)])
+    held = lite._event_conn
+    assert held is not None
+    with pytest.raises(AlreadyExists):  # a refused row keeps the connection
+        await lite.append_events([s.event("m_1", 1)])
+    assert lite._event_conn is held
+    held.driver_connection._conn.close()  # type: ignore[union-attr]
+    with pytest.raises(Unavailable):
+        await lite.append_events([s.event("m_1", 2)])
+    assert lite._event_conn is None
+    await lite.append_events([s.event("m_1", 2)])
+    assert [e.seq for e in await lite.events_since("m_1", 0)] == [1, 2]
