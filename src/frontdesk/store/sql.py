@@ -410,20 +410,17 @@ class SqlStore(Store):
         """Record ``spends`` as used in ``conn``'s transaction; the ids that were
         used already (at most one row per id, whoever inserts first)."""
         dialect_insert = postgresql.insert if not self._sqlite else sqlite.insert
-        c = t.used_tokens.c
-        stmt = (
-            dialect_insert(t.used_tokens)
-            .values(
-                [
-                    {"jti": u.jti, "meeting_id": u.meeting_id, "expires_at": u.expires_at}
-                    for u in spends
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=[c.jti])
-            .returning(c.jti)
+        stmt = dialect_insert(t.used_tokens).on_conflict_do_nothing(
+            index_elements=[t.used_tokens.c.jti]
         )
-        fresh = {r.jti for r in await conn.execute(stmt)}
-        return frozenset(u.jti for u in spends if u.jti not in fresh)
+        used = []
+        for u in spends:  # one at a time: the statement compiles once, and is cached
+            result = await conn.execute(
+                stmt, {"jti": u.jti, "meeting_id": u.meeting_id, "expires_at": u.expires_at}
+            )
+            if result.rowcount != 1:
+                used.append(u.jti)
+        return frozenset(used)
 
     async def is_token_used(self, jti: str) -> bool:
         if self._lookups is not None:
