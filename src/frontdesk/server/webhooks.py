@@ -474,24 +474,26 @@ class WebhookDispatcher:
     async def _fan_out(self, batch: list[_Job]) -> list[WebhookDelivery]:
         rows = []
         for job in batch:
+            hooks = [h for h in await self._hooks_for(job.meeting_id) if job.type in h.events]
+            if not hooks:  # nobody asked for it: nothing to copy
+                continue
             try:  # stored as JSON: whatever the event holds must become JSON now
                 data = json.loads(json.dumps(job.data, default=str))
             except (TypeError, ValueError) as exc:
                 log.warning("webhooks: %s event not JSON (%s), not delivered", job.type, exc)
                 continue
-            for hook in await self._hooks_for(job.meeting_id):
-                if job.type in hook.events:
-                    rows.append(
-                        WebhookDelivery(
-                            id=str(uuid.uuid4()),
-                            webhook_id=hook.id,
-                            app_id=hook.app_id,
-                            event=job.type,
-                            payload=data,
-                            meeting_id=job.meeting_id,
-                            created_at=job.created_at,
-                        )
+            for hook in hooks:
+                rows.append(
+                    WebhookDelivery(
+                        id=str(uuid.uuid4()),
+                        webhook_id=hook.id,
+                        app_id=hook.app_id,
+                        event=job.type,
+                        payload=data,
+                        meeting_id=job.meeting_id,
+                        created_at=job.created_at,
                     )
+                )
         return rows
 
     async def _hooks_for(self, meeting_id: str) -> list[WebhookRecord]:
