@@ -99,6 +99,10 @@ class Settings:
     reconnect_grace_s: int = 30
     idle_timeout_s: int = 8 * 3600
     heartbeat_s: float = 15.0
+    # permessage-deflate on the RTC WebSocket when a client offers it. Off:
+    # chat frames are small, and compressing them costs each connection its
+    # own zlib state (about 46 KB) and CPU on every frame.
+    ws_deflate: bool = False
     rate_limit_per_min: int = 600  # service API requests per client per minute
     ws_messages_per_s: float = 20.0
     # Joins with the URL alone, per remote address and per meeting, per minute

@@ -148,6 +148,7 @@ def serve(
         ws_max_size=WS_MAX_SIZE,
         ws_ping_interval=settings.heartbeat_s,
         ws_ping_timeout=settings.heartbeat_s,
+        ws_per_message_deflate=settings.ws_deflate,
     )
     sock = bind_socket(settings.host, settings.port)
     tune_gc()

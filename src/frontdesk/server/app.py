@@ -17,7 +17,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk import __version__
-from frontdesk.bus import Bus, RedisBus, open_bus
+from frontdesk.bus import Bus, LocalBus, open_bus
 from frontdesk.config import Settings
 from frontdesk.domain.live import Limits
 from frontdesk.errors import LimitExceeded
@@ -367,7 +367,7 @@ async def _sync_hosted(live: LiveMeetings, bus: Bus, interval_s: float | None) -
     last = time.monotonic()
     while True:
         await asyncio.sleep(interval_s)
-        hinted = isinstance(bus, RedisBus) and bus.healthy
+        hinted = not isinstance(bus, LocalBus) and bus.healthy  # Redis carries hints
         if hinted and time.monotonic() - last < HINTED_SYNC_INTERVAL_S:
             continue
         last = time.monotonic()

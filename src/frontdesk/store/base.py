@@ -25,6 +25,7 @@ __all__ = [
     "LeaseLost",
     "SigningKeyRecord",
     "Store",
+    "TokenUse",
     "WebhookRecord",
 ]
 
@@ -53,6 +54,16 @@ class EventRecord:
     at: datetime
     #: When the chat retention policy deleted its content (None: never).
     redacted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUse:
+    """A single-use token spent together with the events it let happen (a join),
+    in their transaction: :meth:`Store.append_events`."""
+
+    jti: str
+    meeting_id: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +233,11 @@ class Store(abc.ABC):
     # --- meeting event log (live meetings) ----------------------------------------
     @abc.abstractmethod
     async def append_events(
-        self, events: Sequence[EventRecord], fences: Mapping[str, Fence] | None = None
-    ) -> None:
+        self,
+        events: Sequence[EventRecord],
+        fences: Mapping[str, Fence] | None = None,
+        spends: Sequence[TokenUse] = (),
+    ) -> frozenset[str]:
         """Store a batch of events atomically (one transaction: group commit).
 
         ``(meeting_id, seq)`` is unique; a duplicate raises ``AlreadyExists`` and
@@ -232,6 +246,11 @@ class Store(abc.ABC):
         that meeting's current, unexpired lease, checked in the same transaction
         (and held against a takeover until it commits); otherwise
         :class:`LeaseLost` names the meetings whose lease is gone.
+
+        ``spends`` records single-use token ids as used in the same transaction,
+        as :meth:`consume_token` does: the ids returned are those that were used
+        already (the events are stored all the same; the caller undoes what
+        the token let in). Empty when every token was spent here and now.
         """
 
     # --- meeting leases (a cluster's hosting) -------------------------------------------
