@@ -14,12 +14,29 @@ from typing import Any
 
 from frontdesk.errors import ValidationFailed
 
-__all__ = ["Settings", "default_database_url"]
+__all__ = ["DEFAULT_DATABASE", "Settings", "default_database_path", "default_database_url"]
+
+#: The embedded default's SQLite file, relative to the folder it belongs to.
+DEFAULT_DATABASE = Path("var") / "frontdesk.db"
 
 
-def default_database_url() -> str:
-    path = Path("var") / "frontdesk.db"
-    return f"sqlite+aiosqlite:///{path}"
+def default_database_path(cwd: Path | None = None) -> Path:
+    """The SQLite file used when ``FRONTDESK_DATABASE_URL`` is unset.
+
+    The nearest ``var/frontdesk.db`` from ``cwd`` upwards (as git finds its
+    ``.git``), so ``frontdesk serve`` and the admin commands find one database
+    wherever in the project they run; when there is none, ``./var/frontdesk.db``
+    under ``cwd`` (where ``serve`` creates it). Always absolute.
+    """
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / DEFAULT_DATABASE).is_file():
+            return folder / DEFAULT_DATABASE
+    return here / DEFAULT_DATABASE
+
+
+def default_database_url(cwd: Path | None = None) -> str:
+    return f"sqlite+aiosqlite:///{default_database_path(cwd)}"
 
 
 def _bool(v: str) -> bool:
