@@ -1,20 +1,33 @@
 # The scripts users and CI call. Each target creates .venv when it is missing.
+# `make run` installs what serving needs and nothing more; the other targets
+# install everything (test tools, linters, the media extra) on top.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+RUN_STAMP := $(VENV)/.installed-run-$(HASH)
+STAMP := $(VENV)/.installed-all-$(HASH)
 ARGS ?=
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
 .PHONY: run test lint demo bench clean migrate
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,media]'
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
 
-run: $(STAMP)
+# Serving only: the package and its runtime dependencies.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	rm -f $(VENV)/.installed-run-*
+	touch $(RUN_STAMP)
+
+# Everything: test and lint tools, media (aiortc).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[dev,media]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP) $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/frontdesk serve $(ARGS)
 
 # Everything but media first; then the media/browser suites inside a network
@@ -33,6 +46,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(ARGS)
+
+# The database schema is migrated by `frontdesk serve` at start-up; this only
+# does it ahead of time (the database of FRONTDESK_DATABASE_URL, else ./var/).
+migrate: $(RUN_STAMP)
+	$(BIN)/python -c "from frontdesk.config import Settings; from frontdesk.store.migrate import upgrade; upgrade(Settings.from_env().database_url)"
 
 clean:
 	rm -rf $(VENV) var/*.db* .pytest_cache .mypy_cache
