@@ -13,10 +13,11 @@ ARGS ?=
 # does it when uv cannot be had. The pip that came with $(PY) installs into the
 # new environment when it can (`pip --python`): a venv's own pip takes ~10 s
 # to set up on a small machine.
-PIP = $(shell $(PY) -m pip --python $(BIN)/python --version >/dev/null 2>&1 \
+# (Shell substitutions, not $(shell): they must look when the line runs.)
+PIP = $$($(PY) -m pip --python $(BIN)/python --version >/dev/null 2>&1 \
 	&& echo "$(PY) -m pip --python $(BIN)/python" || echo "$(BIN)/python -m pip") \
 	install -q --disable-pip-version-check
-INSTALL = $(shell test -x $(BIN)/uv && echo "$(BIN)/uv pip install -q --python $(BIN)/python" \
+INSTALL = $$(test -x $(BIN)/uv && echo "$(BIN)/uv pip install -q --python $(BIN)/python" \
 	|| echo "$(PIP) --no-compile")
 
 .PHONY: run test lint demo bench clean migrate
