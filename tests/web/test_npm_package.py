@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+import frontdesk
 from frontdesk.config import Settings
 from frontdesk.domain.model import LobbyBypass
 from frontdesk.server.routes_web import SDK_MODULES, STATIC_DIR
@@ -119,6 +120,8 @@ def test_the_tarball_holds_the_modules_and_declarations(tmp_path: Path) -> None:
     with tarfile.open(tarball) as tar:
         names = {Path(n).name for n in tar.getnames()}
     assert names == {*SDK_MODULES, "frontdesk.d.ts", "package.json"}
+    meta = json.loads((SDK / "package.json").read_text())
+    assert meta["version"] == frontdesk.__version__  # one version for both packages
 
 
 def _tsc(app: Path, source: str) -> subprocess.CompletedProcess[str]:
