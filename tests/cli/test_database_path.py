@@ -32,6 +32,7 @@ def test_admin_commands_find_the_served_database_from_a_subfolder(
     project = tmp_path / "project"
     db = project / "var" / "frontdesk.db"
     upgrade(sqlite_url(db))  # what `frontdesk serve` leaves in ./var/
+    (project / "pyproject.toml").write_text("")  # a project's root
     deeper = project / "examples" / "deeper"
     deeper.mkdir(parents=True)
     no_url.chdir(deeper)
@@ -41,6 +42,23 @@ def test_admin_commands_find_the_served_database_from_a_subfolder(
     listed = json.loads(run("apps", "list", "--json").stdout)
     assert [a["client_id"] for a in listed] == [created["client_id"]]
     assert not (deeper / "var").exists()
+
+
+def test_the_search_stops_at_the_project_root(tmp_path: Path) -> None:
+    stray = tmp_path / "var" / "frontdesk.db"  # above the project: never picked
+    upgrade(sqlite_url(stray))
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    inside = project / "src" / "deep"
+    inside.mkdir(parents=True)
+    assert default_database_path(inside) == inside / "var" / "frontdesk.db"
+    outside = tmp_path / "elsewhere" / "deeper"  # not in a project: the folder itself
+    outside.mkdir(parents=True)
+    assert default_database_path(outside) == outside / "var" / "frontdesk.db"
+    served = project / "var" / "frontdesk.db"
+    upgrade(sqlite_url(served))
+    assert default_database_path(inside) == served
+    assert default_database_path(tmp_path) == stray  # its own ./var/
 
 
 def test_no_database_is_created_for_an_admin_command(

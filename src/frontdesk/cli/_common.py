@@ -96,8 +96,9 @@ def _missing(settings: Settings, what: str) -> NotFound:
         hint = "check FRONTDESK_DATABASE_URL, or start `frontdesk serve` with it first"
     else:
         hint = (
-            f"looked for {DEFAULT_DATABASE} in {Path.cwd()} and its parents; run this where "
-            "`frontdesk serve` runs (it creates the database), or set FRONTDESK_DATABASE_URL"
+            f"looked for {DEFAULT_DATABASE} in {Path.cwd()} and up to its project's root; run "
+            "this where `frontdesk serve` runs (it creates the database), or set "
+            "FRONTDESK_DATABASE_URL"
         )
     return NotFound(f"{what} {database_label(settings.database_url)}: {hint}")
 
