@@ -34,9 +34,10 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	rm -f $(VENV)/.installed-run-*
 	touch $(RUN_STAMP)
 
-# Everything: test and lint tools, media (aiortc).
+# Everything: test and lint tools, media (aiortc), and pip itself (the
+# packaging tests build and install wheels with it).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(INSTALL) -e '.[dev,media]'
+	$(INSTALL) -e '.[dev,media]' pip
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP) $(RUN_STAMP)
 
