@@ -228,9 +228,9 @@ def _print_dev(settings: Settings, kit: DevKit) -> None:
     typer.echo(f"  join link     {kit.join_url}")
     typer.echo(
         "Next: open the console and sign in, open the join link in another window, and admit"
-        " the guest; for your back end:\n"
-        f"  export CLIENT_ID={kit.client_id} CLIENT_SECRET={kit.client_secret}"
-        f" FRONTDESK_URL={base}"
+        " the guest. For your back end (ServiceClient() and `frontdesk loadtest` read these):\n"
+        f"  export FRONTDESK_URL={base} FRONTDESK_CLIENT_ID={kit.client_id}"
+        f" FRONTDESK_CLIENT_SECRET={kit.client_secret}"
     )
 
 
