@@ -4,19 +4,23 @@ same ones on every later start."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from frontdesk.cli.dev import is_loopback
-from tests.cli.test_serve import FRONTDESK, _wait_ready
+from tests.cli.test_serve import FRONTDESK
 from tests.support.live_server import free_port
+
+START_TIMEOUT_S = 120.0
 
 
 def _env() -> dict[str, str]:
@@ -25,6 +29,19 @@ def _env() -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith("FRONTDESK_") and k != "COVERAGE_PROCESS_START"
     }
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until the node answers ``/readyz`` (the first start also hashes two
+    secrets and migrates: slow on a busy machine, so a generous deadline)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"not ready after {START_TIMEOUT_S} s:\n{log.read_text()}")
 
 
 def _serve_dev(cwd: Path, port: int) -> str:
@@ -41,7 +58,7 @@ def _serve_dev(cwd: Path, port: int) -> str:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_ready(base, proc)
+            _wait_ready(base, proc, log)
             banner = log.read_text()
             client_id, secret = re.search(r"CLIENT_ID=(\S+) CLIENT_SECRET=(\S+)", banner).groups()  # type: ignore[union-attr]
             user, password = re.search(r"user (\S+)  password (\S+)", banner).groups()  # type: ignore[union-attr]
