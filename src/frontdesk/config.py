@@ -14,12 +14,44 @@ from typing import Any
 
 from frontdesk.errors import ValidationFailed
 
-__all__ = ["Settings", "default_database_url"]
+__all__ = [
+    "DEFAULT_DATABASE",
+    "PROJECT_MARKERS",
+    "Settings",
+    "default_database_path",
+    "default_database_url",
+]
+
+#: The embedded default's SQLite file, relative to the folder it belongs to.
+DEFAULT_DATABASE = Path("var") / "frontdesk.db"
 
 
-def default_database_url() -> str:
-    path = Path("var") / "frontdesk.db"
-    return f"sqlite+aiosqlite:///{path}"
+#: What marks a project's root folder: the upward search stops there.
+PROJECT_MARKERS = (".git", "pyproject.toml")
+
+
+def default_database_path(cwd: Path | None = None) -> Path:
+    """The SQLite file used when ``FRONTDESK_DATABASE_URL`` is unset.
+
+    The nearest ``var/frontdesk.db`` from ``cwd`` up to the root of the project
+    ``cwd`` is in (the nearest folder with ``.git`` or ``pyproject.toml``), so
+    ``frontdesk serve`` and the admin commands find one database wherever in the
+    project they run; outside a project only ``cwd`` is looked at (a stray
+    database higher up, say in ``/tmp``, is never picked). When there is none,
+    ``./var/frontdesk.db`` under ``cwd`` (where ``serve`` creates it). Absolute.
+    """
+    here = (cwd or Path.cwd()).resolve()
+    chain = (here, *here.parents)
+    root = next((d for d in chain if any((d / m).exists() for m in PROJECT_MARKERS)), None)
+    folders = chain[: chain.index(root) + 1] if root is not None else (here,)
+    for folder in folders:
+        if (folder / DEFAULT_DATABASE).is_file():
+            return folder / DEFAULT_DATABASE
+    return here / DEFAULT_DATABASE
+
+
+def default_database_url(cwd: Path | None = None) -> str:
+    return f"sqlite+aiosqlite:///{default_database_path(cwd)}"
 
 
 def _bool(v: str) -> bool:

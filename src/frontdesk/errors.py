@@ -15,7 +15,8 @@ The same ``code`` is used by the HTTP problem+json answers, the WebSocket
     │   ├── TokenWrongMeeting           token_wrong_meeting   (403)
     │   └── TokenUsed                   token_used            (403)
     ├── PermissionDenied                forbidden         403
-    │   └── CsrfRefused                 csrf_refused
+    │   ├── CsrfRefused                 csrf_refused
+    │   └── OriginRefused               origin_refused
     ├── NotFound                        not_found         404
     │   ├── MeetingNotFound             meeting_not_found
     │   ├── UserNotFound                user_not_found
@@ -53,6 +54,7 @@ __all__ = [
     "MeetingEnded",
     "MeetingNotFound",
     "NotFound",
+    "OriginRefused",
     "ParticipantNotFound",
     "PermissionDenied",
     "ProtocolError",
@@ -165,6 +167,15 @@ class CsrfRefused(PermissionDenied):
 
     code = "csrf_refused"
     title = "Refused: the request came from another web origin"
+
+
+class OriginRefused(PermissionDenied):
+    """A web page's origin is not allowed: not among the guest token's ``origins``
+    (the node says so), or not in ``FRONTDESK_ALLOWED_ORIGINS`` (the browser
+    refuses the cross-origin answer, so the browser SDK says so)."""
+
+    code = "origin_refused"
+    title = "Refused: this web origin is not allowed"
 
 
 class NotFound(FrontdeskError):

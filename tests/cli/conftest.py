@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 from frontdesk.cli._common import operations
 from frontdesk.cli.main import app
 from frontdesk.server.operations import Operations
+from frontdesk.store.migrate import upgrade
 from tests.support.databases import sqlite_url
 
 T = TypeVar("T")
@@ -51,6 +52,7 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     url = sqlite_url(tmp_path / "cli.db")
+    upgrade(url)  # as `frontdesk serve` would: the admin commands never create a database
     for name in ("FRONTDESK_PUBLIC_URL", "FRONTDESK_HOST", "FRONTDESK_PORT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FRONTDESK_DATABASE_URL", url)

@@ -25,7 +25,7 @@ def test_served_join_code_and_token_are_redacted_in_the_access_log(tmp_path: Pat
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(FRONTDESK), "serve", "--port", str(port), "--log-level", "info"],
+            [str(FRONTDESK), "serve", "--port", str(port), "--access-log-level", "info"],
             cwd=tmp_path,
             env=env,
             stdout=out,

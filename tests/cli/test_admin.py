@@ -9,7 +9,13 @@ import jwt
 import pytest
 
 from frontdesk.domain.model import MeetingState, Role
-from frontdesk.errors import InvalidClient, InvalidCredentials, MeetingEnded, TokenUsed
+from frontdesk.errors import (
+    InvalidClient,
+    InvalidCredentials,
+    MeetingEnded,
+    TokenInvalid,
+    TokenUsed,
+)
 from frontdesk.server.operations import Operations
 from tests.cli.conftest import Cli
 
@@ -303,3 +309,74 @@ def test_keys_rotate_retires_the_old_key(cli: Cli) -> None:
         assert (old_claims.display_name, new_claims.display_name) == ("Ann", "Bo")
 
     cli.with_ops(verify)
+
+
+def test_users_list_disable_enable(cli: Cli) -> None:
+    make_alice(cli)
+    [row] = cli.json("users", "list")
+    assert row["username"] == "alice" and row["state"] == "active"
+    assert "active" in cli.ok("users", "list").stdout
+
+    async def session(ops: Operations) -> str:
+        token, _claims, _user = await ops.accounts.login("alice", PASSWORD)
+        return token
+
+    token = cli.with_ops(session)
+    assert cli.json("users", "disable", "alice")["state"] == "disabled"
+    assert cli.json("users", "list")[0]["state"] == "disabled"
+
+    async def refused(ops: Operations) -> None:
+        with pytest.raises(InvalidCredentials):
+            await ops.accounts.login("alice", PASSWORD)
+        with pytest.raises(TokenInvalid):
+            await ops.accounts.for_session(token)  # the session it held stops too
+
+    cli.with_ops(refused)
+    assert cli.json("users", "enable", "alice")["state"] == "active"
+    cli.with_ops(session)
+    assert problem_code(cli("users", "disable", "bob", "--json")) == "user_not_found"
+
+
+def test_users_set_password(cli: Cli) -> None:
+    make_alice(cli)
+    new = "a brand new passphrase"
+    out = cli.json("users", "set-password", "alice", "--password-stdin", input=new + "\n")
+    assert out == {"username": "alice", "password_changed": True}
+
+    async def check(ops: Operations) -> None:
+        await ops.accounts.login("alice", new)
+        with pytest.raises(InvalidCredentials):
+            await ops.accounts.login("alice", PASSWORD)
+
+    cli.with_ops(check)
+    short = cli("users", "set-password", "alice", "--password-stdin", "--json", input="short\n")
+    assert problem_code(short) == "validation_failed"
+    missing = cli("users", "set-password", "bob", "--password-stdin", "--json", input=new + "\n")
+    assert problem_code(missing) == "user_not_found"
+
+
+def test_users_delete_ends_the_open_meetings(cli: Cli) -> None:
+    make_alice(cli)
+    cli.ok(
+        "users", "create", "bob", "--display-name", "Bob Advisor", "--password-stdin",
+        input=PASSWORD + "\n",
+    )  # fmt: skip
+    mine = cli.json("meetings", "create", "--organizer", "alice")
+    bobs = cli.json("meetings", "create", "--organizer", "bob")
+    # Without --yes (and without --json) it asks; "n" keeps everything.
+    kept = cli("users", "delete", "alice", input="n\n")
+    assert kept.exit_code != 0
+    assert {u["username"] for u in cli.json("users", "list")} == {"alice", "bob"}
+
+    out = cli.json("users", "delete", "alice")
+    assert out == {"username": "alice", "deleted": True, "meetings_ended": [mine["id"]]}
+    assert [u["username"] for u in cli.json("users", "list")] == ["bob"]
+    states = {m["id"]: m["state"] for m in cli.json("meetings", "list")}
+    assert states == {mine["id"]: "ended", bobs["id"]: "active"}
+
+    async def gone(ops: Operations) -> None:
+        with pytest.raises(InvalidCredentials):
+            await ops.accounts.login("alice", PASSWORD)
+
+    cli.with_ops(gone)
+    assert problem_code(cli("users", "delete", "alice", "--yes", "--json")) == "user_not_found"

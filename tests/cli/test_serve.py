@@ -74,6 +74,8 @@ def test_serve_starts_answers_health_and_stops(tmp_path: Path) -> None:
     assert code in (0, -signal.SIGTERM), banner
     assert "Application shutdown complete" in banner
     assert f"http://127.0.0.1:{port}/docs" in banner
+    assert f"http://127.0.0.1:{port}/console" in banner and "Next: " in banner
+    assert '"GET /healthz' not in banner  # the access log is off unless asked for
     assert str(db) in banner
     assert db.exists()  # migrated at start-up, where the URL said
 

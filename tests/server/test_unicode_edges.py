@@ -197,9 +197,12 @@ def test_the_cli_refuses_a_display_name_with_a_surrogate(
     from typer.testing import CliRunner
 
     from frontdesk.cli.main import app
+    from frontdesk.store.migrate import upgrade
     from tests.support.databases import sqlite_url
 
-    monkeypatch.setenv("FRONTDESK_DATABASE_URL", sqlite_url(tmp_path / "cli.db"))
+    url = sqlite_url(tmp_path / "cli.db")
+    upgrade(url)
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", url)
     result = CliRunner().invoke(
         app,
         ["users", "create", "eve", "--display-name", name, "--password-stdin"],

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from frontdesk.cli._common import JsonOpt, emit, run
-from frontdesk.domain.model import AccessPolicy, LobbyBypass, Meeting, MeetingState, Role
+from frontdesk.domain.model import AccessPolicy, LobbyBypass, Meeting, MeetingState, Role, User
 from frontdesk.server.operations import Operations
 
 __all__ = ["apps", "keys", "meetings", "users"]
@@ -22,8 +22,15 @@ keys = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 
 
 # --- apps ------------------------------------------------------------------------------
+ClientIdArg = typer.Argument(..., help="The application's client_id.")
+MeetingIdArg = typer.Argument(..., help="The meeting's id (m_...).")
+
+
 @apps.command("create")
-def apps_create(name: str, as_json: bool = JsonOpt) -> None:
+def apps_create(
+    name: str = typer.Argument(..., help="The application's name (the business)."),
+    as_json: bool = JsonOpt,
+) -> None:
     """Register an application; prints its client secret once (stored only hashed)."""
 
     async def go(ops: Operations) -> dict[str, Any]:
@@ -46,6 +53,8 @@ def _app_row(a: Any) -> dict[str, Any]:
 
 @apps.command("list")
 def apps_list(as_json: bool = JsonOpt) -> None:
+    """List applications (never their secrets)."""
+
     async def go(ops: Operations) -> list[dict[str, Any]]:
         return [_app_row(a) for a in await ops.apps.all()]
 
@@ -58,7 +67,7 @@ def apps_list(as_json: bool = JsonOpt) -> None:
 
 @apps.command("rotate-secret")
 def apps_rotate_secret(
-    client_id: str,
+    client_id: str = ClientIdArg,
     overlap_s: int = typer.Option(
         24 * 3600,
         "--overlap-s",
@@ -79,7 +88,7 @@ def apps_rotate_secret(
 
 
 @apps.command("revoke")
-def apps_revoke(client_id: str, as_json: bool = JsonOpt) -> None:
+def apps_revoke(client_id: str = ClientIdArg, as_json: bool = JsonOpt) -> None:
     """Revoke an application (the answer to a compromise): its secrets and access
     tokens stop working, and its guests' live sessions end within seconds."""
 
@@ -90,9 +99,18 @@ def apps_revoke(client_id: str, as_json: bool = JsonOpt) -> None:
 
 
 # --- users ------------------------------------------------------------------------------
+UsernameArg = typer.Argument(..., help="The user's sign-in name.")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
 @users.command("create")
 def users_create(
-    username: str,
+    username: str = UsernameArg,
     display_name: str = typer.Option(..., "--display-name", help="Name shown to visitors."),
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from stdin."
@@ -100,10 +118,7 @@ def users_create(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create an organizer/agent; the password is stored hashed (argon2)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
 
     async def go(ops: Operations) -> dict[str, Any]:
         u = await ops.accounts.create(username, display_name, password)
@@ -114,7 +129,7 @@ def users_create(
 
 @users.command("rename")
 def users_rename(
-    username: str,
+    username: str = UsernameArg,
     display_name: str = typer.Option(..., "--display-name", help="Name shown to visitors."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -127,18 +142,92 @@ def users_rename(
     emit(run(go, as_json=as_json), as_json=as_json)
 
 
+def _user_row(u: User) -> dict[str, Any]:
+    return {
+        "username": u.username,
+        "display_name": u.display_name,
+        "state": "disabled" if u.disabled else "active",
+        "created_at": u.created_at,
+        "disabled": u.disabled,
+    }
+
+
 @users.command("list")
 def users_list(as_json: bool = JsonOpt) -> None:
+    """List users with their state (active or disabled)."""
+
     async def go(ops: Operations) -> list[dict[str, Any]]:
-        return [
-            {
-                "username": u.username,
-                "display_name": u.display_name,
-                "created_at": u.created_at,
-                "disabled": u.disabled,
-            }
-            for u in await ops.accounts.all()
-        ]
+        return [_user_row(u) for u in await ops.accounts.all()]
+
+    emit(
+        run(go, as_json=as_json),
+        as_json=as_json,
+        columns=["username", "display_name", "state", "created_at"],
+    )
+
+
+@users.command("disable")
+def users_disable(username: str = UsernameArg, as_json: bool = JsonOpt) -> None:
+    """Stop a user from signing in; the sessions it holds stop working."""
+
+    async def go(ops: Operations) -> dict[str, Any]:
+        return _user_row(await ops.accounts.set_disabled(username, True))
+
+    emit(run(go, as_json=as_json), as_json=as_json, columns=["username", "state"])
+
+
+@users.command("enable")
+def users_enable(username: str = UsernameArg, as_json: bool = JsonOpt) -> None:
+    """Let a disabled user sign in again."""
+
+    async def go(ops: Operations) -> dict[str, Any]:
+        return _user_row(await ops.accounts.set_disabled(username, False))
+
+    emit(run(go, as_json=as_json), as_json=as_json, columns=["username", "state"])
+
+
+@users.command("delete")
+def users_delete(
+    username: str = UsernameArg,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Delete a user: its account goes, its sessions stop working, and the meetings
+    it organizes that have not ended are ended (their join links stop working)."""
+    if not yes and not as_json:
+        typer.confirm(f"Delete user {username!r} and end its open meetings?", abort=True)
+
+    async def go(ops: Operations) -> dict[str, Any]:
+        await ops.accounts.get(username)  # user_not_found before any meeting is touched
+        ended: list[str] = []
+        for state in (MeetingState.SCHEDULED, MeetingState.ACTIVE):
+            while batch := [
+                m
+                for m in await ops.meetings.find(organizer=username, state=state)
+                if m.id not in ended
+            ]:
+                for m in batch:
+                    ended.append((await ops.meetings.end(m.id)).id)
+        user = await ops.accounts.delete(username)
+        return {"username": user.username, "deleted": True, "meetings_ended": ended}
+
+    emit(run(go, as_json=as_json), as_json=as_json)
+
+
+@users.command("set-password")
+def users_set_password(
+    username: str = UsernameArg,
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the new password from stdin (else: prompt)."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Give a user a new password (at least 8 characters; stored hashed)."""
+    password = _read_password(password_stdin)
+
+    async def go(ops: Operations) -> dict[str, Any]:
+        u = await ops.accounts.set_password(username, password)
+        return {"username": u.username, "password_changed": True}
 
     emit(run(go, as_json=as_json), as_json=as_json)
 
@@ -154,11 +243,15 @@ def meeting_row(ops: Operations, m: Meeting) -> dict[str, Any]:
 @meetings.command("create")
 def meetings_create(
     organizer: str = typer.Option(..., "--organizer", help="Username of the organizer."),
-    subject: str = typer.Option("", "--subject"),
+    subject: str = typer.Option("", "--subject", help="What the meeting is about."),
     policy: AccessPolicy = typer.Option(
         AccessPolicy.LOBBY, "--policy", help="What a URL-only guest gets."
     ),
-    lobby_bypass: LobbyBypass = typer.Option(LobbyBypass.NONE, "--lobby-bypass"),
+    lobby_bypass: LobbyBypass = typer.Option(
+        LobbyBypass.NONE,
+        "--lobby-bypass",
+        help="Who skips the lobby (token_holders: vouched guests).",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create an ad hoc meeting and print its join URL."""
@@ -178,10 +271,12 @@ def meetings_create(
 
 @meetings.command("list")
 def meetings_list(
-    organizer: str | None = typer.Option(None, "--organizer"),
-    state: MeetingState | None = typer.Option(None, "--state"),
+    organizer: str | None = typer.Option(None, "--organizer", help="Only this organizer's."),
+    state: MeetingState | None = typer.Option(None, "--state", help="Only meetings in this state."),
     as_json: bool = JsonOpt,
 ) -> None:
+    """List meetings, newest first, with their join URLs."""
+
     async def go(ops: Operations) -> list[dict[str, Any]]:
         return [
             meeting_row(ops, m) for m in await ops.meetings.find(organizer=organizer, state=state)
@@ -196,11 +291,11 @@ def meetings_list(
 
 @meetings.command("token")
 def meetings_token(
-    meeting_id: str,
+    meeting_id: str = MeetingIdArg,
     name: str = typer.Option(..., "--name", help="Display name the token carries."),
-    role: Role = typer.Option(Role.GUEST, "--role"),
+    role: Role = typer.Option(Role.GUEST, "--role", help="Role the token grants."),
     ttl: int | None = typer.Option(None, "--ttl", help="Lifetime in seconds."),
-    single_use: bool = typer.Option(False, "--single-use"),
+    single_use: bool = typer.Option(False, "--single-use", help="The token joins once."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Mint a guest token: prints {token, discovery_uri, expires_at}."""
@@ -220,7 +315,9 @@ def meetings_token(
 
 
 @meetings.command("end")
-def meetings_end(meeting_id: str, as_json: bool = JsonOpt) -> None:
+def meetings_end(meeting_id: str = MeetingIdArg, as_json: bool = JsonOpt) -> None:
+    """End a meeting for everyone: its tokens and join URL stop working."""
+
     async def go(ops: Operations) -> dict[str, Any]:
         return meeting_row(ops, await ops.meetings.end(meeting_id))
 
@@ -241,6 +338,8 @@ def keys_rotate(as_json: bool = JsonOpt) -> None:
 
 @keys.command("list")
 def keys_list(as_json: bool = JsonOpt) -> None:
+    """List signing keys (ids and lifetimes; never the keys)."""
+
     async def go(ops: Operations) -> list[dict[str, Any]]:
         return [
             {

@@ -43,9 +43,15 @@ STEP_TIMEOUT_S = 15.0
 
 # --- servers -----------------------------------------------------------------------------
 def pick_port(preferred: int) -> int:
-    """``preferred`` if it is free on 127.0.0.1, else any free port."""
+    """``preferred`` if it is free on 127.0.0.1, else any free port.
+
+    The probe sets ``SO_REUSEADDR`` as the server's own socket does
+    (:func:`~frontdesk.server.listen.bind_socket`): a port whose last
+    connections linger in TIME-WAIT after a restart is free for the server, so
+    it must look free here too."""
     for port in (preferred, 0):
         with socket.socket() as s, contextlib.suppress(OSError):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
             return int(s.getsockname()[1])
     raise ValidationFailed("no free port on 127.0.0.1")

@@ -394,11 +394,19 @@ async def run_shape(
 
 
 def loadtest(
-    url: str = typer.Option("http://127.0.0.1:8080", "--url", envvar="FRONTDESK_URL"),
-    client_id: str = typer.Option(..., "--client-id", envvar="FRONTDESK_CLIENT_ID"),
-    client_secret: str = typer.Option(..., "--client-secret", envvar="FRONTDESK_CLIENT_SECRET"),
+    url: str = typer.Option(
+        "http://127.0.0.1:8080", "--url", envvar="FRONTDESK_URL", help="The node to drive."
+    ),
+    client_id: str = typer.Option(
+        ..., "--client-id", envvar="FRONTDESK_CLIENT_ID", help="An application's client_id."
+    ),
+    client_secret: str = typer.Option(
+        ..., "--client-secret", envvar="FRONTDESK_CLIENT_SECRET", help="Its client secret."
+    ),
     organizer: str = typer.Option(..., "--organizer", help="An existing Frontdesk user."),
-    meetings: int = typer.Option(10, "--meetings", min=1, max=10_000),
+    meetings: int = typer.Option(
+        10, "--meetings", min=1, max=10_000, help="Meetings to run at once."
+    ),
     guests: int = typer.Option(
         2, "--guests", min=1, max=1000, help="Guests per meeting (the SDK path: 50 at most)."
     ),

@@ -19,7 +19,7 @@ from frontdesk.cli.admin import apps, keys, meetings, users
 from frontdesk.cli.retention import retention
 from frontdesk.cli.serve import serve
 
-__all__ = ["app"]
+__all__ = ["app", "version"]
 
 #: Commands imported when named: name -> (module, function).
 _LAZY = {
@@ -50,10 +50,48 @@ class _Commands(TyperGroup):
 
 app = typer.Typer(
     cls=_Commands,
-    help="Frontdesk: self-hosted business-to-consumer meetings.",
+    help=(
+        "Frontdesk: self-hosted business-to-consumer meetings.\n\n"
+        "Start with `frontdesk serve --dev` (a development application, agent and "
+        "join link on 127.0.0.1), or `frontdesk serve` and then `frontdesk apps create`."
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def version() -> str:
+    """The installed package's version (the source tree's when run from it)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("frontdesk")
+    except PackageNotFoundError:  # pragma: no cover - run from a bare source tree
+        from frontdesk import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"frontdesk {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Frontdesk: self-hosted business-to-consumer meetings."""
+
+
 app.command("serve")(serve)
 app.add_typer(apps, name="apps")
 app.add_typer(users, name="users")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+from typing import TYPE_CHECKING
 
 import typer
 import uvicorn
@@ -11,7 +13,12 @@ from sqlalchemy.engine import make_url
 
 from frontdesk.bus import redact_url
 from frontdesk.config import Settings
+from frontdesk.errors import FrontdeskError
+from frontdesk.server.accesslog import ACCESS_LOGGER
 from frontdesk.server.listen import DrainingServer, bind_socket
+
+if TYPE_CHECKING:
+    from frontdesk.cli.dev import DevKit
 
 __all__ = ["WS_MAX_SIZE", "serve"]
 
@@ -48,7 +55,9 @@ def serve(
         envvar="FRONTDESK_REDIS_PREFIX",
         help="Prefix of this cluster's Redis keys and channels (frontdesk:).",
     ),
-    node_id: str | None = typer.Option(None, "--node-id", envvar="FRONTDESK_NODE_ID"),
+    node_id: str | None = typer.Option(
+        None, "--node-id", envvar="FRONTDESK_NODE_ID", help="This node's name (node-1)."
+    ),
     node_url: str | None = typer.Option(
         None,
         "--node-url",
@@ -92,7 +101,26 @@ def serve(
         min=0,
         help="Delete chat text older than this many days, keeping who wrote when (0: keep).",
     ),
-    log_level: str = typer.Option("info", "--log-level", envvar="FRONTDESK_LOG_LEVEL"),
+    log_level: str = typer.Option(
+        "info",
+        "--log-level",
+        envvar="FRONTDESK_LOG_LEVEL",
+        help="The node's log level: debug, info, warning, error.",
+    ),
+    access_log_level: str = typer.Option(
+        "warning",
+        "--access-log-level",
+        envvar="FRONTDESK_ACCESS_LOG_LEVEL",
+        help="Level of the access log (logger uvicorn.access, one line per request at "
+        "info): info shows every request, warning (the default) none.",
+    ),
+    dev: bool = typer.Option(
+        False,
+        "--dev",
+        envvar="FRONTDESK_DEV",
+        help="Development mode, loopback only: creates a development application, "
+        "agent and meeting on first start and prints their credentials and a join link.",
+    ),
 ) -> None:
     """Run a Frontdesk node (the database is migrated at start-up)."""
     from frontdesk.config import _ice, _list, _networks
@@ -117,11 +145,19 @@ def serve(
         chat_retention_days=chat_retention_days,
         log_level=log_level,
     )
+    access_level = _level(access_log_level, "--access-log-level")
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic announces each of its plugins at info: noise at every start.
+    logging.getLogger("alembic.runtime.plugins").setLevel(
+        max(logging.WARNING, _level(log_level, "--log-level"))
+    )
+    kit = _dev_kit(settings) if dev else None
     base = settings.base_url
-    typer.echo(f"Frontdesk node {settings.node_id}")
+    typer.echo(f"Frontdesk {_version()}, node {settings.node_id}")
+    typer.echo(f"  home          {base}/   (links to everything below)")
+    typer.echo(f"  console       {base}/console   (agents sign in here)")
     typer.echo(f"  service API   {base}/v1   (OpenAPI: {base}/docs)")
     typer.echo(f"  health        {base}/healthz  metrics {base}/metrics")
     typer.echo(f"  database      {_without_password(settings.database_url)}")
@@ -140,6 +176,15 @@ def serve(
         typer.echo("  bus           in-process (one node)")
     if settings.chat_retention_days:
         typer.echo(f"  retention     chat text kept {settings.chat_retention_days} day(s)")
+    shown = "every request" if access_level <= logging.INFO else "off (--access-log-level info)"
+    typer.echo(f"  access log    {shown}")
+    if kit is not None:
+        _print_dev(settings, kit)
+    else:
+        typer.echo(
+            "Next: register a back end with `frontdesk apps create NAME --json` and an agent"
+            " with `frontdesk users create USERNAME --display-name NAME` (or try `--dev`)."
+        )
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -150,6 +195,8 @@ def serve(
         ws_ping_timeout=settings.heartbeat_s,
         ws_per_message_deflate=settings.ws_deflate,
     )
+    # uvicorn set its loggers' levels from log_level; the access log has its own.
+    logging.getLogger(ACCESS_LOGGER).setLevel(access_level)
     sock = bind_socket(settings.host, settings.port)
     tune_gc()
     try:
@@ -173,6 +220,48 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def _level(name: str, flag: str) -> int:
+    level = logging.getLevelName(name.strip().upper())
+    if not isinstance(level, int):
+        typer.echo(f"error (validation_failed): {flag}: not a log level: {name!r}", err=True)
+        raise typer.Exit(2)
+    return level
+
+
+def _version() -> str:
+    from frontdesk.cli.main import version
+
+    return version()
+
+
+def _dev_kit(settings: Settings) -> DevKit:
+    """Development mode's application, agent and meeting (loopback only)."""
+    from frontdesk.cli.dev import check_loopback, prepare
+
+    try:
+        check_loopback(settings.host)
+        return asyncio.run(prepare(settings))
+    except FrontdeskError as err:
+        typer.echo(f"error ({err.code}): {err.detail}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _print_dev(settings: Settings, kit: DevKit) -> None:
+    from frontdesk.cli.dev import kit_path
+
+    base = settings.base_url
+    typer.echo(f"Development mode (loopback only; credentials kept in {kit_path(settings)})")
+    typer.echo(f"  application   CLIENT_ID={kit.client_id} CLIENT_SECRET={kit.client_secret}")
+    typer.echo(f"  agent         {base}/console   user {kit.username}  password {kit.password}")
+    typer.echo(f"  join link     {kit.join_url}")
+    typer.echo(
+        "Next: open the console and sign in, open the join link in another window, and admit"
+        " the guest. For your back end (ServiceClient() and `frontdesk loadtest` read these):\n"
+        f"  export FRONTDESK_URL={base} FRONTDESK_CLIENT_ID={kit.client_id}"
+        f" FRONTDESK_CLIENT_SECRET={kit.client_secret}"
+    )
 
 
 def _without_password(url: str) -> str:

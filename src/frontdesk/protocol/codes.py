@@ -36,6 +36,7 @@ CLOSE_CODES: dict[str, CloseCode] = {
     "token_expired": CloseCode.TOKEN_EXPIRED,
     "token_used": CloseCode.FORBIDDEN,
     "forbidden": CloseCode.FORBIDDEN,
+    "origin_refused": CloseCode.FORBIDDEN,
     "meeting_not_found": CloseCode.NOT_FOUND,
     "not_found": CloseCode.NOT_FOUND,
     "meeting_ended": CloseCode.MEETING_ENDED,

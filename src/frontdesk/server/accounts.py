@@ -28,6 +28,11 @@ DISPLAY_NAME_S = 30.0
 _NAMES_MAX = 10_000
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise ValidationFailed("password must have at least 8 characters")
+
+
 class Accounts:
     def __init__(
         self,
@@ -45,8 +50,7 @@ class Accounts:
         self._names: dict[str, tuple[float, str]] = {}  # username -> (read at, name)
 
     async def create(self, username: str, display_name: str, password: str) -> User:
-        if len(password) < 8:
-            raise ValidationFailed("password must have at least 8 characters")
+        _check_password(password)
         user = User(
             username=username.strip(),
             display_name=check_display_name(display_name),
@@ -80,6 +84,31 @@ class Accounts:
         await self._store.update_user(renamed)
         self._names.pop(username, None)
         return renamed
+
+    async def set_password(self, username: str, password: str) -> User:
+        """Give a user a new password (stored hashed); sessions already open stay."""
+        _check_password(password)
+        user = await self._store.get_user(username)
+        changed = replace(user, password_hash=await self._credentials.hasher.hash(password))
+        await self._store.update_user(changed)
+        return changed
+
+    async def set_disabled(self, username: str, disabled: bool) -> User:
+        """Disable (or enable again) a user: a disabled user cannot sign in, and
+        the sessions it holds stop working at their next use."""
+        user = await self._store.get_user(username)
+        if user.disabled != disabled:
+            user = replace(user, disabled=disabled)
+            await self._store.update_user(user)
+        return user
+
+    async def delete(self, username: str) -> User:
+        """Remove a user's account; its sessions stop working at their next use.
+        (Ending the meetings it organizes is the caller's choice.)"""
+        user = await self._store.get_user(username)
+        await self._store.delete_user(username)
+        self._names.pop(username, None)
+        return user
 
     async def login(
         self, username: str, password: str, *, address: str = "unknown"

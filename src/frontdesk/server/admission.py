@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from frontdesk.domain import commands as cmd
 from frontdesk.domain.model import Meeting, Role
 from frontdesk.domain.participants import JoinMethod
-from frontdesk.errors import PermissionDenied, TokenInvalid, TokenUsed
+from frontdesk.errors import OriginRefused, TokenInvalid, TokenUsed
 from frontdesk.protocol import messages as m
 from frontdesk.protocol import urls
 from frontdesk.server.live import LiveMeetings, LiveRoom
@@ -95,7 +95,10 @@ class GuestAdmission:
             claims, meeting = await self._verified(auth.token)
             lr = await self.live.room(meeting.id)
             if claims.origins and origin is not None and origin.rstrip("/") not in claims.origins:
-                raise PermissionDenied("this token may not be used from this web origin")
+                raise OriginRefused(
+                    f"this token may not be used from web origin {origin!r}: the back end "
+                    "that minted it allowed only the origins in its `origins`"
+                )
             await ops.audience.note_guest_app(meeting, claims.app_id)
             join = cmd.Join(
                 pid, claims.display_name, claims.role, JoinMethod.TOKEN, guest_app=claims.app_id

@@ -1,5 +1,6 @@
-"""The web pages every node serves: the guest page (opened by a join URL), the
-agent console and the browser SDK (``/sdk/frontdesk.js``, an ES module that
+"""The web pages every node serves: the home page (``/``, links to the console,
+the API docs and health), the guest page (opened by a join URL), the agent
+console, the favicon and the browser SDK (``/sdk/frontdesk.js``, an ES module that
 imports its sibling modules ``/sdk/*.js``)."""
 
 from __future__ import annotations
@@ -96,6 +97,23 @@ def _page(request: Request, name: str) -> Response:
         raise NotFound(f"{name} is not installed")
     headers = {"Content-Security-Policy": content_security_policy(request), **_PAGE_HEADERS}
     return FileResponse(path, media_type="text/html; charset=utf-8", headers=headers)
+
+
+@router.get("/")
+async def home_page(request: Request) -> Response:
+    return _page(request, "index.html")
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    path = STATIC_DIR / "favicon.ico"
+    if not path.is_file():
+        raise NotFound("favicon.ico is not installed")
+    return FileResponse(
+        path,
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get(urls.JOIN_PATH + "{join_code}")

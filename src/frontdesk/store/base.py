@@ -164,6 +164,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def update_user(self, user: User) -> None: ...
 
+    @abc.abstractmethod
+    async def delete_user(self, username: str) -> None:
+        """Remove the account (``UserNotFound`` if there is none)."""
+
     # --- meetings --------------------------------------------------------------
     @abc.abstractmethod
     async def create_meeting(self, meeting: Meeting) -> None: ...

@@ -254,6 +254,12 @@ class SqlStore(Store):
             if result.rowcount == 0:
                 raise UserNotFound(f"no user {user.username!r}")
 
+    async def delete_user(self, username: str) -> None:
+        async with self._write(f"user {username!r}") as conn:
+            result = await conn.execute(sa.delete(t.users).where(t.users.c.username == username))
+            if result.rowcount == 0:
+                raise UserNotFound(f"no user {username!r}")
+
     # --- meetings --------------------------------------------------------------------------
     async def create_meeting(self, meeting: Meeting) -> None:
         if self._write_lock is None:  # PostgreSQL: writers do not queue for one lock

@@ -8,7 +8,10 @@
  * connection (events exactly once, by seq) and WebRTC media as a mesh with the
  * "perfect negotiation" pattern.
  *
- * Minimal example (works from any origin; the script is served with CORS `*`):
+ * Minimal example (the script loads from any origin, CORS `*`; the node's API
+ * answers pages of the origins in its FRONTDESK_ALLOWED_ORIGINS only, else the
+ * join fails with code "origin_refused"). Also an npm package (package.json
+ * here, TypeScript declarations in frontdesk.d.ts):
  *
  *   import { joinWithToken } from "https://frontdesk.example/sdk/frontdesk.js";
  *   const meeting = await joinWithToken({ discoveryUri, token });

@@ -30,13 +30,46 @@ export function rtcUrlForDiscoveryUri(discoveryUri) {
   return rtcUrl(at >= 0 ? head.slice(0, at) : abs.origin);
 }
 
+/**
+ * Why a fetch failed without an answer. A page on another origin that the node
+ * does not allow gets only "Failed to fetch" from the browser (CORS hides the
+ * rest), so ask once more without CORS: when the node answers that, it is
+ * reachable and refused this page's origin ("origin_refused"); else it cannot
+ * be reached ("unavailable").
+ * @returns {Promise<FrontdeskError>}
+ */
+export async function explainFetchFailure(url, err) {
+  const here = globalThis.location;
+  let target = null;
+  try {
+    target = new URL(String(url), here ? here.href : undefined).origin;
+  } catch { /* not a URL: reported as unreachable */ }
+  const page = here && here.origin;
+  if (page && page !== "null" && target && target !== page) {
+    try {
+      await fetch(url, { mode: "no-cors", credentials: "omit", cache: "no-store" });
+      return new FrontdeskError(
+        "origin_refused",
+        `the Frontdesk node at ${target} does not allow pages from ${page}: add this origin to ` +
+          `the node's FRONTDESK_ALLOWED_ORIGINS (comma-separated origins, e.g. ` +
+          `FRONTDESK_ALLOWED_ORIGINS=${page})`,
+        { origin: page, node: target },
+      );
+    } catch { /* not reachable at all */ }
+  }
+  return new FrontdeskError("unavailable", `cannot reach ${url}: ${err && err.message}`);
+}
+
 /** @returns {Promise<any>} the JSON body; rejects with FrontdeskError from problem+json. */
 async function fetchJson(url, init) {
   let resp;
   try {
     resp = await fetch(url, init);
   } catch (err) {
-    throw new FrontdeskError("unavailable", `cannot reach ${url}: ${err && err.message}`);
+    if (init && init.signal && init.signal.aborted) {
+      throw new FrontdeskError("unavailable", `cannot reach ${url}: ${err && err.message}`);
+    }
+    throw await explainFetchFailure(url, err);
   }
   let body = null;
   try {

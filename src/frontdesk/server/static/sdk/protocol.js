@@ -179,6 +179,7 @@ export const CLOSE_CODES = freeze({
   "token_expired": 4002,
   "token_used": 4003,
   "forbidden": 4003,
+  "origin_refused": 4003,
   "meeting_not_found": 4004,
   "not_found": 4004,
   "meeting_ended": 4010,
@@ -271,6 +272,10 @@ export const ERROR_CODES = freeze({
   "not_found": {
     "status": 404,
     "title": "Not found"
+  },
+  "origin_refused": {
+    "status": 403,
+    "title": "Refused: this web origin is not allowed"
   },
   "participant_not_found": {
     "status": 404,

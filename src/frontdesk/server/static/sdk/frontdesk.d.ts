@@ -1,0 +1,169 @@
+/**
+ * TypeScript declarations of the Frontdesk browser SDK (frontdesk.js), checked
+ * by `tsc --strict` in the test suite against a program that uses every export.
+ */
+
+/** Every failure: `code` is the server's stable code (protocol.js ERROR_CODES). */
+export class FrontdeskError extends Error {
+  constructor(code: string, message?: string, extra?: Record<string, unknown>);
+  readonly name: "FrontdeskError";
+  /**
+   * token_expired, token_invalid, forbidden, meeting_not_found, meeting_ended,
+   * unavailable, rate_limited, media_unavailable, ... and "origin_refused": this
+   * page's origin is not in the node's FRONTDESK_ALLOWED_ORIGINS, or not among
+   * the guest token's `origins`.
+   */
+  readonly code: string;
+  /** HTTP status, for errors answered over HTTP. */
+  readonly status?: number;
+  /** With "origin_refused" from the node's CORS: the page's origin and the node's. */
+  readonly origin?: string;
+  readonly node?: string;
+}
+
+export type SessionState = "connecting" | "lobby" | "joined" | "reconnecting" | "left";
+export type Role = "organizer" | "presenter" | "attendee" | "guest";
+
+export interface Participant {
+  id: string;
+  display_name: string;
+  role: Role | string;
+  state?: string;
+  [field: string]: unknown;
+}
+
+export interface LobbyEntry {
+  participant_id: string;
+  display_name: string;
+  vouched?: boolean;
+  timeout_at?: string | null;
+  [field: string]: unknown;
+}
+
+export interface ChatMessage {
+  seq: number;
+  participant_id: string;
+  display_name: string;
+  text: string;
+  at: string;
+  [field: string]: unknown;
+}
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface MeetingEvents {
+  state: { state: SessionState; previous: SessionState };
+  roster: Map<string, Participant>;
+  lobby: LobbyEntry[];
+  chat: ChatMessage;
+  typing: { participant_id: string; typing: boolean };
+  event: { seq: number; name: string; at: string; data: Record<string, unknown> };
+  error: { code: string; message: string };
+  left: { reason: string };
+  reconnecting: { attempt: number; delayMs: number };
+  localstream: MediaStream;
+  track: { participantId: string; stream: MediaStream };
+  trackended: { participantId: string };
+  media: { participantId: string; [field: string]: unknown };
+  mediacap: { participantId: string; max: number };
+}
+
+export interface StartMediaOptions {
+  audio?: boolean;
+  video?: boolean;
+  audioMuted?: boolean;
+  videoMuted?: boolean;
+  audioDeviceId?: string;
+  videoDeviceId?: string;
+}
+
+export class Meeting {
+  readonly rtcUrl: string;
+  readonly mediaEnabled: boolean;
+  readonly state: SessionState;
+  readonly participantId: string | null;
+  readonly me: Participant | null;
+  readonly roster: Map<string, Participant>;
+  readonly lobby: LobbyEntry[];
+  readonly lobbyPosition: number | null;
+  readonly organizerPresent: boolean | null;
+  readonly lobbyTimeoutAt: string | null;
+  readonly chat: ChatMessage[];
+  readonly leftReason: string | null;
+  readonly iceServers: IceServer[];
+  readonly localStream: MediaStream | null;
+  readonly remoteStreams: Map<string, MediaStream>;
+  readonly audioMuted: boolean;
+  readonly videoMuted: boolean;
+
+  /** Subscribe to an event; returns the function that unsubscribes. */
+  on<K extends keyof MeetingEvents>(name: K, callback: (data: MeetingEvents[K]) => void): () => void;
+  on(name: string, callback: (data: any) => void): () => void;
+
+  /** Resolves once in the meeting (admitted from the lobby); rejects with the leave reason. */
+  admitted(): Promise<Meeting>;
+  /** Send a chat message; resolves with the stored message. */
+  sendChat(text: string): Promise<ChatMessage>;
+  setTyping(typing: boolean): void;
+  /** Load older chat messages (50 at a time); resolves with those added. */
+  loadOlder(limit?: number): Promise<ChatMessage[]>;
+
+  startMedia(opts?: StartMediaOptions): Promise<MediaStream>;
+  setAudioMuted(muted: boolean): Promise<void>;
+  setVideoMuted(muted: boolean): Promise<void>;
+  switchCamera(deviceId: string): Promise<void>;
+  peerConnection(participantId: string): RTCPeerConnection | null;
+
+  admit(participantId: string): Promise<unknown>;
+  deny(participantId: string): Promise<unknown>;
+  mute(participantId: string): Promise<unknown>;
+  remove(participantId: string): Promise<unknown>;
+  /** End the meeting for everyone (organizers). */
+  end(): Promise<void>;
+  /** Leave; idempotent. */
+  leave(): Promise<void>;
+}
+
+/** Join with the join URL alone and a display name (may wait in the lobby). */
+export function join(opts: { joinUrl: string; displayName: string; media?: boolean }): Promise<Meeting>;
+
+/** Join with the discovery URI and guest token a business back end obtained. */
+export function joinWithToken(opts: {
+  discoveryUri: string;
+  token: string;
+  media?: boolean;
+}): Promise<Meeting>;
+
+/** Join as a signed-in user (organizer or agent). */
+export function joinAsUser(opts: {
+  baseUrl: string;
+  meetingId: string;
+  sessionToken: string;
+  media?: boolean;
+}): Promise<Meeting>;
+
+/** Sign in an agent (POST /v1/session). */
+export function login(opts: { baseUrl: string; username: string; password: string }): Promise<{
+  token: string;
+  username: string;
+  display_name: string;
+  expires_at: string;
+}>;
+
+export function listDevices(): Promise<{
+  audioinputs: MediaDeviceInfo[];
+  videoinputs: MediaDeviceInfo[];
+}>;
+
+/** At most this many peer connections (a mesh of MAX_PEERS + 1 people with media). */
+export const MAX_PEERS: number;
+
+export const PROTOCOL: Readonly<{
+  version: number;
+  clientMessages: Readonly<Record<string, unknown>>;
+  serverMessages: Readonly<Record<string, unknown>>;
+}>;
