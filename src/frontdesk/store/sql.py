@@ -669,7 +669,7 @@ class SqlStore(Store):
         *,
         types: Collection[str] | None = None,
     ) -> Sequence[EventRecord]:
-        if self._lookups is not None and limit is None:
+        if self._lookups is not None and limit is None and types is None:
             # What a room restores and a resume replays: read directly (one
             # B-tree range, no hop to the driver's thread).
             found = self._lookups.all(_EVENTS_SINCE_SQL, (meeting_id, after_seq))
