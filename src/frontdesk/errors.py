@@ -20,7 +20,9 @@ The same ``code`` is used by the HTTP problem+json answers, the WebSocket
     │   ├── MeetingNotFound             meeting_not_found
     │   ├── UserNotFound                user_not_found
     │   ├── AppNotFound                 app_not_found
-    │   └── ParticipantNotFound         participant_not_found
+    │   ├── ParticipantNotFound         participant_not_found
+    │   ├── QueueNotFound               queue_not_found
+    │   └── VisitNotFound               visit_not_found
     ├── Conflict                        conflict          409
     │   ├── AlreadyExists               already_exists
     │   └── MeetingEnded                meeting_ended     (410)
@@ -28,6 +30,8 @@ The same ``code`` is used by the HTTP problem+json answers, the WebSocket
     ├── LimitExceeded                   limit_exceeded    413
     ├── RateLimited                     rate_limited      429
     ├── Unavailable                     unavailable       503
+    │   ├── QueueClosed                 queue_closed      (next_opening)
+    │   └── QueueFull                   queue_full        (estimated_wait_s)
     ├── WrongNode                       wrong_node        421
     └── ProtocolError                   protocol_error    400
         └── UnsupportedVersion          unsupported_version
@@ -56,6 +60,9 @@ __all__ = [
     "ParticipantNotFound",
     "PermissionDenied",
     "ProtocolError",
+    "QueueClosed",
+    "QueueFull",
+    "QueueNotFound",
     "RateLimited",
     "TokenExpired",
     "TokenInvalid",
@@ -66,6 +73,7 @@ __all__ = [
     "UnsupportedVersion",
     "UserNotFound",
     "ValidationFailed",
+    "VisitNotFound",
     "WebhookTargetForbidden",
     "WrongNode",
     "error_for_code",
@@ -193,6 +201,16 @@ class ParticipantNotFound(NotFound):
     title = "No such participant"
 
 
+class QueueNotFound(NotFound):
+    code = "queue_not_found"
+    title = "No such queue"
+
+
+class VisitNotFound(NotFound):
+    code = "visit_not_found"
+    title = "No such visit"
+
+
 class Conflict(FrontdeskError):
     code = "conflict"
     status = 409
@@ -232,6 +250,23 @@ class Unavailable(FrontdeskError):
     code = "unavailable"
     status = 503
     title = "Temporarily unavailable"
+
+
+class QueueClosed(Unavailable):
+    """The queue is outside its opening hours. ``next_opening`` (ISO 8601 UTC, in
+    ``extra`` and the problem body; ``None`` when the queue never opens) says when
+    to come back; meanwhile the visitor can leave a message (a callback request)."""
+
+    code = "queue_closed"
+    title = "The queue is closed"
+
+
+class QueueFull(Unavailable):
+    """The wait would exceed the queue's maximum (or its size limit).
+    ``estimated_wait_s`` says how long it would have been, when known."""
+
+    code = "queue_full"
+    title = "The queue is full"
 
 
 class WrongNode(FrontdeskError):

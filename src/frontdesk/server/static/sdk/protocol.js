@@ -280,6 +280,18 @@ export const ERROR_CODES = freeze({
     "status": 400,
     "title": "Malformed message"
   },
+  "queue_closed": {
+    "status": 503,
+    "title": "The queue is closed"
+  },
+  "queue_full": {
+    "status": 503,
+    "title": "The queue is full"
+  },
+  "queue_not_found": {
+    "status": 404,
+    "title": "No such queue"
+  },
   "rate_limited": {
     "status": 429,
     "title": "Too many requests"
@@ -319,6 +331,10 @@ export const ERROR_CODES = freeze({
   "validation_failed": {
     "status": 422,
     "title": "The request is not valid"
+  },
+  "visit_not_found": {
+    "status": 404,
+    "title": "No such visit"
   },
   "webhook_target_forbidden": {
     "status": 422,
