@@ -104,10 +104,18 @@ class _Batch:
     def __init__(self, now: datetime) -> None:
         self.now = now
         self.events: list[ev.RouterEvent] = []
-        self.touched: dict[str, AgentState] = {}
+        #: Agents changed by this call, with their state and view before (or as
+        #: last reported): each whose picture differs at the end is reported.
+        self.touched: dict[str, tuple[AgentState, AgentView]] = {}
 
     def touch(self, agent: AgentRecord) -> None:
-        self.touched.setdefault(agent.agent_id, agent.state)
+        if agent.agent_id not in self.touched:
+            self.touched[agent.agent_id] = (agent.state, agent.view())
+
+    def agent_changed(self, agent: AgentRecord, reason: str) -> None:
+        view = agent.view()
+        self.events.append(ev.AgentChanged(view, agent.state, reason))
+        self.touched[agent.agent_id] = (agent.state, view)
 
 
 class Router:
@@ -300,10 +308,10 @@ class Router:
         batch = _Batch(now)
         self._advance(batch)
         self._doers[type(command)](command, batch)
-        for agent_id, before in batch.touched.items():
+        for agent_id, before in list(batch.touched.items()):
             agent = self._agents.get(agent_id)
-            if agent is not None and agent.state is not before:
-                batch.events.append(ev.AgentChanged(agent.view(), agent.state, "load"))
+            if agent is not None and (agent.state, agent.view()) != before:
+                batch.agent_changed(agent, "load")
         return batch.events
 
     # --- checks (no change) ----------------------------------------------------
@@ -424,7 +432,7 @@ class Router:
             if agent is None:
                 agent = AgentRecord(AgentProfile(agent_id), AgentPresence.OFFLINE, b.now)
                 self._agents[agent_id] = agent
-                b.events.append(ev.AgentChanged(agent.view(), agent.state, "created"))
+                b.agent_changed(agent, "created")
             agent.queues.add(name)
         for agent_id in sorted(c.queue.agents - before):
             self._match_agent(self._agents[agent_id], b)
@@ -445,9 +453,8 @@ class Router:
                 n for n, q in self._queues.items() if c.profile.agent_id in q.queue.agents
             )
         else:
-            b.touch(agent)
             agent.profile = c.profile
-        b.events.append(ev.AgentChanged(agent.view(), agent.state, "profile"))
+        b.agent_changed(agent, "profile")
         self._match_agent(agent, b)
 
     def _set_presence(self, c: SetPresence, b: _Batch) -> None:
@@ -464,8 +471,7 @@ class Router:
             v = self._visits[agent.offer]
             self._take_back(v, agent, b, presence.value)
             self._match_visit(v, b)
-        b.events.append(ev.AgentChanged(agent.view(), agent.state, "presence"))
-        b.touched.pop(agent.agent_id, None)
+        b.agent_changed(agent, "presence")
         self._match_agent(agent, b)
 
     def _enqueue(self, c: Enqueue, b: _Batch) -> None:
@@ -595,8 +601,7 @@ class Router:
                 and agent.presence is AgentPresence.AVAILABLE
             ):
                 agent.presence = AgentPresence.AWAY
-                b.events.append(ev.AgentChanged(agent.view(), agent.state, "missed_offers"))
-                b.touched.pop(agent_id, None)
+                b.agent_changed(agent, "missed_offers")
             returned.append(v)
             missed.append(agent)
         while self._cooldowns and self._cooldowns[0][0] <= b.now:
