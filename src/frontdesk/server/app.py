@@ -21,6 +21,7 @@ from frontdesk.config import Settings
 from frontdesk.domain.live import Limits
 from frontdesk.errors import LimitExceeded
 from frontdesk.server.accesslog import install_access_log_filter
+from frontdesk.server.helpdesk import Helpdesk
 from frontdesk.server.hosting import Directory, LeasedHosting, open_hosting
 from frontdesk.server.live import LiveMeetings
 from frontdesk.server.metrics import Metrics
@@ -73,6 +74,22 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             retention_s=settings.webhook_retention_s,
         )
         await webhooks.start()
+        helpdesk = Helpdesk(
+            settings,
+            st,
+            lambda: ops.clock(),
+            ops.meetings,
+            ops.guest_tokens,
+            publish=lambda name, data, meeting_id: webhooks.publish(
+                name, data, meeting_id=meeting_id
+            ),
+            observe=app.state.metrics.observe_helpdesk,
+        )
+        await helpdesk.start()
+        app.state.helpdesk = helpdesk
+        app.state.metrics.watch_helpdesk(
+            lambda: [helpdesk.board(q.name) for q in helpdesk.queues()]
+        )
         hosting = open_hosting(settings, st, clustered=st.shared)
         live: LiveMeetings
         directory = Directory(bus, settings, lambda: live.connection_count())
@@ -116,6 +133,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             await directory.drain()  # no new placements here while the rooms close
             await live.close()  # a drain, if the server did not ask for one first
             await bus.close()
+            await helpdesk.stop()
             await writer.stop()
             await webhooks.stop()
             if own_store:
@@ -151,12 +169,20 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             max_age=600,
         )
 
-    from frontdesk.server import routes_public, routes_service, routes_user, routes_web, rtc
+    from frontdesk.server import (
+        routes_helpdesk,
+        routes_public,
+        routes_service,
+        routes_user,
+        routes_web,
+        rtc,
+    )
 
     _problem_json_in_openapi(app)
 
     app.include_router(routes_service.router)
     app.include_router(routes_user.router)
+    app.include_router(routes_helpdesk.router)
     app.include_router(routes_public.router)
     rtc.install(app)
     routes_web.install(app)

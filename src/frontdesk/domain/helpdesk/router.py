@@ -301,6 +301,10 @@ class Router:
         )
 
     # --- handling --------------------------------------------------------------
+    def check(self, command: RouterCommand, now: datetime) -> None:
+        """Raise what :meth:`handle` would refuse ``command`` with; change nothing."""
+        self._checks[type(command)](command, now)
+
     def handle(self, command: RouterCommand, now: datetime) -> list[ev.RouterEvent]:
         """Check, then bring time to ``now``, then apply. A refused command raises
         and changes nothing."""
