@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             hosting=hosting,
             bus=bus,
         )
+        helpdesk.notify = live.send_to_guests
         await hosting.start()
         await live.listen()
         app.state.hosting = hosting

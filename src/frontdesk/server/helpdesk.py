@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ from frontdesk.errors import (
     VisitNotFound,
     WrongNode,
 )
+from frontdesk.protocol.messages import encode
 from frontdesk.server.guest_tokens import GuestGrant, GuestTokens
 from frontdesk.server.meetings import Meetings
 from frontdesk.store.base import Fence, LeaseHeld, Store
@@ -91,6 +93,7 @@ WEBHOOK_EVENTS: dict[type[Any], str] = {
     ev.VisitCompleted: "visit.completed",
 }
 _HISTORY = 100
+POSITION_REFRESH_S = 15.0
 MAX_MESSAGE = 2000
 MAX_CONTACT = 200
 
@@ -187,6 +190,8 @@ class Helpdesk:
         self._owner_url: str | None = None
         self._wake = asyncio.Event()
         self._timer: asyncio.Task[None] | None = None
+        #: Sends a frame to the visitor(s) of a meeting hosted here (set by the app).
+        self.notify: Callable[[str, str], int] | None = None
 
     @property
     def router(self) -> Router:
@@ -248,7 +253,11 @@ class Helpdesk:
         renew_every = self._settings.lease_ttl_s / 3
         while True:
             deadline = self._router.next_deadline()
-            wait = renew_every if self._store.shared else 3600.0
+            # Waiting visitors hear again now and then: estimates move, and a
+            # visitor who just connected learns its place.
+            wait = (
+                min(renew_every, POSITION_REFRESH_S) if self._store.shared else POSITION_REFRESH_S
+            )
             if deadline is not None:
                 wait = min(wait, max(0.0, (deadline - self._clock()).total_seconds()))
             self._wake.clear()
@@ -261,6 +270,7 @@ class Helpdesk:
                     due = self._router.next_deadline()
                     if due is not None and due <= self._clock():
                         await self.run(Tick())
+                    self.push_positions()
             except FrontdeskError:
                 log.exception("helpdesk timer: will try again")
             except Exception:  # a database hiccup must not end the loop
@@ -319,6 +329,16 @@ class Helpdesk:
             await self._load()
 
     def _tell(self, events: Sequence[ev.RouterEvent]) -> None:
+        touched: set[str] = set()
+        for event in events:
+            visit = _visit_of(event)
+            if visit is not None:
+                touched.add(visit.queue)
+                if isinstance(event, ev.VisitTransferred) or not visit.state.open:
+                    touched.update(q.name for q in self._router.queues())
+                self._push(visit)
+        for queue in sorted(touched):
+            self.push_positions(queue)
         for event in events:
             if self._observe is not None:
                 self._observe(event)
@@ -331,6 +351,31 @@ class Helpdesk:
                 self._publish(name, event_data(event) | {"meeting_id": meeting_id}, meeting_id)
             if not visit.state.open:
                 self._meeting_of.pop(visit.visit_id, None)
+
+    def _push(self, v: VisitView) -> None:
+        """Tell the visitor where the visit stands (``visit_position`` frame)."""
+        meeting_id = self._meeting_of.get(v.visit_id)
+        if self.notify is None or meeting_id is None:
+            return
+        fields: dict[str, Any] = {"visit_id": v.visit_id, "state": v.state.value}
+        if v.state is VisitState.QUEUED:
+            position = self._router.position(v.visit_id)
+            estimate = self._router.estimate(v.visit_id)
+            if position is not None:
+                fields["position"] = position
+            if estimate is not None:
+                fields["estimated_wait_s"] = math.ceil(estimate.total_seconds())
+        try:
+            self.notify(meeting_id, encode("visit_position", **fields))
+        except Exception:  # telling is best effort; the decision stands
+            log.exception("could not tell visit %s its position", v.visit_id)
+
+    def push_positions(self, queue: str | None = None) -> None:
+        """Tell every waiting visitor of ``queue`` its place; with no queue, every
+        visitor of an open visit where it stands (the periodic refresh)."""
+        for v in self._router.visits():
+            if queue is None or (v.state is VisitState.QUEUED and v.queue == queue):
+                self._push(v)
 
     # --- queues (operators: the service API and the CLI) -----------------------------
     async def put_queue(self, queue: Queue) -> Queue:

@@ -125,6 +125,12 @@ export const SERVER_MESSAGES = freeze({
   "bye": {
     "reason": "str",
     "code": "int"
+  },
+  "visit_position": {
+    "visit_id": "str",
+    "state": "str",
+    "position": "int?",
+    "estimated_wait_s": "int?"
   }
 });
 
