@@ -1,4 +1,5 @@
-"""Entry point: ``frontdesk serve | apps | users | meetings | keys | join | demo | loadtest``."""
+"""Entry point: ``frontdesk serve | apps | users | meetings | queues | keys | join |
+demo | loadtest``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from frontdesk.cli.admin import apps, keys, meetings, users
 from frontdesk.cli.demo import demo
 from frontdesk.cli.join import join
 from frontdesk.cli.loadtest import loadtest
+from frontdesk.cli.queues import queues
 from frontdesk.cli.serve import serve
 
 __all__ = ["app"]
@@ -24,6 +26,7 @@ app.command("loadtest")(loadtest)
 app.add_typer(apps, name="apps")
 app.add_typer(users, name="users")
 app.add_typer(meetings, name="meetings")
+app.add_typer(queues, name="queues")
 app.add_typer(keys, name="keys")
 
 

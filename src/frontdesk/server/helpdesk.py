@@ -270,6 +270,7 @@ class Helpdesk:
                     due = self._router.next_deadline()
                     if due is not None and due <= self._clock():
                         await self.run(Tick())
+                    await self.sync_settings()
                     self.push_positions()
             except FrontdeskError:
                 log.exception("helpdesk timer: will try again")
@@ -351,6 +352,30 @@ class Helpdesk:
                 self._publish(name, event_data(event) | {"meeting_id": meeting_id}, meeting_id)
             if not visit.state.open:
                 self._meeting_of.pop(visit.visit_id, None)
+
+    async def sync_settings(self) -> int:
+        """Take queues and agents' profiles changed in the store by someone else
+        (the CLI) into the router; how many changed."""
+        hd = self._store.helpdesk
+        changed = 0
+        # Profiles first: a queue naming an agent the router does not know yet
+        # would give it a default profile (and store it over the one set).
+        for agent in await hd.list_agents():
+            has = self._router.has_agent(agent.agent_id)
+            if not has or self._router.agent(agent.agent_id).profile != agent.profile:
+                await self.run(PutAgent(agent.profile))
+                changed += 1
+        stored = {q.name: q for q in await hd.list_queues()}
+        live = {q.name: q for q in self._router.queues()}
+        for name, queue in stored.items():
+            if live.get(name) != queue:
+                await self.run(PutQueue(queue))
+                changed += 1
+        for name in live.keys() - stored.keys():
+            with contextlib.suppress(FrontdeskError):  # open visits: it stays until they end
+                await self.run(DeleteQueue(name))
+                changed += 1
+        return changed
 
     def _push(self, v: VisitView) -> None:
         """Tell the visitor where the visit stands (``visit_position`` frame)."""

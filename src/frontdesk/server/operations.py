@@ -13,7 +13,8 @@ service that holds its topic:
 * :class:`~frontdesk.server.guest_tokens.GuestTokens` (``ops.guest_tokens``),
 * :class:`~frontdesk.server.audience.Audience` (``ops.audience``),
 * :class:`~frontdesk.server.webhook_registry.WebhookRegistry` (``ops.webhooks``),
-* :class:`~frontdesk.server.keyring.KeyManager` (``ops.keys``).
+* :class:`~frontdesk.server.keyring.KeyManager` (``ops.keys``),
+* :class:`~frontdesk.server.queue_settings.QueueSettings` (``ops.queues``).
 
 Only these services reach into the store.
 """
@@ -32,6 +33,7 @@ from frontdesk.server.guest_tokens import GuestGrant, GuestTokens
 from frontdesk.server.keyring import KeyManager
 from frontdesk.server.meeting_log import MeetingLog
 from frontdesk.server.meetings import Meetings
+from frontdesk.server.queue_settings import QueueSettings
 from frontdesk.server.timing import utcnow
 from frontdesk.server.webhook_registry import WebhookRegistry
 from frontdesk.store.base import Store
@@ -71,6 +73,7 @@ class Operations:
         self.guest_tokens = GuestTokens(settings, store, clock, self.keys, self.meetings, self.apps)
         self.audience = Audience(store, clock)
         self.webhooks = WebhookRegistry(store, clock)
+        self.queues = QueueSettings(store, clock)
 
     def _now(self) -> datetime:
         return self.clock()

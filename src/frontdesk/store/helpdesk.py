@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from frontdesk.domain.helpdesk import AgentView, OpeningHours, Queue, VisitView
+from frontdesk.domain.helpdesk import AgentProfile, AgentView, OpeningHours, Queue, VisitView
 
 __all__ = [
     "HELPDESK_LEASE",
@@ -130,6 +130,11 @@ class HelpdeskStore(abc.ABC):
 
     @abc.abstractmethod
     async def list_agents(self) -> Sequence[AgentView]: ...
+
+    @abc.abstractmethod
+    async def put_agent_profile(self, profile: AgentProfile, now: datetime) -> None:
+        """Set an agent's capacity and skills, keeping its state (a new agent
+        starts offline)."""
 
     @abc.abstractmethod
     async def open_visits(self) -> Sequence[StoredVisit]:

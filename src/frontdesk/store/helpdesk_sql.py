@@ -235,6 +235,18 @@ class SqlHelpdeskStore(HelpdeskStore):
         )
         return [_agent(r) for r in rows]
 
+    async def put_agent_profile(self, profile: AgentProfile, now: datetime) -> None:
+        view = AgentView(profile, AgentPresence.OFFLINE, now)
+        ins = self._insert(t.helpdesk_agents).values(_agent_row(view))
+        keep = ("capacity_video", "capacity_chats", "languages", "topics")
+        async with self._s._write(f"agent {profile.agent_id!r}") as conn:
+            await conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[t.helpdesk_agents.c.agent_id],
+                    set_={k: ins.excluded[k] for k in keep},
+                )
+            )
+
     async def open_visits(self) -> Sequence[StoredVisit]:
         c = t.helpdesk_visits.c
         rows = await self._s._all(
