@@ -25,13 +25,13 @@ The same ``code`` is used by the HTTP problem+json answers, the WebSocket
     │   └── VisitNotFound               visit_not_found
     ├── Conflict                        conflict          409
     │   ├── AlreadyExists               already_exists
-    │   └── MeetingEnded                meeting_ended     (410)
+    │   ├── MeetingEnded                meeting_ended     (410)
+    │   ├── QueueClosed                 queue_closed      (next_opening)
+    │   └── QueueFull                   queue_full        (estimated_wait_s)
     ├── IllegalState                    illegal_state     409
     ├── LimitExceeded                   limit_exceeded    413
     ├── RateLimited                     rate_limited      429
     ├── Unavailable                     unavailable       503
-    │   ├── QueueClosed                 queue_closed      (next_opening)
-    │   └── QueueFull                   queue_full        (estimated_wait_s)
     ├── WrongNode                       wrong_node        421
     └── ProtocolError                   protocol_error    400
         └── UnsupportedVersion          unsupported_version
@@ -252,16 +252,17 @@ class Unavailable(FrontdeskError):
     title = "Temporarily unavailable"
 
 
-class QueueClosed(Unavailable):
+class QueueClosed(Conflict):
     """The queue is outside its opening hours. ``next_opening`` (ISO 8601 UTC, in
     ``extra`` and the problem body; ``None`` when the queue never opens) says when
-    to come back; meanwhile the visitor can leave a message (a callback request)."""
+    to come back; meanwhile the visitor can leave a message (a callback request).
+    A 409, not a 503: trying again in a few seconds does not help."""
 
     code = "queue_closed"
     title = "The queue is closed"
 
 
-class QueueFull(Unavailable):
+class QueueFull(Conflict):
     """The wait would exceed the queue's maximum (or its size limit).
     ``estimated_wait_s`` says how long it would have been, when known."""
 

@@ -121,7 +121,7 @@ async def test_a_closed_queue_refuses_with_the_next_opening_and_takes_a_message(
     r = await svc.post("/v1/queues", json={"name": "night", "hours": hours, "agents": ["ann"]})
     assert r.status_code == 201, r.text
     r = await svc.post("/v1/visits", json={"queue": "night", "display_name": "Vera"})
-    assert r.status_code == 503 and r.json()["code"] == "queue_closed", r.text
+    assert r.status_code == 409 and r.json()["code"] == "queue_closed", r.text
     assert r.json()["next_opening"] is None
     r = await svc.post(
         "/v1/queues/night/callbacks",

@@ -38,9 +38,11 @@ router = APIRouter(prefix="/v1", tags=["helpdesk"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem},
     404: {"model": Problem},
-    409: {"model": Problem},
+    409: {
+        "model": Problem,
+        "description": "illegal_state, queue_closed (next_opening), queue_full",
+    },
     422: {"model": Problem},
-    503: {"model": Problem, "description": "queue_closed (next_opening) or queue_full"},
 }
 _Label = Annotated[str, Field(min_length=1, max_length=64)]
 

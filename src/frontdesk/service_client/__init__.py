@@ -22,20 +22,34 @@ from frontdesk.protocol.webhooks import (
     verify_webhook,
 )
 from frontdesk.service_client._client import ServiceClient, discover, join_url_of_ics
-from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
+from frontdesk.service_client._models import (
+    CallbackRequest,
+    Discovery,
+    GuestToken,
+    Meeting,
+    Participant,
+    QueueInfo,
+    Visit,
+    VisitGrant,
+    Webhook,
+)
 from frontdesk.service_client._retry import RetryPolicy
 
 __all__ = [
     "ID_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "CallbackRequest",
     "Discovery",
     "FrontdeskError",
     "GuestToken",
     "Meeting",
     "Participant",
+    "QueueInfo",
     "RetryPolicy",
     "ServiceClient",
+    "Visit",
+    "VisitGrant",
     "Webhook",
     "discover",
     "join_url_of_ics",

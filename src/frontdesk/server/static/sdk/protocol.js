@@ -287,11 +287,11 @@ export const ERROR_CODES = freeze({
     "title": "Malformed message"
   },
   "queue_closed": {
-    "status": 503,
+    "status": 409,
     "title": "The queue is closed"
   },
   "queue_full": {
-    "status": 503,
+    "status": 409,
     "title": "The queue is full"
   },
   "queue_not_found": {
