@@ -25,6 +25,7 @@ import dataclasses
 import logging
 import math
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,6 +64,7 @@ from frontdesk.domain.names import check_display_name
 from frontdesk.errors import (
     FrontdeskError,
     QueueNotFound,
+    Unavailable,
     ValidationFailed,
     VisitNotFound,
     WrongNode,
@@ -183,7 +185,11 @@ class Helpdesk:
         self._guest_tokens = guest_tokens
         self._publish = publish
         self._observe = observe
-        self._lock = asyncio.Lock()
+        #: Decisions taken, not yet stored (with the future their caller awaits).
+        self._unsaved: list[tuple[HelpdeskChanges, asyncio.Future[None]]] = []
+        self._save_now = asyncio.Event()
+        self._saver: asyncio.Task[None] | None = None
+        self._reloading = False
         self._router = Router()
         self._meeting_of: dict[str, str] = {}  # open visit -> its meeting
         self._fence: Fence | None = None
@@ -206,10 +212,16 @@ class Helpdesk:
         self._timer = asyncio.create_task(self._run_timer(), name="frontdesk-helpdesk")
 
     async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        for task in (self._timer, self._saver):
+            if task is None:
+                continue
+            if task is self._saver:
+                pending = [f for _, f in self._unsaved]
+                if pending:  # what was decided is stored before the node goes
+                    await asyncio.wait(pending, timeout=5)
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._timer
+                await task
         if self._fence is not None:
             with contextlib.suppress(FrontdeskError):
                 await self._store.release_lease(HELPDESK_LEASE, self._fence)
@@ -251,6 +263,7 @@ class Helpdesk:
     async def _run_timer(self) -> None:
         """Tick at the router's next deadline (and keep the lease in a cluster)."""
         renew_every = self._settings.lease_ttl_s / 3
+        last_renew = last_refresh = time.monotonic()
         while True:
             deadline = self._router.next_deadline()
             # Waiting visitors hear again now and then: estimates move, and a
@@ -263,15 +276,20 @@ class Helpdesk:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            # A wake-up is a decision made (a new deadline, maybe): the lease and
+            # the refresh keep their own pace, not one per decision.
             try:
-                if self._store.shared:
+                if self._store.shared and time.monotonic() - last_renew >= renew_every:
+                    last_renew = time.monotonic()
                     await self._keep_lease()
                 if self._fence is not None or not self._store.shared:
                     due = self._router.next_deadline()
                     if due is not None and due <= self._clock():
                         await self.run(Tick())
-                    await self.sync_settings()
-                    self.push_positions()
+                    if time.monotonic() - last_refresh >= POSITION_REFRESH_S:
+                        last_refresh = time.monotonic()
+                        await self.sync_settings()
+                        self.push_positions()
             except FrontdeskError:
                 log.exception("helpdesk timer: will try again")
             except Exception:  # a database hiccup must not end the loop
@@ -296,34 +314,72 @@ class Helpdesk:
         new_visit: tuple[str, str | None] | None = None,
     ) -> list[ev.RouterEvent]:
         """One decision: decide, store, then tell. ``new_visit`` is the
-        (meeting id, app id) of an ``Enqueue``."""
+        (meeting id, app id) of an ``Enqueue``.
+
+        The decision is taken at once (``Router.handle`` never awaits, so
+        decisions are one at a time by construction); its changes join the
+        next group commit, and the caller hears back, and the outside is told,
+        only once they are stored. A failed commit fails every decision not
+        yet stored, and the router is rebuilt from the store."""
         self._ensure_owner()
-        async with self._lock:
-            now = self._clock()
-            events = self._router.handle(command, now)
-            new = {}
-            if new_visit is not None and isinstance(command, Enqueue):
-                new[command.visit_id] = new_visit
-            changes = HelpdeskChanges(
-                agents=[e.agent for e in events if isinstance(e, ev.AgentChanged)],
-                visits=[v for e in events if (v := _visit_of(e)) is not None],
-                new_visits=new,
-                events=[
-                    VisitEventRecord(v.visit_id, e.NAME.value, event_data(e), now)
-                    for e in events
-                    if (v := _visit_of(e)) is not None
-                ],
-            )
-            try:
-                await self._store.helpdesk.save(changes, self._fence)
-            except BaseException:
-                await self._reload_after_failure()
-                raise
-            if new_visit is not None and isinstance(command, Enqueue):
-                self._meeting_of[command.visit_id] = new_visit[0]
+        if self._reloading:
+            raise Unavailable("the helpdesk is reloading; try again")
+        now = self._clock()
+        events = self._router.handle(command, now)
+        new = {}
+        if new_visit is not None and isinstance(command, Enqueue):
+            new[command.visit_id] = new_visit
+            self._meeting_of[command.visit_id] = new_visit[0]
+        changes = HelpdeskChanges(
+            agents=[e.agent for e in events if isinstance(e, ev.AgentChanged)],
+            visits=[v for e in events if (v := _visit_of(e)) is not None],
+            new_visits=new,
+            events=[
+                VisitEventRecord(v.visit_id, e.NAME.value, event_data(e), now)
+                for e in events
+                if (v := _visit_of(e)) is not None
+            ],
+        )
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._unsaved.append((changes, stored))
+        self._save_now.set()
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.create_task(self._save_loop(), name="frontdesk-helpdesk-save")
+        await stored
         self._tell(events)
         self._wake.set()
         return events
+
+    async def _save_loop(self) -> None:
+        """Group commit: every decision taken while the last commit ran goes
+        into the next one, in order."""
+        while True:
+            await self._save_now.wait()
+            self._save_now.clear()
+            while self._unsaved:
+                batch, self._unsaved = self._unsaved, []
+                merged = HelpdeskChanges(
+                    agents=[a for c, _ in batch for a in c.agents],
+                    visits=[v for c, _ in batch for v in c.visits],
+                    new_visits={k: m for c, _ in batch for k, m in c.new_visits.items()},
+                    events=[e for c, _ in batch for e in c.events],
+                )
+                try:
+                    await self._store.helpdesk.save(merged, self._fence)
+                except Exception as exc:
+                    failed, self._unsaved = batch + self._unsaved, []
+                    self._reloading = True
+                    try:
+                        await self._reload_after_failure()
+                    finally:
+                        self._reloading = False
+                    for _, fut in failed:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
 
     async def _reload_after_failure(self) -> None:
         with contextlib.suppress(Exception):

@@ -193,9 +193,10 @@ class SqlHelpdeskStore(HelpdeskStore):
         async with self._s._write("helpdesk state") as conn:
             if isinstance(fence, Fence):
                 await self._s._check_fences(conn, {HELPDESK_LEASE}, {HELPDESK_LEASE: fence})
-            if changes.agents:
+            agents = {a.agent_id: a for a in changes.agents}  # the last view of each wins
+            if agents:
                 ins = self._insert(t.helpdesk_agents).values(
-                    [_agent_row(a) for a in changes.agents]
+                    [_agent_row(a) for a in agents.values()]
                 )
                 await conn.execute(
                     ins.on_conflict_do_update(
