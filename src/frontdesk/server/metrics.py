@@ -82,7 +82,9 @@ class Metrics:
     def observe_helpdesk(self, event: RouterEvent) -> None:
         """Count a router event (and the wait of an accepted visit)."""
         visit = getattr(event, "visit", None)
-        queue = getattr(visit, "queue", "")
+        if visit is None:  # queue and agent changes are not visits
+            return
+        queue = str(visit.queue)
         self.helpdesk_visits.labels(queue, event.NAME.value.removeprefix("visit.")).inc()
         if isinstance(event, VisitAccepted):
             self.helpdesk_wait.labels(queue).observe(event.waited.total_seconds())
