@@ -208,21 +208,25 @@ function organizerName() {
 
 function renderLobby() {
   if (!meeting) return;
-  $("#lobby-text").textContent = `Waiting for ${organizerName()} to let you in.`;
   const visit = meeting.visitPosition;
+  // A helpdesk visit has no advisor until one accepts: do not name the placeholder.
+  $("#lobby-text").textContent = visit
+    ? "Waiting for the next available advisor."
+    : `Waiting for ${organizerName()} to let you in.`;
   const pos = visit ? visit.position : meeting.lobbyPosition;
   const posText = visit ? visitText(visit) : pos
     ? (pos === 1 ? "You are next in the queue." : `You are number ${pos} in the queue.`)
     : "";
   $("#lobby-position").textContent = posText;
   const orgNote = $("#lobby-organizer");
-  orgNote.hidden = meeting.organizerPresent !== false;
+  orgNote.hidden = !!visit || meeting.organizerPresent !== false;
   orgNote.textContent = `${capitalize(organizerName())} has not joined yet. You will be let in once they arrive.`;
   // Say only what changed (the queue position, the host arriving), never the clock.
-  const said = `${pos}|${meeting.organizerPresent}`;
+  const said = `${visit ? visit.state + ":" : ""}${pos}|${meeting.organizerPresent}`;
   if (lobbySaid !== null && said !== lobbySaid) {
     const parts = [posText];
-    if (meeting.organizerPresent === true && !lobbySaid.endsWith("|true")) parts.push(`${capitalize(organizerName())} has joined.`);
+    if (visit) { /* the visit's own words say it all */ }
+    else if (meeting.organizerPresent === true && !lobbySaid.endsWith("|true")) parts.push(`${capitalize(organizerName())} has joined.`);
     else if (meeting.organizerPresent === false) parts.push(orgNote.textContent);
     const text = parts.filter(Boolean).join(" ");
     if (text) announce(status, text);
