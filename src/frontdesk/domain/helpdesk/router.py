@@ -616,11 +616,11 @@ class Router:
             del v.passed[agent_id]
             if v.state is VisitState.QUEUED:
                 returned.append(v)
-        for v in sorted(returned, key=lambda r: r.rank):
-            if v.state is VisitState.QUEUED:
-                self._match_visit(v, b)
-        for agent in missed:
-            self._match_agent(agent, b)
+        if returned or missed:
+            queues = {v.queue for v in returned}
+            for agent in missed:
+                queues.update(agent.queues)
+            self._rematch(queues, b)
 
     def _prune(self) -> None:
         while self._offers:
@@ -674,6 +674,39 @@ class Router:
                 best = agent
         if best is not None:
             self._offer(v, best, b)
+
+    def _rematch(self, queues: set[str], b: _Batch) -> None:
+        """Several visits came back and several agents came free at once (time
+        passed): offer the waiting visits of ``queues`` (and those meant for a
+        free agent) in rank order, each to the longest-idle free agent who can
+        take it, so that neither first come first served nor longest idle is
+        bent by the order in which they came back."""
+        free = [a for a in self._agents.values() if a.free]
+        if not free:
+            return
+        lines: list[tuple[int, str]] = []
+        for name in queues:
+            q = self._queues.get(name)
+            if q is not None:
+                lines.extend(q.waiting)
+        for agent in free:
+            lines.extend(agent.targeted)
+        for _rank, visit_id in sorted(lines):
+            v = self._visits[visit_id]
+            if v.state is not VisitState.QUEUED:
+                continue
+            best: AgentRecord | None = None
+            for agent in free:
+                if self._eligible(agent, v, b.now) and (
+                    best is None
+                    or (agent.idle_since, agent.agent_id) < (best.idle_since, best.agent_id)
+                ):
+                    best = agent
+            if best is not None:
+                self._offer(v, best, b)
+                free = [a for a in free if a.free]
+                if not free:
+                    return
 
     def _match_agent(self, agent: AgentRecord, b: _Batch) -> None:
         """Offer a freed agent the oldest waiting visit it can take (named first)."""
