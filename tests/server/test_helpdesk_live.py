@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from frontdesk.client import Meeting, MeetingEvent, SessionState, join_as_user, join_with_token
-from frontdesk.domain.helpdesk import Tick
+from frontdesk.domain.helpdesk import Medium, Queue, Tick, VisitState
 from tests.support.live_server import LiveServer
 
 PASSWORD = "correct horse battery"
@@ -117,3 +117,22 @@ async def test_offer_times_out_to_the_other_agent_who_accepts_admits_and_transfe
         assert (r.json()["agent"], r.json()["transfers"]) == ("ann", 1)
         await bob.leave()
         await vera.leave()
+
+
+async def test_a_visitor_who_leaves_the_lobby_abandons_the_visit(server: LiveServer) -> None:
+    ops = server.ops
+    hd = server.app.state.helpdesk
+    app = await ops.apps.create("Harbor Bank")
+    await hd.put_queue(Queue("advice", agents=frozenset({"alice"})))
+    made = await hd.create_visit(
+        app, queue="advice", display_name="Vera", medium=Medium.VIDEO, topic=None,
+        language=None, context="",
+    )  # fmt: skip
+    vera = await join_with_token(made.grant.discovery_uri, made.grant.token).connect()
+    assert vera.state is SessionState.LOBBY
+    await vera.leave()
+    async with asyncio.timeout(10):
+        while (await hd.status(made.visit.visit_id)).visit.state is not VisitState.ABANDONED:
+            await asyncio.sleep(0.05)
+    events = [e.type for e in await ops.store.helpdesk.visit_events(made.visit.visit_id)]
+    assert events == ["visit.queued", "visit.abandoned"]

@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             writer=writer,
             metrics=app.state.metrics,
             limits=_limits(settings),
-            webhooks=webhooks,
+            webhooks=_MeetingEvents(webhooks, helpdesk),
             webhook_mapper=webhook_event_for,
             hosting=hosting,
             bus=bus,
@@ -188,6 +188,22 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     rtc.install(app)
     routes_web.install(app)
     return app
+
+
+class _MeetingEvents:
+    """The live rooms' webhook events go to the webhooks and to the helpdesk
+    (a visitor who left, a visit's meeting that ended)."""
+
+    def __init__(self, webhooks: WebhookDispatcher, helpdesk: Helpdesk) -> None:
+        self._webhooks = webhooks
+        self._helpdesk = helpdesk
+
+    def publish(self, event: str, data: dict[str, Any], *, meeting_id: str) -> None:
+        self._webhooks.publish(event, data, meeting_id=meeting_id)
+        try:
+            self._helpdesk.meeting_event(event, data, meeting_id)
+        except Exception:  # the meeting must go on whatever happens here
+            log.exception("helpdesk: meeting event %s not handled", event)
 
 
 _NOSNIFF = (b"x-content-type-options", b"nosniff")

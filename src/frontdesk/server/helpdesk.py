@@ -26,7 +26,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -190,6 +190,9 @@ class Helpdesk:
         self._save_now = asyncio.Event()
         self._saver: asyncio.Task[None] | None = None
         self._reloading = False
+        self._background: set[asyncio.Task[None]] = set()
+        #: Meeting id -> the guests' participant ids seen in it (the visitor's sessions).
+        self._visitors: dict[str, set[str]] = {}
         self._router = Router()
         self._meeting_of: dict[str, str] = {}  # open visit -> its meeting
         self._fence: Fence | None = None
@@ -457,6 +460,46 @@ class Helpdesk:
         for v in self._router.visits():
             if queue is None or (v.state is VisitState.QUEUED and v.queue == queue):
                 self._push(v)
+
+    def meeting_event(self, name: str, data: Mapping[str, Any], meeting_id: str) -> None:
+        """A meeting's webhook event (from the live rooms): the visitor of a visit
+        not yet taken left (``visit.abandoned``), or the meeting of a visit ended
+        (abandoned, or completed if an agent served it). Never blocks nor raises."""
+        if name in ("lobby.waiting", "participant.joined"):
+            if data.get("role") == "guest" and meeting_id in self._meeting_of.values():
+                self._visitors.setdefault(meeting_id, set()).add(str(data.get("participant_id")))
+            return
+        if name == "participant.left":
+            # Only the visitor leaving abandons (an agent who transferred it may go).
+            if str(data.get("participant_id")) not in self._visitors.get(meeting_id, set()):
+                return
+        elif name != "meeting.ended":
+            return
+        else:
+            self._visitors.pop(meeting_id, None)
+        for visit_id, mid in list(self._meeting_of.items()):
+            if mid != meeting_id:
+                continue
+            with contextlib.suppress(FrontdeskError):
+                state = self._router.visit(visit_id).state
+                if state in (VisitState.QUEUED, VisitState.OFFERED):
+                    reason = "left" if name == "participant.left" else "meeting_ended"
+                    self._later(Abandon(visit_id, reason))
+                elif state is VisitState.ACCEPTED and name == "meeting.ended":
+                    self._later(Complete(None, visit_id))
+
+    def _later(self, command: RouterCommand) -> None:
+        async def go() -> None:
+            try:
+                await self.run(command)
+            except FrontdeskError as err:  # decided otherwise meanwhile: nothing to do
+                log.debug("helpdesk: %s not applied: %s", type(command).__name__, err)
+            except Exception:
+                log.exception("helpdesk: %s failed", type(command).__name__)
+
+        task = asyncio.create_task(go(), name="frontdesk-helpdesk-meeting-event")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # --- queues (operators: the service API and the CLI) -----------------------------
     async def put_queue(self, queue: Queue) -> Queue:
