@@ -21,10 +21,14 @@ The same ``code`` is used by the HTTP problem+json answers, the WebSocket
     │   ├── MeetingNotFound             meeting_not_found
     │   ├── UserNotFound                user_not_found
     │   ├── AppNotFound                 app_not_found
-    │   └── ParticipantNotFound         participant_not_found
+    │   ├── ParticipantNotFound         participant_not_found
+    │   ├── QueueNotFound               queue_not_found
+    │   └── VisitNotFound               visit_not_found
     ├── Conflict                        conflict          409
     │   ├── AlreadyExists               already_exists
-    │   └── MeetingEnded                meeting_ended     (410)
+    │   ├── MeetingEnded                meeting_ended     (410)
+    │   ├── QueueClosed                 queue_closed      (next_opening)
+    │   └── QueueFull                   queue_full        (estimated_wait_s)
     ├── IllegalState                    illegal_state     409
     ├── LimitExceeded                   limit_exceeded    413
     ├── RateLimited                     rate_limited      429
@@ -58,6 +62,9 @@ __all__ = [
     "ParticipantNotFound",
     "PermissionDenied",
     "ProtocolError",
+    "QueueClosed",
+    "QueueFull",
+    "QueueNotFound",
     "RateLimited",
     "TokenExpired",
     "TokenInvalid",
@@ -68,6 +75,7 @@ __all__ = [
     "UnsupportedVersion",
     "UserNotFound",
     "ValidationFailed",
+    "VisitNotFound",
     "WebhookTargetForbidden",
     "WrongNode",
     "error_for_code",
@@ -204,6 +212,16 @@ class ParticipantNotFound(NotFound):
     title = "No such participant"
 
 
+class QueueNotFound(NotFound):
+    code = "queue_not_found"
+    title = "No such queue"
+
+
+class VisitNotFound(NotFound):
+    code = "visit_not_found"
+    title = "No such visit"
+
+
 class Conflict(FrontdeskError):
     code = "conflict"
     status = 409
@@ -243,6 +261,24 @@ class Unavailable(FrontdeskError):
     code = "unavailable"
     status = 503
     title = "Temporarily unavailable"
+
+
+class QueueClosed(Conflict):
+    """The queue is outside its opening hours. ``next_opening`` (ISO 8601 UTC, in
+    ``extra`` and the problem body; ``None`` when the queue never opens) says when
+    to come back; meanwhile the visitor can leave a message (a callback request).
+    A 409, not a 503: trying again in a few seconds does not help."""
+
+    code = "queue_closed"
+    title = "The queue is closed"
+
+
+class QueueFull(Conflict):
+    """The wait would exceed the queue's maximum (or its size limit).
+    ``estimated_wait_s`` says how long it would have been, when known."""
+
+    code = "queue_full"
+    title = "The queue is full"
 
 
 class WrongNode(FrontdeskError):

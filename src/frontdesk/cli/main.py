@@ -1,5 +1,5 @@
-"""Entry point: ``frontdesk serve | apps | users | meetings | keys | retention | join | demo |
-loadtest``.
+"""Entry point: ``frontdesk serve | apps | users | meetings | queues | keys | retention |
+join | demo | loadtest``.
 
 ``join``, ``demo`` and ``loadtest`` drive the SDKs (the Python App SDK, the
 service client, raw load clients): their modules are imported only when one of
@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from frontdesk.cli.admin import apps, keys, meetings, users
+from frontdesk.cli.queues import queues
 from frontdesk.cli.retention import retention
 from frontdesk.cli.serve import serve
 
@@ -96,6 +97,7 @@ app.command("serve")(serve)
 app.add_typer(apps, name="apps")
 app.add_typer(users, name="users")
 app.add_typer(meetings, name="meetings")
+app.add_typer(queues, name="queues")
 app.add_typer(keys, name="keys")
 app.add_typer(retention, name="retention")
 

@@ -51,6 +51,7 @@ EventName = Literal[
     # ephemeral signals
     "typing",
     "signal",
+    "visit_position",  # a helpdesk visitor's place in the queue (see Meeting.visit_position)
     # from the SDK itself
     "state_changed",  # data: {"state": ..., "reason": ...}
     "error",  # an error the server sent without a request to answer

@@ -98,6 +98,10 @@ class Meeting:
         self.info: dict[str, Any] = {}
         self.me: Participant | None = None
         self.lobby_position: int | None = None
+        #: For a helpdesk visit: ``{"visit_id", "state", "position",
+        #: "estimated_wait_s"}`` as last sent ("you are number 3, about 2
+        #: minutes"; the estimate is ``None`` when it cannot be known).
+        self.visit_position: dict[str, Any] | None = None
         self.organizer_present: bool | None = None
         self.lobby_timeout_at: datetime | None = None
         self._roster: dict[str, Participant] = {}
@@ -311,6 +315,15 @@ class Meeting:
         elif kind == "signal":
             data = {"from": msg["from"], "kind": msg["kind"], "data": msg["data"]}
             self._emitter.emit(MeetingEvent("signal", data))
+        elif kind == "visit_position":
+            self.visit_position = {
+                "visit_id": msg["visit_id"],
+                "state": msg["state"],
+                "position": msg.get("position"),
+                "estimated_wait_s": msg.get("estimated_wait_s"),
+            }
+            self._emitter.emit(MeetingEvent("visit_position", dict(self.visit_position)))
+            self._changed.set()
         elif kind == "error":
             self._emitter.emit(
                 MeetingEvent("error", {"code": msg["code"], "message": msg["message"]})

@@ -46,6 +46,10 @@ _BY_STATUS: dict[int, type[FrontdeskError]] = {
 _MAX_DETAIL = 500
 
 
+#: Problem extension members kept on the typed error's ``extra``.
+_EXTENSIONS = ("next_opening", "estimated_wait_s")
+
+
 def error_from_problem(
     status: int,
     body: object,
@@ -66,6 +70,10 @@ def error_from_problem(
         if isinstance(code, str) and code:
             if isinstance(body.get("errors"), list):
                 extra["errors"] = body["errors"]
+            for name in _EXTENSIONS:  # typed details a caller acts on (queue_closed)
+                value = body.get(name)
+                if name in body and (value is None or isinstance(value, str | int | float)):
+                    extra[name] = value
             return error_for_code(code, detail if isinstance(detail, str) else None, **extra)
         oauth_error = body.get("error")  # RFC 6749 §5.2 shape
         if isinstance(oauth_error, str) and oauth_error:

@@ -110,6 +110,15 @@ SERVER_MESSAGES: dict[str, dict[str, str]] = {
     "pong": {"resume_token": "str?"},
     "ping": {},
     "bye": {"reason": "str", "code": "int"},
+    # to a helpdesk visitor (not sequenced, sent again as it changes): the visit's
+    # state (queued, offered, accepted, ...), the place in the queue while queued
+    # ("you are number 3") and about how long it may take, ``null`` when unknown
+    "visit_position": {
+        "visit_id": "str",
+        "state": "str",
+        "position": "int?",
+        "estimated_wait_s": "int?",
+    },
 }
 
 

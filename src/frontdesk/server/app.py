@@ -23,6 +23,7 @@ from frontdesk.domain.live import Limits
 from frontdesk.errors import LimitExceeded
 from frontdesk.server.accesslog import install_access_log_filter
 from frontdesk.server.direct_socket import ASGI_SEND
+from frontdesk.server.helpdesk import Helpdesk
 from frontdesk.server.hosting import Directory, LeasedHosting, open_hosting
 from frontdesk.server.live import LiveMeetings
 from frontdesk.server.metrics import Metrics
@@ -77,6 +78,22 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             retention_s=settings.webhook_retention_s,
         )
         await webhooks.start()
+        helpdesk = Helpdesk(
+            settings,
+            st,
+            lambda: ops.clock(),
+            ops.meetings,
+            ops.guest_tokens,
+            publish=lambda name, data, meeting_id: webhooks.publish(
+                name, data, meeting_id=meeting_id
+            ),
+            observe=app.state.metrics.observe_helpdesk,
+        )
+        await helpdesk.start()
+        app.state.helpdesk = helpdesk
+        app.state.metrics.watch_helpdesk(
+            lambda: [helpdesk.board(q.name) for q in helpdesk.queues()]
+        )
         hosting = open_hosting(settings, st, clustered=st.shared)
         live: LiveMeetings
         directory = Directory(bus, settings, lambda: live.connection_count())
@@ -87,11 +104,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             writer=writer,
             metrics=app.state.metrics,
             limits=_limits(settings),
-            webhooks=webhooks,
+            webhooks=_MeetingEvents(webhooks, helpdesk),
             webhook_mapper=webhook_event_for,
             hosting=hosting,
             bus=bus,
         )
+        helpdesk.notify = live.send_to_guests
         await hosting.start()
         await live.listen()
         app.state.hosting = hosting
@@ -121,6 +139,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             await directory.drain()  # no new placements here while the rooms close
             await live.close()  # a drain, if the server did not ask for one first
             await bus.close()
+            await helpdesk.stop()
             await writer.stop()
             await webhooks.stop()
             if own_store:
@@ -156,16 +175,40 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             max_age=600,
         )
 
-    from frontdesk.server import routes_public, routes_service, routes_user, routes_web, rtc
+    from frontdesk.server import (
+        routes_helpdesk,
+        routes_public,
+        routes_service,
+        routes_user,
+        routes_web,
+        rtc,
+    )
 
     _problem_json_in_openapi(app)
 
     app.include_router(routes_service.router)
     app.include_router(routes_user.router)
+    app.include_router(routes_helpdesk.router)
     app.include_router(routes_public.router)
     rtc.install(app)
     routes_web.install(app)
     return app
+
+
+class _MeetingEvents:
+    """The live rooms' webhook events go to the webhooks and to the helpdesk
+    (a visitor who left, a visit's meeting that ended)."""
+
+    def __init__(self, webhooks: WebhookDispatcher, helpdesk: Helpdesk) -> None:
+        self._webhooks = webhooks
+        self._helpdesk = helpdesk
+
+    def publish(self, event: str, data: dict[str, Any], *, meeting_id: str) -> None:
+        self._webhooks.publish(event, data, meeting_id=meeting_id)
+        try:
+            self._helpdesk.meeting_event(event, data, meeting_id)
+        except Exception:  # the meeting must go on whatever happens here
+            log.exception("helpdesk: meeting event %s not handled", event)
 
 
 _NOSNIFF = (b"x-content-type-options", b"nosniff")

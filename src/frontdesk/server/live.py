@@ -36,7 +36,7 @@ from frontdesk.domain.events import (
     TypingChanged,
 )
 from frontdesk.domain.live import Limits
-from frontdesk.domain.model import Meeting
+from frontdesk.domain.model import Meeting, Role
 from frontdesk.domain.participants import ChatMessage, LeaveReason, SessionState
 from frontdesk.domain.room import Room
 from frontdesk.errors import FrontdeskError, MeetingEnded, Unavailable, WrongNode
@@ -245,6 +245,20 @@ class LiveMeetings:
 
     def loaded(self, meeting_id: str) -> LiveRoom | None:
         return self.rooms.get(meeting_id)
+
+    def send_to_guests(self, meeting_id: str, frame: str) -> int:
+        """Send an unsequenced frame (a helpdesk visit's place in the queue) to
+        the guests of a meeting hosted here; how many connections got it."""
+        lr = self.rooms.get(meeting_id)
+        if lr is None:
+            return 0
+        sent = 0
+        for participant_id, conn in list(lr.conns.items()):
+            p = lr.room.participants.get(participant_id)
+            if p is not None and p.role is Role.GUEST:
+                conn.send(frame)
+                sent += 1
+        return sent
 
     # --- commands ----------------------------------------------------------------------
     async def execute(self, lr: LiveRoom, command: cmd.Command) -> list[Event]:

@@ -9,6 +9,7 @@ those made by no application.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -85,6 +86,19 @@ class Meetings:
         await self._store.create_meeting(meeting)
         self._remember(meeting)
         return meeting
+
+    async def hand_over(self, meeting_id: str, organizer: str) -> Meeting:
+        """Make ``organizer`` the meeting's organizer: the helpdesk agent who took
+        the visit the meeting was made for. A room already live keeps the
+        organizer it loaded with; the agent moderates it as a presenter."""
+        meeting = await self._store.get_meeting(meeting_id)
+        meeting.ensure_open()
+        if meeting.organizer == organizer:
+            return meeting
+        changed = dataclasses.replace(meeting, organizer=organizer, revision=meeting.revision + 1)
+        await self._store.update_meeting(changed)
+        self._remember(changed)
+        return changed
 
     async def get(self, meeting_id: str) -> Meeting:
         meeting = await self._store.get_meeting(meeting_id)

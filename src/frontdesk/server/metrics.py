@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -10,6 +10,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from frontdesk.bus import Bus
+from frontdesk.domain.helpdesk import QueueBoard
+from frontdesk.domain.helpdesk.events import RouterEvent, VisitAccepted
 
 __all__ = ["Metrics"]
 
@@ -51,12 +53,74 @@ class Metrics:
             ["why"],
             registry=r,
         )
+        self.helpdesk_visits = Counter(
+            "frontdesk_helpdesk_visits_total",
+            "Helpdesk visits by what happened (queued, offered, accepted, abandoned, ...)",
+            ["queue", "event"],
+            registry=r,
+        )
+        self.helpdesk_wait = Histogram(
+            "frontdesk_helpdesk_wait_seconds",
+            "How long visitors waited before an agent accepted",
+            ["queue"],
+            buckets=(5, 10, 20, 30, 60, 120, 300, 600, 1800),
+            registry=r,
+        )
         self._bus = _BusCollector()
         r.register(self._bus)
+        self._helpdesk = _HelpdeskCollector()
+        r.register(self._helpdesk)
 
     def watch_bus(self, bus: Bus) -> None:
         """Export the health and the dropped publishes of the node's bus."""
         self._bus.bus = bus
+
+    def watch_helpdesk(self, boards: Callable[[], Iterable[QueueBoard]]) -> None:
+        """Export each queue's depth, longest wait and service level when scraped."""
+        self._helpdesk.boards = boards
+
+    def observe_helpdesk(self, event: RouterEvent) -> None:
+        """Count a router event (and the wait of an accepted visit)."""
+        visit = getattr(event, "visit", None)
+        if visit is None:  # queue and agent changes are not visits
+            return
+        queue = str(visit.queue)
+        self.helpdesk_visits.labels(queue, event.NAME.value.removeprefix("visit.")).inc()
+        if isinstance(event, VisitAccepted):
+            self.helpdesk_wait.labels(queue).observe(event.waited.total_seconds())
+
+
+class _HelpdeskCollector(Collector):
+    """Reads the router's boards when scraped."""
+
+    def __init__(self) -> None:
+        self.boards: Callable[[], Iterable[QueueBoard]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.boards is None:
+            return
+        depth = GaugeMetricFamily(
+            "frontdesk_helpdesk_queue_depth",
+            "Visitors waiting (or being offered)",
+            labels=["queue"],
+        )
+        longest = GaugeMetricFamily(
+            "frontdesk_helpdesk_longest_wait_seconds", "The longest current wait", labels=["queue"]
+        )
+        level = GaugeMetricFamily(
+            "frontdesk_helpdesk_service_level",
+            "Share of recent visits answered within the queue's target",
+            labels=["queue"],
+        )
+        for b in self.boards():
+            depth.add_metric([b.queue], float(b.waiting + b.offered))
+            wait = b.longest_wait.total_seconds() if b.longest_wait is not None else 0.0
+            longest.add_metric([b.queue], wait)
+            if b.service_level is not None:
+                level.add_metric([b.queue], b.service_level)
+        yield depth
+        yield longest
+        yield level
 
 
 class _BusCollector(Collector):

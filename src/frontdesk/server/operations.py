@@ -15,7 +15,8 @@ service that holds its topic:
 * :class:`~frontdesk.server.transcripts.Transcripts` (``ops.transcripts``),
 * :class:`~frontdesk.server.retention.ChatRetention` (``ops.retention``),
 * :class:`~frontdesk.server.webhook_registry.WebhookRegistry` (``ops.webhooks``),
-* :class:`~frontdesk.server.keyring.KeyManager` (``ops.keys``).
+* :class:`~frontdesk.server.keyring.KeyManager` (``ops.keys``),
+* :class:`~frontdesk.server.queue_settings.QueueSettings` (``ops.queues``).
 
 Only these services reach into the store.
 """
@@ -34,6 +35,7 @@ from frontdesk.server.guest_tokens import GuestGrant, GuestTokens
 from frontdesk.server.keyring import KeyManager
 from frontdesk.server.meeting_log import MeetingLog
 from frontdesk.server.meetings import Meetings
+from frontdesk.server.queue_settings import QueueSettings
 from frontdesk.server.retention import ChatRetention
 from frontdesk.server.timing import utcnow
 from frontdesk.server.transcripts import Transcripts
@@ -77,6 +79,7 @@ class Operations:
         self.webhooks = WebhookRegistry(store, clock)
         self.transcripts = Transcripts(store, self.accounts)
         self.retention = ChatRetention(store, clock, settings.chat_retention_days)
+        self.queues = QueueSettings(store, clock)
 
     def _now(self) -> datetime:
         return self.clock()

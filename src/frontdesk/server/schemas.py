@@ -185,6 +185,12 @@ WebhookEvent = Literal[
     "lobby.waiting",
     "meeting.ended",
     "chat.message",
+    "visit.queued",
+    "visit.offered",
+    "visit.accepted",
+    "visit.abandoned",
+    "visit.transferred",
+    "visit.completed",
 ]
 
 

@@ -22,7 +22,17 @@ from frontdesk.protocol.webhooks import (
     verify_webhook,
 )
 from frontdesk.service_client._client import ServiceClient, discover, join_url_of_ics
-from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
+from frontdesk.service_client._models import (
+    CallbackRequest,
+    Discovery,
+    GuestToken,
+    Meeting,
+    Participant,
+    QueueInfo,
+    Visit,
+    VisitGrant,
+    Webhook,
+)
 from frontdesk.service_client._retry import RetryPolicy
 from frontdesk.service_client._transcripts import (
     Transcript,
@@ -35,17 +45,21 @@ __all__ = [
     "ID_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "CallbackRequest",
     "Discovery",
     "FrontdeskError",
     "GuestToken",
     "Meeting",
     "Participant",
+    "QueueInfo",
     "RetryPolicy",
     "ServiceClient",
     "Transcript",
     "TranscriptEntry",
     "TranscriptMeeting",
     "TranscriptPerson",
+    "Visit",
+    "VisitGrant",
     "Webhook",
     "discover",
     "join_url_of_ics",

@@ -23,7 +23,17 @@ import icalendar
 
 from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState
 from frontdesk.errors import ProtocolError, ValidationFailed
-from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
+from frontdesk.service_client._models import (
+    CallbackRequest,
+    Discovery,
+    GuestToken,
+    Meeting,
+    Participant,
+    QueueInfo,
+    Visit,
+    VisitGrant,
+    Webhook,
+)
 from frontdesk.service_client._retry import RetryPolicy, with_retries
 from frontdesk.service_client._transcripts import Transcript, TranscriptEntry
 from frontdesk.service_client._transport import expect_json, raise_for_problem, send
@@ -347,6 +357,125 @@ class ServiceClient:
         path = f"/v1/meetings/{_segment(meeting_id, 'meeting_id')}/guest-tokens"
         return GuestToken.from_json(await self._json("POST", path, json=body))
 
+    # -- helpdesk: visits and queues ------------------------------------------
+
+    async def create_visit(
+        self,
+        queue: str,
+        *,
+        display_name: str,
+        medium: str = "video",
+        topic: str | None = None,
+        language: str | None = None,
+        context: str = "",
+        ttl_s: int | None = None,
+    ) -> VisitGrant:
+        """Ask for the next available agent of ``queue``. Refused with
+        ``QueueClosed`` (``err.extra["next_opening"]``) or ``QueueFull``."""
+        body: dict[str, Any] = {
+            "queue": queue,
+            "display_name": display_name,
+            "medium": medium,
+            "context": context,
+        }
+        for key, value in (("topic", topic), ("language", language), ("ttl_s", ttl_s)):
+            if value is not None:
+                body[key] = value
+        return VisitGrant.from_json(await self._json("POST", "/v1/visits", json=body))
+
+    async def get_visit(self, visit_id: str) -> Visit:
+        path = f"/v1/visits/{_segment(visit_id, 'visit_id')}"
+        return Visit.from_json(await self._json("GET", path))
+
+    async def cancel_visit(self, visit_id: str) -> None:
+        """The visitor gave up before an agent took the visit."""
+        await self._request("DELETE", f"/v1/visits/{_segment(visit_id, 'visit_id')}")
+
+    async def create_queue(
+        self,
+        name: str,
+        *,
+        agents: Sequence[str] = (),
+        topics: Sequence[str] = (),
+        languages: Sequence[str] = (),
+        hours: Mapping[str, Any] | None = None,
+        max_wait_s: int | None = None,
+        service_level_s: int = 60,
+    ) -> QueueInfo:
+        """``hours``: ``{"time_zone": "Europe/Paris", "weekly": {"mon": [["09:00", "17:00"]]}}``."""
+        body = _queue_body(name, agents, topics, languages, hours, max_wait_s, service_level_s)
+        return QueueInfo.from_json(await self._json("POST", "/v1/queues", json=body))
+
+    async def replace_queue(
+        self,
+        name: str,
+        *,
+        agents: Sequence[str] = (),
+        topics: Sequence[str] = (),
+        languages: Sequence[str] = (),
+        hours: Mapping[str, Any] | None = None,
+        max_wait_s: int | None = None,
+        service_level_s: int = 60,
+    ) -> QueueInfo:
+        body = _queue_body(name, agents, topics, languages, hours, max_wait_s, service_level_s)
+        path = f"/v1/queues/{_segment(name, 'name')}"
+        return QueueInfo.from_json(await self._json("PUT", path, json=body))
+
+    async def list_queues(self) -> list[QueueInfo]:
+        return [QueueInfo.from_json(i) for i in _items(await self._json("GET", "/v1/queues"))]
+
+    async def get_queue(self, name: str) -> QueueInfo:
+        return QueueInfo.from_json(await self._json("GET", f"/v1/queues/{_segment(name, 'name')}"))
+
+    async def delete_queue(self, name: str) -> None:
+        await self._request("DELETE", f"/v1/queues/{_segment(name, 'name')}")
+
+    async def add_queue_agent(self, name: str, agent: str) -> QueueInfo:
+        path = f"/v1/queues/{_segment(name, 'name')}/agents"
+        return QueueInfo.from_json(await self._json("POST", path, json={"agent": agent}))
+
+    async def remove_queue_agent(self, name: str, agent: str) -> QueueInfo:
+        path = f"/v1/queues/{_segment(name, 'name')}/agents/{_segment(agent, 'agent')}"
+        return QueueInfo.from_json(await self._json("DELETE", path))
+
+    async def set_agent_capacity(
+        self,
+        agent: str,
+        *,
+        video: int = 1,
+        chats: int = 3,
+        languages: Sequence[str] = (),
+        topics: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        body = {
+            "capacity_video": video,
+            "capacity_chats": chats,
+            "languages": list(languages),
+            "topics": list(topics),
+        }
+        return await self._json("PUT", f"/v1/agents/{_segment(agent, 'agent')}", json=body)
+
+    async def queue_board(self, name: str) -> dict[str, Any]:
+        """Waiting, longest wait, service level, each agent's state and visits."""
+        return await self._json("GET", f"/v1/queues/{_segment(name, 'name')}/board")
+
+    async def leave_message(
+        self, queue: str, *, display_name: str, message: str, contact: str = ""
+    ) -> CallbackRequest:
+        """A callback request for a closed or full queue."""
+        body = {"display_name": display_name, "message": message, "contact": contact}
+        path = f"/v1/queues/{_segment(queue, 'queue')}/callbacks"
+        return CallbackRequest.from_json(await self._json("POST", path, json=body))
+
+    async def list_callbacks(
+        self, *, queue: str | None = None, open_only: bool = True
+    ) -> list[CallbackRequest]:
+        params: dict[str, str | int] = {"open_only": "true" if open_only else "false"}
+        if queue is not None:
+            params["queue"] = queue
+        body = await self._json("GET", "/v1/callbacks", params=params)
+        return [CallbackRequest.from_json(i) for i in _items(body)]
+
     # -- webhooks -----------------------------------------------------------
 
     async def create_webhook(self, url: str, *, events: Sequence[str] | None = None) -> Webhook:
@@ -361,6 +490,29 @@ class ServiceClient:
 
     async def delete_webhook(self, webhook_id: str) -> None:
         await self._request("DELETE", f"/v1/webhooks/{_segment(webhook_id, 'webhook_id')}")
+
+
+def _queue_body(
+    name: str,
+    agents: Sequence[str],
+    topics: Sequence[str],
+    languages: Sequence[str],
+    hours: Mapping[str, Any] | None,
+    max_wait_s: int | None,
+    service_level_s: int,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": name,
+        "agents": list(agents),
+        "topics": list(topics),
+        "languages": list(languages),
+        "service_level_s": service_level_s,
+    }
+    if hours is not None:
+        body["hours"] = dict(hours)
+    if max_wait_s is not None:
+        body["max_wait_s"] = max_wait_s
+    return body
 
 
 def _items(body: Mapping[str, Any]) -> list[Any]:

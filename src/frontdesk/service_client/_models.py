@@ -77,6 +77,14 @@ class _Reader:
         value: list[Any] = self._get(key, list)
         return value
 
+    def opt_int(self, key: str) -> int | None:
+        value: int | None = self._get(key, int, optional=True)
+        return value
+
+    def opt_object(self, key: str) -> dict[str, Any] | None:
+        value: dict[str, Any] | None = self._get(key, dict, optional=True)
+        return value
+
     def enum(self, key: str, kind: type[_E]) -> _E:
         raw = self.text(key)
         try:
@@ -196,4 +204,113 @@ class Webhook:
             events=tuple(events),
             secret=r.opt_text("secret"),
             created_at=r.dt("created_at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A helpdesk visit: where it stands, and for a waiting one its place
+    ("number 3") and about how long (``None`` when it cannot be known)."""
+
+    visit_id: str
+    queue: str
+    state: str  # queued, offered, accepted, completed, abandoned
+    display_name: str
+    medium: str
+    meeting_id: str
+    topic: str | None = None
+    language: str | None = None
+    agent: str | None = None
+    note: str = ""
+    transfers: int = 0
+    position: int | None = None
+    estimated_wait_s: int | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> Visit:
+        r = _Reader(data, "Visit")
+        return cls(
+            visit_id=r.text("visit_id"),
+            queue=r.text("queue"),
+            state=r.text("state"),
+            display_name=r.text("display_name"),
+            medium=r.text("medium"),
+            meeting_id=r.text("meeting_id"),
+            topic=r.opt_text("topic"),
+            language=r.opt_text("language"),
+            agent=r.opt_text("agent"),
+            note=r.opt_text("note") or "",
+            transfers=r.opt_int("transfers") or 0,
+            position=r.opt_int("position"),
+            estimated_wait_s=r.opt_int("estimated_wait_s"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VisitGrant:
+    """What ``create_visit`` returns: the visit and the visitor's join material
+    (the same as a guest token's, plus the meeting's join URL)."""
+
+    visit: Visit
+    guest: GuestToken
+    join_url: str
+
+    @classmethod
+    def from_json(cls, data: object) -> VisitGrant:
+        r = _Reader(data, "VisitGrant")
+        return cls(Visit.from_json(data), GuestToken.from_json(data), r.text("join_url"))
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """A helpdesk queue's settings. ``hours`` is ``{"time_zone", "weekly"}`` or
+    ``None`` (always open)."""
+
+    name: str
+    topics: tuple[str, ...]
+    languages: tuple[str, ...]
+    agents: tuple[str, ...]
+    hours: dict[str, Any] | None = None
+    max_wait_s: int | None = None
+    service_level_s: int | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> QueueInfo:
+        r = _Reader(data, "QueueInfo")
+        return cls(
+            name=r.text("name"),
+            topics=tuple(str(x) for x in r.items("topics")),
+            languages=tuple(str(x) for x in r.items("languages")),
+            agents=tuple(str(x) for x in r.items("agents")),
+            hours=r.opt_object("hours"),
+            max_wait_s=r.opt_int("max_wait_s"),
+            service_level_s=r.opt_int("service_level_s"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequest:
+    """A message a visitor left when the queue was closed or full."""
+
+    id: str
+    queue: str
+    display_name: str
+    message: str
+    contact: str
+    created_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> CallbackRequest:
+        r = _Reader(data, "CallbackRequest")
+        return cls(
+            id=r.text("id"),
+            queue=r.text("queue"),
+            display_name=r.text("display_name"),
+            message=r.text("message"),
+            contact=r.opt_text("contact") or "",
+            created_at=r.dt("created_at"),
+            resolved_at=r.opt_dt("resolved_at"),
+            resolved_by=r.opt_text("resolved_by"),
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 from frontdesk.domain.model import App, Meeting, MeetingState, User
 from frontdesk.errors import Unavailable
+from frontdesk.store.helpdesk import HelpdeskStore
 from frontdesk.store.outbox import ClaimedDelivery, DeliveryState, WebhookDelivery
 
 __all__ = [
@@ -125,6 +126,8 @@ class Store(abc.ABC):
     #: Whether several nodes may share this database (PostgreSQL): then meetings
     #: are hosted by lease and their writes fenced. SQLite serves one process.
     shared: bool = False
+    #: Queues, agents, visits and callbacks of the helpdesk.
+    helpdesk: HelpdeskStore
 
     # --- lifecycle -----------------------------------------------------------
     @abc.abstractmethod

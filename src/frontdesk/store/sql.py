@@ -63,6 +63,7 @@ from frontdesk.store.base import (
     WebhookRecord,
 )
 from frontdesk.store.engine import WRITE_OPTIONS, json_loads, make_engine, translate_db_error
+from frontdesk.store.helpdesk_sql import SqlHelpdeskStore
 from frontdesk.store.migrate import upgrade_engine
 from frontdesk.store.outbox import ClaimedDelivery, DeliveryState, WebhookDelivery
 
@@ -104,6 +105,7 @@ class SqlStore(Store):
         # create_meeting), and the task inserting them.
         self._new_meetings: list[tuple[Meeting, asyncio.Future[None]]] = []
         self._meeting_inserter: asyncio.Task[None] | None = None
+        self.helpdesk = SqlHelpdeskStore(self)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True, schema: str | None = None) -> SqlStore:

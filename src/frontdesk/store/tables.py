@@ -21,6 +21,12 @@ __all__ = [
     "UTCDateTime",
     "apps",
     "events",
+    "helpdesk_agents",
+    "helpdesk_callbacks",
+    "helpdesk_queue_agents",
+    "helpdesk_queues",
+    "helpdesk_visit_events",
+    "helpdesk_visits",
     "meeting_guest_apps",
     "meeting_leases",
     "meetings",
@@ -204,18 +210,15 @@ meeting_guest_apps = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
-# In a cluster, the node that hosts a meeting: one owner at a time, until
-# ``expires_at`` (the database's clock). ``fence`` grows with every change of
-# owner; an event is stored only while its writer's fence is current.
+# In a cluster, the node that hosts a meeting (or the helpdesk router, under
+# the key ``helpdesk``): one owner at a time, until ``expires_at`` (the
+# database's clock). ``fence`` grows with every change of owner; an event is
+# stored only while its writer's fence is current. No foreign key to meetings
+# (since 0007), so a key may name something else than a meeting.
 meeting_leases = sa.Table(
     "meeting_leases",
     metadata,
-    sa.Column(
-        "meeting_id",
-        _str(),
-        sa.ForeignKey("meetings.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    sa.Column("meeting_id", _str(), primary_key=True),
     sa.Column("owner", _str(), nullable=False, index=True),
     sa.Column("node_url", _str(), nullable=False),
     sa.Column("fence", sa.BigInteger(), nullable=False),
@@ -251,4 +254,97 @@ webhook_deliveries = sa.Table(
     sa.Column("last_error", _str(), nullable=True),
     sa.Column("delivered_at", UTCDateTime(), nullable=True),
     sa.Index(None, "state", "next_attempt_at"),
+)
+
+# --- helpdesk: queues, agents, visits (the router's durable state) -------------------
+# ``config`` holds topics, languages, opening hours, max wait and service level
+# as JSON (the domain validates it); members are rows of helpdesk_queue_agents.
+helpdesk_queues = sa.Table(
+    "helpdesk_queues",
+    metadata,
+    sa.Column("name", _str(), primary_key=True),
+    sa.Column("config", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+helpdesk_queue_agents = sa.Table(
+    "helpdesk_queue_agents",
+    metadata,
+    sa.Column(
+        "queue",
+        _str(),
+        sa.ForeignKey("helpdesk_queues.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("agent_id", _str(), primary_key=True),
+)
+
+# An agent's profile (capacity, skills) and state as the router holds it.
+helpdesk_agents = sa.Table(
+    "helpdesk_agents",
+    metadata,
+    sa.Column("agent_id", _str(), primary_key=True),
+    sa.Column("capacity_video", sa.Integer(), nullable=False),
+    sa.Column("capacity_chats", sa.Integer(), nullable=False),
+    sa.Column("languages", sa.JSON(), nullable=False),
+    sa.Column("topics", sa.JSON(), nullable=False),
+    sa.Column("presence", _str(), nullable=False),
+    sa.Column("idle_since", UTCDateTime(), nullable=False),
+    sa.Column("missed_offers", sa.Integer(), nullable=False),
+)
+
+# A visit: the router's view of it plus the meeting and application it belongs to.
+helpdesk_visits = sa.Table(
+    "helpdesk_visits",
+    metadata,
+    sa.Column("id", _str(), primary_key=True),
+    sa.Column("queue", _str(), nullable=False),
+    sa.Column("state", _str(), nullable=False),
+    sa.Column("rank", sa.BigInteger(), nullable=False),
+    sa.Column("display_name", _str(), nullable=False),
+    sa.Column("medium", _str(), nullable=False),
+    sa.Column("topic", _str(), nullable=True),
+    sa.Column("language", _str(), nullable=True),
+    sa.Column("context", _str(), nullable=False),
+    sa.Column("agent", _str(), nullable=True),
+    sa.Column("offer_deadline", UTCDateTime(), nullable=True),
+    sa.Column("target_agent", _str(), nullable=True),
+    sa.Column("note", _str(), nullable=False),
+    sa.Column("transfers", sa.Integer(), nullable=False),
+    sa.Column("passed", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("queued_at", UTCDateTime(), nullable=False),
+    sa.Column("accepted_at", UTCDateTime(), nullable=True),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Column("meeting_id", _str(), nullable=False),
+    sa.Column("app_id", _str(), nullable=True),
+    sa.Index(None, "state"),
+    sa.Index(None, "queue", "ended_at"),
+)
+
+# What happened to each visit, in order (audit and transcripts).
+helpdesk_visit_events = sa.Table(
+    "helpdesk_visit_events",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("visit_id", _str(), nullable=False, index=True),
+    sa.Column("type", _str(), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
+# A message left by a visitor when the queue was closed or full.
+helpdesk_callbacks = sa.Table(
+    "helpdesk_callbacks",
+    metadata,
+    sa.Column("id", _str(), primary_key=True),
+    sa.Column("queue", _str(), nullable=False, index=True),
+    sa.Column("display_name", _str(), nullable=False),
+    sa.Column("message", _str(), nullable=False),
+    sa.Column("contact", _str(), nullable=False),
+    sa.Column("app_id", _str(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("resolved_at", UTCDateTime(), nullable=True),
+    sa.Column("resolved_by", _str(), nullable=True),
 )

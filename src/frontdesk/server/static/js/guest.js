@@ -163,6 +163,7 @@ async function onJoin(event) {
   window.frontdeskMeeting = meeting;
   meeting.on("state", ({ state }) => onState(state, media));
   meeting.on("event", () => { if (meeting.state === "lobby") renderLobby(); });
+  meeting.on("visit_position", () => { if (meeting.state === "lobby") renderLobby(); });
   meeting.on("left", ({ reason }) => showEnd(reason));
   onState(meeting.state, media);
 }
@@ -188,6 +189,18 @@ function onState(state, media) {
   }
 }
 
+/** "You are number 3, about 2 minutes": a helpdesk visit's place and estimate
+ * (textContent only: nothing here is read as HTML). */
+function visitText(v) {
+  if (v.state === "offered") return "An advisor is being asked to take your call.";
+  if (v.state === "accepted") return "An advisor has taken your call and is joining.";
+  if (v.state !== "queued" || !v.position) return "";
+  const place = v.position === 1 ? "You are next" : `You are number ${v.position}`;
+  if (v.estimated_wait_s == null) return `${place}; we cannot estimate the wait yet.`;
+  const minutes = Math.max(1, Math.round(v.estimated_wait_s / 60));
+  return `${place}, about ${minutes} minute${minutes === 1 ? "" : "s"}.`;
+}
+
 function organizerName() {
   const info = (meeting && meeting.info) || {};
   return info.organizer_display_name || info.organizer_name || "the advisor";
@@ -195,20 +208,25 @@ function organizerName() {
 
 function renderLobby() {
   if (!meeting) return;
-  $("#lobby-text").textContent = `Waiting for ${organizerName()} to let you in.`;
-  const pos = meeting.lobbyPosition;
-  const posText = pos
+  const visit = meeting.visitPosition;
+  // A helpdesk visit has no advisor until one accepts: do not name the placeholder.
+  $("#lobby-text").textContent = visit
+    ? "Waiting for the next available advisor."
+    : `Waiting for ${organizerName()} to let you in.`;
+  const pos = visit ? visit.position : meeting.lobbyPosition;
+  const posText = visit ? visitText(visit) : pos
     ? (pos === 1 ? "You are next in the queue." : `You are number ${pos} in the queue.`)
     : "";
   $("#lobby-position").textContent = posText;
   const orgNote = $("#lobby-organizer");
-  orgNote.hidden = meeting.organizerPresent !== false;
+  orgNote.hidden = !!visit || meeting.organizerPresent !== false;
   orgNote.textContent = `${capitalize(organizerName())} has not joined yet. You will be let in once they arrive.`;
   // Say only what changed (the queue position, the host arriving), never the clock.
-  const said = `${pos}|${meeting.organizerPresent}`;
+  const said = `${visit ? visit.state + ":" : ""}${pos}|${meeting.organizerPresent}`;
   if (lobbySaid !== null && said !== lobbySaid) {
     const parts = [posText];
-    if (meeting.organizerPresent === true && !lobbySaid.endsWith("|true")) parts.push(`${capitalize(organizerName())} has joined.`);
+    if (visit) { /* the visit's own words say it all */ }
+    else if (meeting.organizerPresent === true && !lobbySaid.endsWith("|true")) parts.push(`${capitalize(organizerName())} has joined.`);
     else if (meeting.organizerPresent === false) parts.push(orgNote.textContent);
     const text = parts.filter(Boolean).join(" ");
     if (text) announce(status, text);

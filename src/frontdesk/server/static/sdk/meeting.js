@@ -37,6 +37,7 @@ export class Meeting {
     this.roster = new Map();
     this.lobby = [];
     this.lobbyPosition = null;
+    this.visitPosition = null; // helpdesk visits: {visit_id, state, position, estimated_wait_s}
     this.organizerPresent = null;
     this.lobbyTimeoutAt = null;
     this.chat = [];
@@ -105,6 +106,16 @@ export class Meeting {
         break;
       case "signal":
         this._onSignal(msg.from, msg.kind, msg.data || {});
+        break;
+      case "visit_position":
+        // a helpdesk visit: state, place in the queue, estimate (null: unknown)
+        this.visitPosition = {
+          visit_id: msg.visit_id,
+          state: msg.state,
+          position: msg.position ?? null,
+          estimated_wait_s: msg.estimated_wait_s ?? null,
+        };
+        this._emit("visit_position", { ...this.visitPosition });
         break;
       case "ok":
         if (msg.ref) this._settle(msg.ref, msg.result || {}, true);

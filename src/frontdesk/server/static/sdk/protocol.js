@@ -125,6 +125,12 @@ export const SERVER_MESSAGES = freeze({
   "bye": {
     "reason": "str",
     "code": "int"
+  },
+  "visit_position": {
+    "visit_id": "str",
+    "state": "str",
+    "position": "int?",
+    "estimated_wait_s": "int?"
   }
 });
 
@@ -285,6 +291,18 @@ export const ERROR_CODES = freeze({
     "status": 400,
     "title": "Malformed message"
   },
+  "queue_closed": {
+    "status": 409,
+    "title": "The queue is closed"
+  },
+  "queue_full": {
+    "status": 409,
+    "title": "The queue is full"
+  },
+  "queue_not_found": {
+    "status": 404,
+    "title": "No such queue"
+  },
   "rate_limited": {
     "status": 429,
     "title": "Too many requests"
@@ -324,6 +342,10 @@ export const ERROR_CODES = freeze({
   "validation_failed": {
     "status": 422,
     "title": "The request is not valid"
+  },
+  "visit_not_found": {
+    "status": 404,
+    "title": "No such visit"
   },
   "webhook_target_forbidden": {
     "status": 422,
