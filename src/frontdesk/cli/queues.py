@@ -54,7 +54,7 @@ def _split(value: str | None) -> frozenset[str]:
 
 @queues.command("create")
 def create(
-    name: str,
+    name: str = typer.Argument(..., help="The queue's name."),
     topics: str = typer.Option("", "--topics", help="Comma-separated; empty: any."),
     languages: str = typer.Option("", "--languages", help="Comma-separated; empty: any."),
     time_zone: str = typer.Option("UTC", "--time-zone", help="IANA zone of --hours."),
@@ -85,6 +85,8 @@ def create(
 
 @queues.command("list")
 def list_(as_json: bool = JsonOpt) -> None:
+    """List the queues."""
+
     async def go(ops: Operations) -> list[dict[str, Any]]:
         return [queue_row(q) for q in await ops.queues.all()]
 
@@ -92,7 +94,11 @@ def list_(as_json: bool = JsonOpt) -> None:
 
 
 @queues.command("show")
-def show(name: str, as_json: bool = JsonOpt) -> None:
+def show(
+    name: str = typer.Argument(..., help="The queue's name."), as_json: bool = JsonOpt
+) -> None:
+    """Show one queue."""
+
     async def go(ops: Operations) -> dict[str, Any]:
         return queue_row(await ops.queues.get(name))
 
@@ -101,15 +107,17 @@ def show(name: str, as_json: bool = JsonOpt) -> None:
 
 @queues.command("update")
 def update(
-    name: str,
-    topics: str | None = typer.Option(None, "--topics"),
-    languages: str | None = typer.Option(None, "--languages"),
-    time_zone: str | None = typer.Option(None, "--time-zone"),
+    name: str = typer.Argument(..., help="The queue's name."),
+    topics: str | None = typer.Option(None, "--topics", help="Comma-separated; empty: any."),
+    languages: str | None = typer.Option(None, "--languages", help="Comma-separated; empty: any."),
+    time_zone: str | None = typer.Option(None, "--time-zone", help="IANA zone of --hours."),
     hours: str | None = typer.Option(
         None, "--hours", help='Weekly JSON; "always" for always open.'
     ),
     max_wait_s: int | None = typer.Option(None, "--max-wait", help="Seconds; 0: no limit."),
-    service_level_s: int | None = typer.Option(None, "--service-level"),
+    service_level_s: int | None = typer.Option(
+        None, "--service-level", help="Answer-within target, s."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Change some settings of a queue (the others stay)."""
@@ -138,7 +146,9 @@ def update(
 
 
 @queues.command("delete")
-def delete(name: str, as_json: bool = JsonOpt) -> None:
+def delete(
+    name: str = typer.Argument(..., help="The queue's name."), as_json: bool = JsonOpt
+) -> None:
     """Delete a queue (refused while it has open visits)."""
 
     async def go(ops: Operations) -> dict[str, Any]:
@@ -149,7 +159,13 @@ def delete(name: str, as_json: bool = JsonOpt) -> None:
 
 
 @queues.command("add-agent")
-def add_agent(name: str, agent: str, as_json: bool = JsonOpt) -> None:
+def add_agent(
+    name: str = typer.Argument(..., help="The queue's name."),
+    agent: str = typer.Argument(..., help="The agent's username."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Let an agent serve the queue."""
+
     async def go(ops: Operations) -> dict[str, Any]:
         return queue_row(await ops.queues.add_agent(name, agent))
 
@@ -157,7 +173,13 @@ def add_agent(name: str, agent: str, as_json: bool = JsonOpt) -> None:
 
 
 @queues.command("remove-agent")
-def remove_agent(name: str, agent: str, as_json: bool = JsonOpt) -> None:
+def remove_agent(
+    name: str = typer.Argument(..., help="The queue's name."),
+    agent: str = typer.Argument(..., help="The agent's username."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Stop an agent serving the queue."""
+
     async def go(ops: Operations) -> dict[str, Any]:
         return queue_row(await ops.queues.remove_agent(name, agent))
 
@@ -166,7 +188,7 @@ def remove_agent(name: str, agent: str, as_json: bool = JsonOpt) -> None:
 
 @queues.command("agent-capacity")
 def agent_capacity(
-    agent: str,
+    agent: str = typer.Argument(..., help="The agent's username."),
     video: int = typer.Option(1, "--video", help="Video visits at once (0 to 4)."),
     chats: int = typer.Option(3, "--chats", help="Chats at once (0 to 20)."),
     languages: str = typer.Option("", "--languages", help="Comma-separated; empty: any."),
