@@ -53,6 +53,9 @@ _T = TypeVar("_T")
 
 #: Payload fields kept in the store only, never sent (and where they are stored).
 _RECORD_ONLY = frozenset({"username"})
+#: Fields said only when they hold something (``None``, empty): added for
+#: supervisors, so every frame and record without one stays as it always was.
+_OMITTED_WHEN_EMPTY = frozenset({"supervisor", "whispers"})
 
 
 def format_time(value: datetime | None) -> str | None:
@@ -77,9 +80,10 @@ def _to_json(value: Any) -> Any:
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: _to_json(getattr(value, f.name))
+            f.name: _to_json(v)
             for f in dataclasses.fields(value)
             if f.name not in _RECORD_ONLY
+            and not ((v := getattr(value, f.name)) in (None, ()) and f.name in _OMITTED_WHEN_EMPTY)
         }
     if isinstance(value, list | tuple):
         return [_to_json(v) for v in value]
@@ -170,11 +174,15 @@ def _schema_type(tp: Any) -> str:
 
 def _schema(cls: type[Any]) -> dict[str, str]:
     hints = _hints(cls)
-    return {
-        f.name: _schema_type(hints[f.name])
-        for f in dataclasses.fields(cls)
-        if f.name not in _RECORD_ONLY
-    }
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name in _RECORD_ONLY:
+            continue
+        kind = _schema_type(hints[f.name])
+        if f.name in _OMITTED_WHEN_EMPTY and not kind.endswith("?"):
+            kind += "?"
+        out[f.name] = kind
+    return out
 
 
 #: Event name -> {field: "type[?]"} of its wire ``data`` (as CLIENT_MESSAGES).
