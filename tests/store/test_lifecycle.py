@@ -43,7 +43,7 @@ async def table_names(store: SqlStore) -> set[str]:
 async def test_open_migrates_to_head_and_again_is_a_no_op(target: Target) -> None:
     first = await target.open()
     try:
-        assert await current_revision(first.engine) == head_revision() == "0006"
+        assert await current_revision(first.engine) == head_revision() == "0008"
         await first.create_user(s.user())
     finally:
         await first.close()
@@ -100,6 +100,28 @@ async def test_downgrade_to_base_and_back(store: SqlStore) -> None:
     async with store.engine.begin() as conn:
         await conn.run_sync(run, "head")
     assert {"apps", "meetings", "events", "webhooks"} <= await table_names(store)
+
+
+async def test_users_of_earlier_versions_become_agents(store: SqlStore) -> None:
+    """0008 gives every existing user the agent role (and takes it away again)."""
+
+    def run(conn: sa.Connection, revision: str, down: bool) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+    async with store.engine.begin() as conn:
+        await conn.run_sync(run, "0006", True)
+        await conn.execute(
+            sa.text(
+                "INSERT INTO users (username, display_name, password_hash, created_at, disabled)"
+                " VALUES ('old', 'Old Agent', 'h', :at, false)"
+            ),
+            {"at": s.T0},
+        )
+        await conn.run_sync(run, "head", False)
+    user = await store.get_user("old")
+    assert user.role.value == "agent" and user.display_name == "Old Agent"
 
 
 async def test_concurrent_opens_migrate_once(target: Target) -> None:
@@ -233,7 +255,7 @@ def test_alembic_env_on_its_own(tmp_path: Path) -> None:
     cfg = alembic_config(url)
     cfg.stdout = out
     command.current(cfg)
-    assert "0006 (head)" in out.getvalue()
+    assert "0008 (head)" in out.getvalue()
 
     offline = alembic_config("postgresql+asyncpg://u@127.0.0.1/db")
     offline.output_buffer = io.StringIO()
