@@ -102,6 +102,7 @@ async def test_supervisor_monitors_whispers_and_barges_in(
     await agent.locator("#whisper-input").fill("Will do")
     await agent.get_by_role("button", name="Whisper", exact=True).click()
     await sup.locator(".whisper-log .msg.whisper", has_text="Will do").wait_for(timeout=10_000)
+    await sup.screenshot(path=artifacts / "supervisor-monitoring.png")
     await agent.screenshot(path=artifacts / "supervisor-agent-sees-whisper.png")
     await public_chat(agent, guest, "Let me check the rates")
     pids, text, held = await guest_sees(guest)
