@@ -69,7 +69,7 @@ export class MeetingView {
       el("h3", { text: "People" }), this.roster,
       el("h3", { text: "Chat" }), this.olderBtn, this.chatLog, this.typing, form);
     if (this.staff) side.append(this.buildWhispers());
-    this.monitorBanner = el("p", { class: "banner monitor", attrs: { role: "status", hidden: true, "data-monitor": "1" },
+    this.monitorBanner = el("p", { class: "monitor-banner", attrs: { role: "status", hidden: true, "data-monitor": "1" },
       text: "Monitoring: the visitor does not see or hear you. Whisper to the agent, or barge in to talk." });
     this.bargeBtn = this.button("Barge in", "barge", () => this.barge(), "btn primary");
     this.bargeBtn.hidden = true;

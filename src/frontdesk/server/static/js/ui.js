@@ -84,8 +84,9 @@ export function roleBadges(p, { verification = true } = {}) {
     const watching = p.supervisor === "monitor";
     badges.push(el("span", {
       class: "badge role role-supervising",
-      text: watching ? "supervising (unseen by the visitor)" : "supervisor",
+      text: watching ? "supervising" : "supervisor",
       data: { role: watching ? "supervising" : "supervisor" },
+      attrs: { title: watching ? "unseen and unheard by the visitor" : "came in as a supervisor" },
     }));
   }
   if (verification && !r.verified) {
