@@ -29,6 +29,7 @@ import json
 import multiprocessing as mp
 import os
 import selectors
+import shutil
 import socket
 import subprocess
 import sys
@@ -88,8 +89,14 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 def cpu_s(pid: int) -> float:
+    user, system = cpu_split(pid)
+    return user + system
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of ``pid`` (all its threads)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
+    return int(fields[11]) / CLK, int(fields[12]) / CLK
 
 
 def rss_mib(pid: int) -> float:
@@ -317,7 +324,7 @@ def measure(
         a.send({"warmup": warmup, "duration": duration})
     time.sleep(warmup)
     if PROFILE:
-        spy = Path(sys.executable).with_name("py-spy")
+        spy = shutil.which("py-spy") or Path(sys.executable).with_name("py-spy")
         subprocess.Popen(
             [
                 str(spy),
@@ -337,9 +344,9 @@ def measure(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-    c0, w0 = cpu_s(pid), time.perf_counter()
+    (u0, s0), w0 = cpu_split(pid), time.perf_counter()
     time.sleep(duration)
-    c1, w1 = cpu_s(pid), time.perf_counter()
+    (u1, s1), w1 = cpu_split(pid), time.perf_counter()
     results = [a.recv() for _, a in clients]
     for p, _ in clients:
         p.join(10)
@@ -348,7 +355,8 @@ def measure(
         "received": sum(r["received"] for r in results),
         "acks": sum(r["acks"] for r in results),
         "lat": lat,
-        "cpu": c1 - c0,
+        "cpu": (u1 - u0) + (s1 - s0),
+        "sys": s1 - s0,
         "wall": w1 - w0,
         "dur": duration,
     }
@@ -419,7 +427,8 @@ def main() -> None:
                     f"fan-out, {args.people} people, {args.senders} senders x {args.window} in flight: "
                     f"{r['acks'] / r['dur']:.0f} chats acked/s, {d:,.0f} deliveries/s, "
                     f"node CPU {100 * r['cpu'] / r['wall']:.0f} % of a core, "
-                    f"{1e6 * r['cpu'] / max(1, r['received']):.1f} µs CPU/delivery; "
+                    f"{1e6 * r['cpu'] / max(1, r['received']):.1f} µs CPU/delivery "
+                    f"({100 * r['sys'] / max(1e-9, r['cpu']):.0f} % system); "
                     f"ack p50 {pct(r['lat'], 50):.1f} p99 {pct(r['lat'], 99):.1f} ms"
                 )
             else:
@@ -431,7 +440,8 @@ def main() -> None:
                     f"two-person meetings x {args.pairs}, {args.rate:g} msg/s offered: "
                     f"{msgs / r['dur']:.0f} acked/s, {r['received'] / r['dur']:.0f} deliveries/s, "
                     f"node CPU {100 * r['cpu'] / r['wall']:.0f} % of a core, "
-                    f"{1e6 * r['cpu'] / max(1, msgs):.0f} µs CPU/message; "
+                    f"{1e6 * r['cpu'] / max(1, msgs):.0f} µs CPU/message "
+                    f"({100 * r['sys'] / max(1e-9, r['cpu']):.0f} % system); "
                     f"ack p50 {pct(r['lat'], 50):.1f} p99 {pct(r['lat'], 99):.1f} ms"
                 )
             print(f"node RSS {rss_mib(proc.pid):.1f} MiB; loadavg {loadavg()}; {machine()}")

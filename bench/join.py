@@ -33,6 +33,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -183,6 +184,12 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the node did not become ready in 30 s")
 
 
+def _py_spy() -> str:
+    """py-spy beside this interpreter, else the one on ``PATH``."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else (shutil.which("py-spy") or str(beside))
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -328,7 +335,7 @@ async def main(args: argparse.Namespace) -> None:
             if args.profile:
                 spy = subprocess.Popen(
                     [
-                        str(Path(sys.executable).with_name("py-spy")),
+                        _py_spy(),
                         "record",
                         "-p",
                         str(proc.pid),

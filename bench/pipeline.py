@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -169,7 +170,7 @@ async def run(url: str, tokens: list[str], seconds: float, pid: int) -> str:
     if SPY:
         spy = subprocess.Popen(  # noqa: ASYNC220 - a tool beside the run
             [
-                str(Path(sys.executable).with_name("py-spy")),
+                str(shutil.which("py-spy") or Path(sys.executable).with_name("py-spy")),
                 "record",
                 "-p",
                 str(pid),

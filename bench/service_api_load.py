@@ -29,6 +29,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -234,6 +235,8 @@ def main(args: argparse.Namespace) -> None:
             cpu0 = cpu_seconds(proc.pid)
             if args.profile:
                 py_spy = Path(sys.executable).with_name("py-spy")
+                if not py_spy.exists():  # else the one on PATH
+                    py_spy = Path(shutil.which("py-spy") or py_spy)
                 profiler = subprocess.Popen(
                     [
                         str(py_spy),

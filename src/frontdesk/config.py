@@ -79,6 +79,9 @@ class Settings:
     # routable (on-premises receivers); empty: public addresses only.
     webhook_allowed_networks: tuple[str, ...] = ()
     webhook_retention_s: int = 7 * 24 * 3600  # delivered/failed webhook deliveries kept
+    # Days chat content is kept; older messages lose their text (who said
+    # something, and when, stays). 0: kept for ever.
+    chat_retention_days: int = 0
     guest_token_ttl_s: int = 600  # default lifetime of a guest token
     guest_token_max_ttl_s: int = 3600  # cap on a requested lifetime
     access_token_ttl_s: int = 3600  # service API bearer tokens
@@ -96,6 +99,10 @@ class Settings:
     reconnect_grace_s: int = 30
     idle_timeout_s: int = 8 * 3600
     heartbeat_s: float = 15.0
+    # permessage-deflate on the RTC WebSocket when a client offers it. Off:
+    # chat frames are small, and compressing them costs each connection its
+    # own zlib state (about 46 KB) and CPU on every frame.
+    ws_deflate: bool = False
     rate_limit_per_min: int = 600  # service API requests per client per minute
     ws_messages_per_s: float = 20.0
     # Joins with the URL alone, per remote address and per meeting, per minute

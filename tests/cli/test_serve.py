@@ -142,3 +142,44 @@ def test_banner_hides_a_database_password() -> None:
 
     shown = _without_password("postgresql+asyncpg://fd:s3cret@127.0.0.1/fd")
     assert "s3cret" not in shown and "***" in shown
+
+
+def _negotiated_extensions(tmp_path: Path, env_extra: dict[str, str]) -> str | None:
+    """Start ``frontdesk serve`` and open the RTC WebSocket offering
+    permessage-deflate, as browsers and the SDKs do: the extensions it accepted."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
+    env["FRONTDESK_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+    env |= env_extra
+    with (tmp_path / "serve.log").open("ab") as out:
+        proc = subprocess.Popen(
+            [str(FRONTDESK), "serve", "--port", str(port), "--log-level", "warning"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}", proc)
+
+            async def extensions() -> str | None:
+                async with connect(f"ws://127.0.0.1:{port}/v1/rtc", compression="deflate") as ws:
+                    assert ws.response is not None
+                    return ws.response.headers.get("Sec-WebSocket-Extensions")
+
+            return asyncio.run(extensions())
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+
+
+def test_permessage_deflate_only_when_configured(tmp_path: Path) -> None:
+    """Off by default (a zlib state per connection for small chat frames);
+    ``FRONTDESK_WS_DEFLATE=1`` turns it on."""
+    assert _negotiated_extensions(tmp_path, {}) is None
+    on = _negotiated_extensions(tmp_path, {"FRONTDESK_WS_DEFLATE": "1"})
+    assert on is not None and "permessage-deflate" in on

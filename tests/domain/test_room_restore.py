@@ -27,9 +27,12 @@ from frontdesk.domain import (
     EndMeeting,
     Event,
     EventType,
+    Join,
+    JoinMethod,
     MuteParticipant,
     Reconnect,
     Remove,
+    Role,
     Room,
     SendChat,
     SetMedia,
@@ -37,7 +40,12 @@ from frontdesk.domain import (
     Tick,
     Typing,
 )
-from frontdesk.protocol.events import event_frame, event_from_record, event_to_record
+from frontdesk.protocol.events import (
+    event_frame,
+    event_from_record,
+    event_to_record,
+    redact_record,
+)
 
 
 def busy_meeting() -> tuple[Room, list[Event]]:
@@ -136,3 +144,66 @@ def test_replaying_to_one_participant_gives_what_it_saw_live() -> None:
     assert resume_from is not None
     missed = [e for e in stored if "g1" in e.to and (e.seq or 0) > resume_from]
     assert missed == live_g1[4:]
+
+
+def _redacted_by_retention(events: list[Event]) -> list[Event]:
+    """The events as stored after the chat retention policy ran over all of them."""
+    out = []
+    for e in events:
+        if e.seq is None:
+            continue
+        data = json.loads(json.dumps(event_to_record(e)))
+        data = redact_record(e.type, data) or data
+        out.append(event_from_record(e.seq, e.type, e.at, data))
+    return out
+
+
+def test_restore_after_retention_shows_chat_as_removed() -> None:
+    """A room restored from redacted events works: the messages are there, each
+    marked removed with its sender and time, history pages through them, a
+    retried send is still recognised, and the chat goes on."""
+    room, events = busy_meeting()
+    restored = Room.restore(make_meeting(), _redacted_by_retention(events))
+    assert [(c.seq, c.participant_id, c.at) for c in restored.chat] == [
+        (c.seq, c.participant_id, c.at) for c in room.chat
+    ]
+    assert all(c.redacted and c.text == "" for c in restored.chat)
+    history, more = restored.chat_history("org", restored.last_seq + 1, 10)
+    assert [c.seq for c in history] == [c.seq for c in room.chat] and not more
+    assert snapshot(restored, "org")["chat"][0]["redacted"] is True
+    assert restored.handle(SendChat("g1", "c1", "Thanks"), at(101)) == []  # still idempotent
+    (new,) = restored.handle(SendChat("org", "c9", "Still here"), at(102))
+    assert new.payload == room.handle(SendChat("org", "c9", "Still here"), at(102))[0].payload
+    assert "redacted" not in event_frame(new)  # only said when true
+
+
+def test_live_room_redacts_its_chat_in_memory() -> None:
+    room, _events = busy_meeting()
+    first, second = room.chat
+    assert room.redact_chat(second.at) == 1  # only the older one
+    assert room.chat[0] == first.redacted_copy() and room.chat[1] == second
+    assert room.find_chat(first.participant_id, first.client_msg_id) == first.redacted_copy()
+    assert room.redact_chat(second.at) == 0
+    assert snapshot(room, "org")["chat"][0] == {
+        "seq": first.seq,
+        "participant_id": first.participant_id,
+        "display_name": first.display_name,
+        "text": "",
+        "client_msg_id": first.client_msg_id,
+        "at": first.at.isoformat(),
+        "redacted": True,
+    }
+
+
+def test_the_vouching_application_is_stored_never_sent() -> None:
+    room = make_room(AccessPolicy.LOBBY)
+    room.handle(organizer(), at(0))
+    join = Join("t9", "Tia Token", Role.GUEST, JoinMethod.TOKEN, guest_app="app_bank")
+    (waiting,) = [e for e in room.handle(join, at(1)) if e.type == "participant_waiting"]
+    record = event_to_record(waiting)
+    assert record["participant"]["guest_app"] == "app_bank"
+    assert "guest_app" not in event_frame(waiting)
+    joined = [e for e in room.handle(Admit("org", "t9"), at(2)) if e.type == "participant_joined"]
+    assert event_to_record(joined[0])["participant"]["guest_app"] == "app_bank"
+    restored = Room.restore(make_meeting(), through_store([waiting, *joined]))
+    assert restored.participant("t9").guest_app == "app_bank"

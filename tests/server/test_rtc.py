@@ -288,6 +288,49 @@ async def test_single_use_token_is_spent_only_by_a_join_that_succeeds(server: Li
         assert again.inbox[0]["code"] == "token_used"
 
 
+async def test_single_use_token_spent_elsewhere_during_the_join_is_refused(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another node spends the token between this node's checks and its join:
+    the store's spend, made in the join's own transaction, decides. The join
+    is undone (stored, then left) and the guest is refused."""
+    ops = server.ops
+    m = await ops.meetings.create(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    alice = await agent(server, m.id)
+    grant = await ops.guest_tokens.mint(m.id, display_name="Eve", single_use=True)
+    checked = ops.guest_tokens.is_used
+
+    async def spent_elsewhere(claims):  # type: ignore[no-untyped-def]
+        # the last check under the room's lock passes; meanwhile another node spends it
+        assert await ops.store.consume_token(claims.jti, claims.meeting_id, claims.expires_at)
+        return await checked(claims)
+
+    monkeypatch.setattr(ops.guest_tokens, "is_used", spent_elsewhere)
+    eve = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
+    assert eve.inbox[0]["code"] == "token_used", eve.inbox
+    joined = await alice.event("participant_joined")
+    left = await alice.event("participant_left")
+    assert joined["data"]["participant"]["id"] == left["data"]["participant_id"]
+    stored = [r.type for r in await ops.store.events_since(m.id, 0)]
+    assert stored[-2:] == ["participant_joined", "participant_left"]
+    monkeypatch.undo()
+    again = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
+    assert again.inbox[0]["code"] == "token_used"
+    await alice.close()
+
+
+async def test_a_single_use_join_is_stored_with_its_spend(server: LiveServer) -> None:
+    """The welcome means the join and the token's spend are both stored."""
+    ops = server.ops
+    m = await ops.meetings.create(subject="", organizer="alice", access_policy=AccessPolicy.DIRECT)
+    grant = await ops.guest_tokens.mint(m.id, display_name="Ann", single_use=True)
+    ann = await RawClient.connect(rtc_url(server), {"kind": "token", "token": grant.token})
+    assert ann.welcome["state"] == "joined"
+    assert await ops.store.is_token_used(grant.claims.jti)
+    assert (await ops.store.events_since(m.id, 0))[-1].type == "participant_joined"
+    await ann.close()
+
+
 async def test_service_api_delete_ends_the_live_meeting(server: LiveServer) -> None:
     """DELETE /v1/meetings/{id} from the back end: everyone inside gets bye
     meeting_ended, and neither the token nor the join URL admits anyone again."""

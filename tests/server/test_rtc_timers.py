@@ -11,6 +11,7 @@ from websockets.exceptions import ConnectionClosed
 
 from frontdesk.config import Settings
 from frontdesk.domain.model import AccessPolicy
+from frontdesk.protocol.codes import CloseCode
 from frontdesk.service_client import verify_webhook
 from tests.server.test_rtc import agent, rtc_url
 from tests.support.live_server import live_server
@@ -107,3 +108,33 @@ async def test_webhooks_from_a_live_meeting(tmp_path: Path) -> None:
         assert json.dumps(payload["data"]).count("Ann Visitor") == 1
         assert payload["data"]["meeting_id"] == m.id
         await ann.close()
+
+
+async def test_a_silent_client_is_closed_for_missing_heartbeats(tmp_path: Path) -> None:
+    """No message for three heartbeats (plus 5 s): the node closes with 4014,
+    while a client that keeps pinging stays."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db", heartbeat_s=0.2)
+    async with live_server(settings) as srv:
+        await srv.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
+        m = await srv.ops.meetings.create(subject="", organizer="alice")
+        silent = await agent(srv, m.id)
+        grant = await srv.ops.guest_tokens.mint(m.id, display_name="Ann")
+        pinging = await RawClient.connect(rtc_url(srv), {"kind": "token", "token": grant.token})
+
+        async def keep_pinging() -> None:
+            while True:
+                await pinging.send({"type": "ping"})
+                await asyncio.sleep(0.2)
+
+        pinger = asyncio.create_task(keep_pinging())
+        try:
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await silent.recv(timeout=30)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == int(CloseCode.HEARTBEAT_TIMEOUT)
+            pong = await pinging.wait_for(lambda msg: msg["type"] == "pong")
+            assert pong["type"] == "pong" and pinging.ws.close_code is None
+        finally:
+            pinger.cancel()
+        await pinging.close()

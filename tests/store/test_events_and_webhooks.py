@@ -46,6 +46,17 @@ async def test_events_since_after_and_limit(meetings: SqlStore) -> None:
     assert await store.events_since("m_2", 0) == []
 
 
+async def test_events_since_of_some_types(meetings: SqlStore) -> None:
+    store = meetings
+    events = [s.event("m_1", n) for n in range(1, 7)]
+    events = [EventRecord(e.meeting_id, e.seq, "joined" if e.seq % 3 else "chat", e.data, e.at)
+              for e in events]  # fmt: skip
+    await store.append_events(events)
+    assert [e.seq for e in await store.events_since("m_1", 0, types={"chat"})] == [3, 6]
+    assert [e.seq for e in await store.events_since("m_1", 1, types=["joined", "x"])] == [2, 4, 5]
+    assert await store.events_since("m_1", 0, types=()) == []
+
+
 async def test_duplicate_event_stores_nothing_of_the_batch(meetings: SqlStore) -> None:
     store = meetings
     await store.append_events([s.event("m_1", 1), s.event("m_1", 2)])

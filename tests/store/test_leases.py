@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from frontdesk.store.base import Fence, LeaseHeld, LeaseLost
+from frontdesk.store.base import Fence, LeaseHeld, LeaseLost, TokenUse
 from frontdesk.store.sql import SqlStore
 from tests.store import samples as s
 from tests.store.conftest import Target
@@ -83,6 +83,19 @@ async def test_a_batch_with_one_lost_fence_stores_nothing(meetings: SqlStore) ->
     assert await store.last_seq("m_1") == 0
     with pytest.raises(LeaseLost):  # a meeting of the batch without a fence
         await store.append_events([s.event("m_1", 1), s.event("m_2", 1)], {"m_1": l1.as_fence})
+
+
+async def test_a_fenced_write_that_lost_its_lease_spends_no_token(meetings: SqlStore) -> None:
+    store = meetings
+    first = await store.acquire_lease("m_1", "a", "ws://a", 0.2)
+    await asyncio.sleep(0.3)
+    second = await store.acquire_lease("m_1", "b", "ws://b", 30)
+    use = TokenUse("j-1", "m_1", s.at(600))
+    with pytest.raises(LeaseLost):
+        await store.append_events([s.event("m_1", 1)], {"m_1": first.as_fence}, [use])
+    assert not await store.is_token_used("j-1")
+    used = await store.append_events([s.event("m_1", 1)], {"m_1": second.as_fence}, [use])
+    assert used == frozenset() and await store.is_token_used("j-1")
 
 
 async def test_release_lets_another_node_take_it_at_once(meetings: SqlStore) -> None:

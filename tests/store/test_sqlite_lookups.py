@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState
-from frontdesk.errors import AlreadyExists, AppNotFound, MeetingNotFound, UserNotFound
+from frontdesk.errors import AlreadyExists, AppNotFound, MeetingNotFound, Unavailable, UserNotFound
 from frontdesk.store.sql import _APPS, _FALL_BACK, SqlStore
 from tests.store import samples as s
 from tests.support.databases import sqlite_url
@@ -71,6 +71,36 @@ async def test_direct_reads_equal_the_usual_ones(lite: SqlStore) -> None:
     app = await lite.get_app("app_2")
     assert app.revoked_at == s.at(5) and app.revoked_at.tzinfo is not None
     assert (await lite.get_user("bob")).disabled is True
+
+
+async def test_direct_event_and_used_token_reads_equal_the_usual_ones(lite: SqlStore) -> None:
+    """What a join reads (spent tokens) and a room restores or a resume replays
+    (the events since a seq), with JSON data and UTC times as SQLAlchemy reads them."""
+    await lite.create_meeting(s.meeting("m_1"))
+    await lite.create_meeting(s.meeting("m_2"))
+    await lite.append_events(
+        [s.event("m_1", n, text="é ✓ \u2028", nested={"a": [1, None, True]}) for n in (1, 2, 3)]
+        + [s.event("m_2", 1)]
+    )
+    await lite.consume_token("spent", "m_1", s.at(600))
+    for what, args in [
+        ("events_since", ("m_1", 0)),
+        ("events_since", ("m_1", 2)),
+        ("events_since", ("m_1", 3)),
+        ("events_since", ("m_2", 0)),
+        ("events_since", ("nope", 0)),
+        ("is_token_used", ("spent",)),
+        ("is_token_used", ("fresh",)),
+    ]:
+        direct = await getattr(lite, what)(*args)
+        lookups, lite._lookups = lite._lookups, None
+        try:
+            assert direct == await getattr(lite, what)(*args), (what, args)
+        finally:
+            lite._lookups = lookups
+    events = await lite.events_since("m_1", 0)
+    assert [e.seq for e in events] == [1, 2, 3] and events[0].at.tzinfo is not None
+    assert events[0].data["nested"] == {"a": [1, None, True]}
 
 
 async def test_missing_rows_raise_as_usual(lite: SqlStore) -> None:
@@ -165,3 +195,20 @@ async def test_a_cancelled_creation_does_not_stop_the_others(lite: SqlStore) -> 
     first.cancel()
     await second
     assert (await lite.get_meeting("m_2")).id == "m_2"
+
+
+async def test_the_event_connection_is_replaced_after_a_failure(lite: SqlStore) -> None:
+    """Event batches go over one held connection; one that broke is not reused."""
+    await lite.create_meeting(s.meeting("m_1"))
+    await lite.append_events([s.event("m_1", 1)])
+    held = lite._event_conn
+    assert held is not None
+    with pytest.raises(AlreadyExists):  # a refused row keeps the connection
+        await lite.append_events([s.event("m_1", 1)])
+    assert lite._event_conn is held
+    held.driver_connection._conn.close()  # type: ignore[union-attr]
+    with pytest.raises(Unavailable):
+        await lite.append_events([s.event("m_1", 2)])
+    assert lite._event_conn is None
+    await lite.append_events([s.event("m_1", 2)])
+    assert [e.seq for e in await lite.events_since("m_1", 0)] == [1, 2]

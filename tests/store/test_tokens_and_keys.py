@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from frontdesk.errors import AlreadyExists
+from frontdesk.store.base import TokenUse
 from frontdesk.store.sql import SqlStore
 from tests.store import samples as s
 from tests.store.conftest import Target
@@ -42,6 +43,54 @@ async def test_concurrent_consumers_across_two_stores(target: Target) -> None:
                 )
             )
             assert results.count(True) == 1, results
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_token_spent_in_the_transaction_of_its_events(store: SqlStore) -> None:
+    """A join and the single-use token that let it in: one commit. A token spent
+    before is answered by id; the events are stored all the same."""
+    await store.create_meeting(s.meeting("m_1"))
+    join = TokenUse("j-join", "m_1", at(600))
+    assert await store.append_events([s.event("m_1", 1)], spends=[join]) == frozenset()
+    assert await store.is_token_used("j-join")
+    assert await store.consume_token("j-join", "m_1", at(600)) is False
+    other = TokenUse("j-other", "m_1", at(600))
+    used = await store.append_events([s.event("m_1", 2)], spends=[join, other])
+    assert used == {"j-join"}
+    assert [e.seq for e in await store.events_since("m_1", 0)] == [1, 2]
+    assert await store.is_token_used("j-other")
+    # spent by consume_token first: the same answer
+    assert await store.consume_token("j-third", "m_1", at(600)) is True
+    third = TokenUse("j-third", "m_1", at(600))
+    assert await store.append_events([s.event("m_1", 3)], spends=[third]) == {"j-third"}
+
+
+async def test_a_failed_append_spends_no_token(store: SqlStore) -> None:
+    await store.create_meeting(s.meeting("m_1"))
+    await store.append_events([s.event("m_1", 1)])
+    with pytest.raises(AlreadyExists):
+        await store.append_events([s.event("m_1", 1)], spends=[TokenUse("j-lost", "m_1", at(600))])
+    assert not await store.is_token_used("j-lost")
+    assert await store.consume_token("j-lost", "m_1", at(600)) is True
+
+
+async def test_spends_with_events_race_across_two_stores(target: Target) -> None:
+    """Two engines (two nodes) spend one token, each with its own events: one
+    of them spends it, every other is answered that it was spent."""
+    first, second = await target.open(), await target.open()
+    try:
+        await first.create_meeting(s.meeting("m_1"))
+        use = TokenUse("race-join", "m_1", at(600))
+        results = await asyncio.gather(
+            *(
+                (first if i % 2 else second).append_events([s.event("m_1", i + 1)], spends=[use])
+                for i in range(10)
+            )
+        )
+        assert sorted(len(r) for r in results) == [0] + [1] * 9, results
+        assert len(await first.events_since("m_1", 0)) == 10
     finally:
         await first.close()
         await second.close()

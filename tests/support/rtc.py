@@ -21,8 +21,10 @@ class RawClient:
         self.inbox: list[dict[str, Any]] = []
 
     @classmethod
-    async def connect(cls, rtc_url: str, auth: dict[str, Any]) -> RawClient:
-        ws = await connect(rtc_url, max_size=2**22, open_timeout=5)
+    async def connect(
+        cls, rtc_url: str, auth: dict[str, Any], *, compression: str | None = "deflate"
+    ) -> RawClient:
+        ws = await connect(rtc_url, max_size=2**22, open_timeout=5, compression=compression)
         c = cls(ws)
         await c.send({"type": "hello", "v": 1, "auth": auth})
         first = await c.recv()

@@ -364,6 +364,7 @@ def test_event_and_value_schemas_are_the_python_ones() -> None:
         "display_name": "str",
         "text": "str",
         "client_msg_id": "str",
+        "redacted": "bool",  # said only when true: deleted by chat retention
     }
     assert "username" not in VALUE_SCHEMAS["participant"]  # never on the wire
 

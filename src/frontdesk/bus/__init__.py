@@ -7,6 +7,8 @@ holds any truth: that is PostgreSQL's. See :mod:`frontdesk.bus.base`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from frontdesk.bus.base import (
     Bus,
     Callback,
@@ -18,7 +20,9 @@ from frontdesk.bus.base import (
 )
 from frontdesk.bus.channels import ALL_LOBBIES, ALL_MEETINGS, lobby_channel, meeting_channel
 from frontdesk.bus.local import LocalBus
-from frontdesk.bus.redis import RedisBus
+
+if TYPE_CHECKING:
+    from frontdesk.bus.redis import RedisBus
 
 __all__ = [
     "ALL_LOBBIES",
@@ -38,6 +42,16 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    """``RedisBus`` is imported when first named: a node without Redis never
+    loads the Redis client (about 6 MiB)."""
+    if name == "RedisBus":
+        from frontdesk.bus.redis import RedisBus
+
+        return RedisBus
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def open_bus(
     *,
     redis_url: str | None,
@@ -49,6 +63,8 @@ def open_bus(
     """The bus the settings ask for (not started): Redis when ``redis_url`` is
     set (``FRONTDESK_REDIS_URL``), else in-process."""
     if redis_url:
+        from frontdesk.bus.redis import RedisBus
+
         return RedisBus(
             redis_url,
             node_id=node_id,

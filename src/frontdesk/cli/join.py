@@ -148,7 +148,8 @@ def describe(meeting: fd.Meeting, event: fd.MeetingEvent) -> str | None:
         case ev.ChatPosted() as chat:
             stamp = event.at.strftime("%H:%M") if event.at else "--:--"
             name = escape(chat.display_name)
-            return f"[dim]{stamp}[/dim] [bold]{name}[/bold]: " + escape(chat.text)
+            text = "[dim](removed by chat retention)[/dim]" if chat.redacted else escape(chat.text)
+            return f"[dim]{stamp}[/dim] [bold]{name}[/bold]: {text}"
         case ev.ParticipantJoined(participant=p):
             return f"→ {escape(p.display_name)} joined ({p.role.value})"
         case ev.ParticipantWaiting(participant=p):

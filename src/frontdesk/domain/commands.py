@@ -51,6 +51,7 @@ class Join:
     username: str | None = None  # the signed-in user (method USER)
     user_role: UserRole | None = None
     monitor: bool = False
+    guest_app: str | None = None  # the application whose token vouched (method TOKEN)
 
 
 @dataclass(frozen=True, slots=True)

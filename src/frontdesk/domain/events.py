@@ -68,21 +68,26 @@ class EventType(StrEnum):
 @dataclass(frozen=True, slots=True)
 class ParticipantWaiting:
     """Someone entered the lobby. ``username`` is kept for restore only (a
-    signed-in user never waits, so it is ``None`` in practice)."""
+    signed-in user never waits, so it is ``None`` in practice); ``guest_app``,
+    the application that vouched for a token guest, for the audit trail. Both
+    are stored, never sent."""
 
     NAME: ClassVar[EventType] = EventType.PARTICIPANT_WAITING
     participant: ParticipantView
     username: str | None = None
+    guest_app: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ParticipantJoined:
-    """Someone joined the roster. ``username`` (an agent's login) is stored for
-    restore and never sent to clients."""
+    """Someone joined the roster. ``username`` (an agent's login) and
+    ``guest_app`` (the application that vouched for a token guest) are stored
+    (for restore, for the audit trail) and never sent to clients."""
 
     NAME: ClassVar[EventType] = EventType.PARTICIPANT_JOINED
     participant: ParticipantView
     username: str | None = None
+    guest_app: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,18 +146,28 @@ class MediaChanged:
 
 @dataclass(frozen=True, slots=True)
 class ChatPosted:
-    """A chat message was accepted (and, once its event is stored, acknowledged)."""
+    """A chat message was accepted (and, once its event is stored, acknowledged).
+
+    ``redacted`` is only ever true in a stored event read back after the chat
+    retention policy deleted its text (``text`` is then empty)."""
 
     NAME: ClassVar[EventType] = EventType.CHAT_MESSAGE
     participant_id: str
     display_name: str
     text: str
     client_msg_id: str
+    redacted: bool = False
 
     def message(self, seq: int, at: datetime) -> ChatMessage:
         """The chat message this event stores (its event's ``seq`` and time)."""
         return ChatMessage(
-            seq, self.participant_id, self.display_name, self.text, self.client_msg_id, at
+            seq,
+            self.participant_id,
+            self.display_name,
+            self.text,
+            self.client_msg_id,
+            at,
+            self.redacted,
         )
 
 
@@ -166,10 +181,17 @@ class WhisperPosted:
     display_name: str
     text: str
     client_msg_id: str
+    redacted: bool = False  # as ChatPosted: read back after the retention policy
 
     def message(self, seq: int, at: datetime) -> ChatMessage:
         return ChatMessage(
-            seq, self.participant_id, self.display_name, self.text, self.client_msg_id, at
+            seq,
+            self.participant_id,
+            self.display_name,
+            self.text,
+            self.client_msg_id,
+            at,
+            self.redacted,
         )
 
 

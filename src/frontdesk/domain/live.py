@@ -69,11 +69,11 @@ class LiveState:
         self.last_seq = event.seq
         self.last_activity = max(self.last_activity, event.at)
         match event.payload:
-            case ev.ParticipantWaiting(participant=view, username=username):
-                self.participants[view.id] = Participant.from_view(view, username)
-            case ev.ParticipantJoined(participant=view, username=username):
+            case ev.ParticipantWaiting(participant=view, username=username, guest_app=app):
+                self.participants[view.id] = Participant.from_view(view, username, app)
+            case ev.ParticipantJoined(participant=view, username=username, guest_app=app):
                 # an admitted guest exists already
-                self.participants.setdefault(view.id, Participant.from_view(view, username))
+                self.participants.setdefault(view.id, Participant.from_view(view, username, app))
             case ev.ParticipantAdmitted(participant_id=pid):
                 p = self.participants[pid]
                 p.lobby_since = None
@@ -124,6 +124,22 @@ class LiveState:
                         self._mark_left(p, LeaveReason.MEETING_ENDED)
             case _:  # denied (a left follows), lobby positions: nothing to fold
                 pass
+
+    def redact_chat(self, before: datetime) -> int:
+        """Delete the text of chat messages sent before ``before`` (the chat
+        retention policy), keeping who said something and when. Returns how many
+        messages changed. Not an event: retention changes no session, and what
+        is stored is redacted by the store, not replayed from here."""
+        changed = 0
+        for log, index in ((self.chat, self.chat_index), (self.whispers, self.whisper_index)):
+            for i, msg in enumerate(log):
+                if msg.redacted or msg.at >= before:
+                    continue
+                kept = msg.redacted_copy()
+                log[i] = kept
+                index[(kept.participant_id, kept.client_msg_id)] = kept
+                changed += 1
+        return changed
 
     @staticmethod
     def _mark_left(p: Participant, reason: LeaveReason) -> None:

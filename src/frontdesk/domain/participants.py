@@ -75,6 +75,9 @@ class Participant:
     vouched: bool = False
     lobby_since: datetime | None = None
     joined_at: datetime | None = None
+    #: The application whose guest token let this guest in (kept for the audit
+    #: trail; like ``username``, never sent to clients).
+    guest_app: str | None = None
     audio_muted: bool = False
     video_muted: bool = False
     hand_raised: bool = False
@@ -139,7 +142,9 @@ class Participant:
         return dataclasses.replace(view, supervisor=None) if view.supervisor else view
 
     @classmethod
-    def from_view(cls, view: ParticipantView, username: str | None = None) -> Participant:
+    def from_view(
+        cls, view: ParticipantView, username: str | None = None, guest_app: str | None = None
+    ) -> Participant:
         return cls(
             id=view.id,
             display_name=view.display_name,
@@ -147,6 +152,7 @@ class Participant:
             method=view.method,
             state=view.state,
             username=username,
+            guest_app=guest_app,
             vouched=view.vouched,
             lobby_since=view.lobby_since,
             joined_at=view.joined_at,
@@ -199,7 +205,10 @@ class LobbyEntry:
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """A stored chat message; ``seq`` is the meeting sequence number of its event."""
+    """A stored chat message; ``seq`` is the meeting sequence number of its event.
+
+    ``redacted``: its text was deleted by the chat retention policy (``text`` is
+    empty); who said something, and when, is kept."""
 
     seq: int
     participant_id: str
@@ -207,3 +216,10 @@ class ChatMessage:
     text: str
     client_msg_id: str
     at: datetime
+    redacted: bool = False
+
+    def redacted_copy(self) -> ChatMessage:
+        """The message as kept once its text is deleted by retention."""
+        return ChatMessage(
+            self.seq, self.participant_id, self.display_name, "", self.client_msg_id, self.at, True
+        )

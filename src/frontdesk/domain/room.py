@@ -197,6 +197,11 @@ class Room:
     def next_deadline(self) -> datetime | None:
         return self._s.next_deadline()
 
+    def redact_chat(self, before: datetime) -> int:
+        """Apply the chat retention policy to the chat held in memory: the text of
+        messages sent before ``before`` is deleted (see :meth:`LiveState.redact_chat`)."""
+        return self._s.redact_chat(before)
+
     def can_signal(self, sender: str, target: str) -> bool:
         """Whether ``sender`` may relay WebRTC signals to ``target``: both in the
         meeting, and a monitoring supervisor only with agents (it never sends
@@ -339,6 +344,7 @@ class Room:
             method=method,
             state=state,
             username=c.username if method is JoinMethod.USER else None,
+            guest_app=c.guest_app if method is JoinMethod.TOKEN else None,
             vouched=method is not JoinMethod.URL,
             lobby_since=b.now if state is SessionState.LOBBY else None,
             joined_at=b.now if state is SessionState.JOINED else None,
@@ -349,9 +355,9 @@ class Room:
             joined = ev.ParticipantJoined(p.view(), p.username)
             b.emit(joined, s.staff_ids() | {pid}, staff_only=True)
         elif state is SessionState.LOBBY:
-            b.emit(ev.ParticipantWaiting(p.view(), p.username), s.moderator_ids())
+            b.emit(ev.ParticipantWaiting(p.view(), p.username, p.guest_app), s.moderator_ids())
         else:
-            b.emit(ev.ParticipantJoined(p.view(), p.username), s.roster_ids() | {pid})
+            b.emit(ev.ParticipantJoined(p.view(), p.username, p.guest_app), s.roster_ids() | {pid})
 
     def _check_monitor(self, c: Join, method: JoinMethod, role: Role) -> None:
         """A monitor join: a signed-in supervisor, not the organizer, within the cap."""
@@ -371,7 +377,10 @@ class Room:
         self._check_room_for_one_more()
         admitted = ev.ParticipantAdmitted(target.id, actor.id)
         b.emit(admitted, self._s.moderator_ids() | {target.id})
-        b.emit(ev.ParticipantJoined(target.view(), target.username), self._s.roster_ids())
+        b.emit(
+            ev.ParticipantJoined(target.view(), target.username, target.guest_app),
+            self._s.roster_ids(),
+        )
 
     def _deny(self, c: Deny, b: _Batch) -> None:
         actor = self._moderator(c.actor)

@@ -34,6 +34,7 @@ from frontdesk.protocol.messages import encode
 
 __all__ = [
     "EVENT_SCHEMAS",
+    "REDACTABLE",
     "VALUE_SCHEMAS",
     "chat_from_wire",
     "chat_size",
@@ -45,6 +46,7 @@ __all__ = [
     "parse_time",
     "payload_from_wire",
     "payload_to_wire",
+    "redact_record",
     "snapshot_from_wire",
     "snapshot_to_wire",
 ]
@@ -52,10 +54,21 @@ __all__ = [
 _T = TypeVar("_T")
 
 #: Payload fields kept in the store only, never sent (and where they are stored).
-_RECORD_ONLY = frozenset({"username"})
+_RECORD_ONLY = frozenset({"username", "guest_app"})
+#: Fields said only when true (older peers never saw them; messages stay small).
+_ONLY_WHEN_TRUE = frozenset({"redacted"})
 #: Fields said only when they hold something (``None``, empty): added for
 #: supervisors, so every frame and record without one stays as it always was.
 _OMITTED_WHEN_EMPTY = frozenset({"supervisor", "whispers"})
+
+#: The stored events whose content the chat retention policy deletes, and the
+#: fields that hold it: the record keeps everything else (who, when, to whom)
+#: and says ``"redacted": true``. A new kind of event that carries what someone
+#: wrote (a whisper) adds itself here.
+REDACTABLE: dict[str, tuple[str, ...]] = {
+    EventType.CHAT_MESSAGE.value: ("text",),
+    EventType.WHISPER.value: ("text",),
+}
 
 
 def format_time(value: datetime | None) -> str | None:
@@ -73,18 +86,38 @@ def parse_time(value: object) -> datetime | None:
 
 
 # --- generic dataclass <-> JSON ------------------------------------------------------------
+#: A dataclass -> the names of its fields that go on the wire (in order).
+_WIRE_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
+def _wire_dict(value: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    out = {}
+    for name in names:
+        field = getattr(value, name)
+        if field is False and name in _ONLY_WHEN_TRUE:
+            continue  # a flag that is on the wire only when set (golden files unchanged)
+        if name in _OMITTED_WHEN_EMPTY and (field is None or field == ()):
+            continue  # supervisors' fields: absent for everyone else
+        out[name] = _to_json(field)
+    return out
+
+
 def _to_json(value: Any) -> Any:
+    cls = type(value)
+    if cls in _PLAIN:  # most values: nothing to convert
+        return value
+    names = _WIRE_FIELDS.get(cls)
+    if names is not None:
+        return _wire_dict(value, names)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: _to_json(v)
-            for f in dataclasses.fields(value)
-            if f.name not in _RECORD_ONLY
-            and not ((v := getattr(value, f.name)) in (None, ()) and f.name in _OMITTED_WHEN_EMPTY)
-        }
+        names = tuple(f.name for f in dataclasses.fields(value) if f.name not in _RECORD_ONLY)
+        _WIRE_FIELDS[cls] = names
+        return _wire_dict(value, names)
     if isinstance(value, list | tuple):
         return [_to_json(v) for v in value]
     return value
@@ -228,11 +261,15 @@ def event_frame(event: Event) -> str:
 
 def event_to_record(event: Event) -> dict[str, Any]:
     """The stored ``data`` of a sequenced event: the wire data, the recipients,
-    and an agent's login name inside the participant."""
+    and inside the participant an agent's login name and, for a token guest,
+    the application that vouched (said only when known)."""
     data = payload_to_wire(event.payload)
     username = getattr(event.payload, "username", None)
     if "participant" in data:
         data["participant"]["username"] = username
+        guest_app = getattr(event.payload, "guest_app", None)
+        if guest_app is not None:
+            data["participant"]["guest_app"] = guest_app
     data["to"] = sorted(event.to)
     return data
 
@@ -246,8 +283,25 @@ def event_from_record(seq: int, type: str, at: datetime, data: Mapping[str, Any]
     participant = body.get("participant")
     if isinstance(participant, Mapping):
         extra["username"] = participant.get("username")
+        if "guest_app" in participant:
+            extra["guest_app"] = participant.get("guest_app")
     payload: EventPayload = _dataclass_from_json(cls, body, **extra)
     return Event(seq, at, payload, to)
+
+
+def redact_record(type: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stored ``data`` of an event once the retention policy deleted its
+    content (:data:`REDACTABLE`); ``None`` when the type holds none or the
+    record is redacted already (so redacting twice changes nothing)."""
+    fields = REDACTABLE.get(type)
+    if fields is None or data.get("redacted") is True:
+        return None
+    out = dict(data)
+    for name in fields:
+        if name in out:
+            out[name] = ""
+    out["redacted"] = True
+    return out
 
 
 # --- values ---------------------------------------------------------------------------

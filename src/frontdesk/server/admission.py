@@ -8,8 +8,9 @@
 3. **Check** what the credential binds: the web origin a token was minted for,
    a single-use token not spent yet.
 4. **Join** through the meeting core (which decides role, lobby and limits),
-   then **consume** a single-use token: it is spent only by a join that
-   succeeded, and a join that lost the race to spend it is undone.
+   and **consume** a single-use token in the transaction that stores the
+   join: it is spent only by a join that succeeded, and a join that lost the
+   race to spend it (another node, at the same moment) is undone.
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ class GuestAdmission:
             if claims.origins and origin is not None and origin.rstrip("/") not in claims.origins:
                 raise PermissionDenied("this token may not be used from this web origin")
             await ops.audience.note_guest_app(meeting, claims.app_id)
-            join = cmd.Join(pid, claims.display_name, claims.role, JoinMethod.TOKEN)
+            join = cmd.Join(
+                pid, claims.display_name, claims.role, JoinMethod.TOKEN, guest_app=claims.app_id
+            )
             single_use = claims if claims.single_use else None
             app_id = claims.app_id
         elif auth.kind == "url":
@@ -127,13 +130,19 @@ class GuestAdmission:
             raise TokenInvalid(BAD_TOKEN)
         async with lr.lock:
             await self.live.ensure_current(lr)
-            if single_use is not None and await ops.guest_tokens.is_used(single_use):
-                raise TokenUsed()
-            await self.live.run_locked(lr, join)
-            if single_use is not None and not await ops.guest_tokens.consume(single_use):
-                # Spent on another node at the same moment: undo this join.
-                await self.live.run_locked(lr, cmd.Leave(pid))
-                raise TokenUsed()
+            if single_use is None:
+                await self.live.run_locked(lr, join)
+            else:
+                tokens = ops.guest_tokens
+                if await tokens.is_used(single_use):
+                    raise TokenUsed()
+                # The join's events and the spend: one transaction.
+                spent = await self.live.run_spending(lr, join, tokens.use_of(single_use))
+                tokens.note_spent(single_use)
+                if not spent:
+                    # Spent on another node at the same moment: undo this join.
+                    await self.live.run_locked(lr, cmd.Leave(pid))
+                    raise TokenUsed()
             if app_id is not None:
                 lr.guest_apps[pid] = app_id
             on_joined(lr, pid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,17 +17,20 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk import __version__
-from frontdesk.bus import Bus, RedisBus, open_bus
+from frontdesk.bus import Bus, LocalBus, open_bus
 from frontdesk.config import Settings
 from frontdesk.domain.live import Limits
 from frontdesk.errors import LimitExceeded
 from frontdesk.server.accesslog import install_access_log_filter
+from frontdesk.server.direct_socket import ASGI_SEND
 from frontdesk.server.hosting import Directory, LeasedHosting, open_hosting
 from frontdesk.server.live import LiveMeetings
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
 from frontdesk.server.problems import PROBLEM_TYPE, install_problem_handlers, problem_response
 from frontdesk.server.ratelimit import RateLimiter
+from frontdesk.server.retention import INTERVAL_S as RETENTION_INTERVAL_S
+from frontdesk.server.retention import RetentionRun
 from frontdesk.server.rtc import RtcEndpoint
 from frontdesk.server.webhook_targets import TargetPolicy
 from frontdesk.server.webhooks import WebhookDispatcher, webhook_event_for
@@ -103,13 +107,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             _watch_revocations(ops, live, settings.revocation_poll_s),
             name="frontdesk-revocations",
         )
+        retention = asyncio.create_task(_chat_retention(ops, live), name="frontdesk-retention")
         await directory.start()
         app.state.directory = directory
         log.info("frontdesk node %s ready at %s", settings.node_id, settings.base_url)
         try:
             yield
         finally:
-            for task in (sweeper, revocations, syncing):
+            for task in (sweeper, revocations, syncing, retention):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -229,7 +234,11 @@ class _FrontdeskApp(FastAPI):
         limit = self.max_body_size
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http" and limit is not None:
+            if scope["type"] == "websocket":
+                # The server's own send, before any middleware wraps it: the
+                # RTC endpoint writes frames below the chain (direct_socket).
+                scope[ASGI_SEND] = send
+            elif scope["type"] == "http" and limit is not None:
                 length = Headers(scope=scope).get("content-length")
                 if length is not None and (not length.isdigit() or int(length) > limit):
                     refusal = LimitExceeded(f"request body above {limit} bytes")
@@ -311,6 +320,38 @@ async def _watch_revocations(ops: Operations, live: LiveMeetings, interval_s: fl
         await asyncio.sleep(interval_s)
 
 
+async def _chat_retention(
+    ops: Operations, live: LiveMeetings, interval_s: float = RETENTION_INTERVAL_S
+) -> None:
+    """Delete chat content past the retention (:mod:`frontdesk.server.retention`),
+    hourly, the first time at a random moment of the node's first minute (nodes
+    started together do not all run at once, though they safely could)."""
+    if not ops.retention.enabled:
+        return
+    await asyncio.sleep(random.uniform(1.0, min(60.0, interval_s)))  # noqa: S311 - jitter
+    while True:
+        try:
+            await run_chat_retention(ops, live)
+        except Exception:  # a database hiccup must not end the loop
+            log.exception("chat retention failed; will try again")
+        await asyncio.sleep(interval_s)
+
+
+async def run_chat_retention(ops: Operations, live: LiveMeetings) -> RetentionRun:
+    """One run: the store's chat, then the rooms in this node's memory."""
+    done = await ops.retention.run()
+    if done.cutoff is not None:
+        in_memory = live.redact_chat(done.cutoff)
+        if done.redacted or in_memory:
+            log.info(
+                "chat retention: %d stored message(s) in %d meeting(s) redacted%s",
+                done.redacted,
+                done.meetings,
+                "" if done.complete else " (more next run)",
+            )
+    return done
+
+
 #: How often a cluster node polls for service-API changes while Redis carries
 #: the hints (a safety net: Redis pub/sub may drop one).
 HINTED_SYNC_INTERVAL_S = 10.0
@@ -326,7 +367,7 @@ async def _sync_hosted(live: LiveMeetings, bus: Bus, interval_s: float | None) -
     last = time.monotonic()
     while True:
         await asyncio.sleep(interval_s)
-        hinted = isinstance(bus, RedisBus) and bus.healthy
+        hinted = not isinstance(bus, LocalBus) and bus.healthy  # Redis carries hints
         if hinted and time.monotonic() - last < HINTED_SYNC_INTERVAL_S:
             continue
         last = time.monotonic()

@@ -20,7 +20,7 @@ from frontdesk.errors import TokenUsed, ValidationFailed
 from frontdesk.server.applications import Applications
 from frontdesk.server.keyring import KeyManager
 from frontdesk.server.meetings import Meetings
-from frontdesk.store.base import Store
+from frontdesk.store.base import Store, TokenUse
 from frontdesk.tokens import (
     GuestClaims,
     ResumeClaims,
@@ -129,17 +129,24 @@ class GuestTokens:
     async def is_used(self, claims: GuestClaims) -> bool:
         """Whether the token was spent since :meth:`check` read the store: re-checked
         under the room's lock, where a spend through this node is seen (it is
-        noted before :meth:`consume` returns, under the same lock). A spend on
-        another node at the same moment is what :meth:`consume` answers."""
+        noted before the join's spend returns, under the same lock). A spend on
+        another node at the same moment is what the store answers."""
         return claims.jti in self._spent
 
     async def consume(self, claims: GuestClaims) -> bool:
         """Spend a single-use token: True the first time, False ever after."""
         spent = await self._store.consume_token(claims.jti, claims.meeting_id, claims.expires_at)
-        self._note_spent(claims)
+        self.note_spent(claims)
         return spent
 
-    def _note_spent(self, claims: GuestClaims) -> None:
+    @staticmethod
+    def use_of(claims: GuestClaims) -> TokenUse:
+        """A single-use token as the store spends it together with the join it
+        let in (:meth:`LiveMeetings.run_spending`); then :meth:`note_spent`."""
+        return TokenUse(claims.jti, claims.meeting_id, claims.expires_at)
+
+    def note_spent(self, claims: GuestClaims) -> None:
+        """Remember here that the token is spent (the store decided)."""
         spent = self._spent
         if len(spent) >= _SPENT_MAX:
             now = self._clock()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event, vCalAddress, vText
-
 from frontdesk.domain.model import Meeting
 
 __all__ = ["invite_ics"]
@@ -14,6 +12,9 @@ __all__ = ["invite_ics"]
 def invite_ics(
     meeting: Meeting, *, join_url: str, organizer_name: str, domain: str, now: datetime
 ) -> bytes:
+    # Imported on the first invitation asked for: most nodes never serve one.
+    from icalendar import Calendar, Event, vCalAddress, vText
+
     cal = Calendar()
     cal.add("prodid", "-//Frontdesk//Frontdesk meetings//EN")
     cal.add("version", "2.0")

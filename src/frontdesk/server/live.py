@@ -54,7 +54,7 @@ from frontdesk.server.hosting import Hosting, SingleNode
 from frontdesk.server.metrics import Metrics
 from frontdesk.server.operations import Operations
 from frontdesk.server.writer import EventWriter, WriteStream, settle
-from frontdesk.store.base import EventRecord, LeaseLost
+from frontdesk.store.base import EventRecord, LeaseLost, TokenUse
 
 __all__ = [
     "Connection",
@@ -136,13 +136,15 @@ _PIPELINED = (cmd.SendChat, cmd.Whisper, cmd.Typing, cmd.SetMedia)
 class _Pending:
     """One decided command on its way: stored (``written``), then delivered."""
 
-    __slots__ = ("done", "error", "events", "written")
+    __slots__ = ("done", "error", "events", "used", "written")
 
     def __init__(self, events: list[Event], done: asyncio.Future[None]) -> None:
         self.events = events
         self.done = done
         self.written = False
         self.error: BaseException | None = None
+        #: Of the tokens spent with the events, those that had been spent before.
+        self.used: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -315,10 +317,23 @@ class LiveMeetings:
         events (and all decided before them) are stored and delivered."""
         return await self._finish(lr, self._decide(lr, command))
 
-    def _decide(self, lr: LiveRoom, command: cmd.Command) -> _Pending:
+    async def run_spending(self, lr: LiveRoom, command: cmd.Command, token: TokenUse) -> bool:
+        """:meth:`run_locked`, spending a single-use ``token`` in the same
+        transaction as the events (a join and the token that let it in: one
+        commit, not two). True when this spent it; False when it had been
+        spent before (another node, at the same moment): the events stand,
+        stored and delivered, and the caller undoes them."""
+        entry = self._decide(lr, command, (token,))
+        await self._finish(lr, entry)
+        return token.jti not in entry.used
+
+    def _decide(
+        self, lr: LiveRoom, command: cmd.Command, spends: Sequence[TokenUse] = ()
+    ) -> _Pending:
         """Under ``lr.lock``: the domain decides; the stored events go to the
-        writer at once, behind the room's earlier ones. The entry's ``done`` is
-        settled once they are stored and delivered (:meth:`_advance`)."""
+        writer at once, behind the room's earlier ones (with ``spends``, in
+        their transaction). The entry's ``done`` is settled once they are
+        stored and delivered (:meth:`_advance`)."""
         events = lr.room.handle(command, self.ops.clock())
         entry = _Pending(events, asyncio.get_running_loop().create_future())
         records = [
@@ -327,13 +342,17 @@ class LiveMeetings:
             if e.seq is not None
         ]
         lr.pending.append(entry)
-        if not records:
+        if not records and not spends:
             entry.written = True
             if len(lr.pending) == 1:
                 self._advance(lr)
             return entry
         try:
-            fut = self.writer.write(records, self.hosting.fence(lr.meeting_id), lr.stream)
+            fence = self.hosting.fence(lr.meeting_id)
+            if spends:
+                fut = self.writer.write(records, fence, lr.stream, spends)
+            else:
+                fut = self.writer.write(records, fence, lr.stream)
             if not isinstance(fut, asyncio.Future):  # a coroutine (tests replace the writer)
                 fut = asyncio.ensure_future(fut)
         except Exception as exc:
@@ -344,9 +363,11 @@ class LiveMeetings:
         fut.add_done_callback(lambda f: self._written(lr, entry, f))
         return entry
 
-    def _written(self, lr: LiveRoom, entry: _Pending, fut: asyncio.Future[None]) -> None:
+    def _written(self, lr: LiveRoom, entry: _Pending, fut: asyncio.Future[frozenset[str]]) -> None:
         entry.written = True
         entry.error = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
+        if entry.error is None:
+            entry.used = fut.result() or frozenset()
         self._advance(lr)
 
     def _advance(self, lr: LiveRoom) -> None:
@@ -702,6 +723,15 @@ class LiveMeetings:
                 await self.policy_changed(meeting)
                 return 1
         return 0
+
+    # --- chat retention ---------------------------------------------------------------
+    def redact_chat(self, before: datetime) -> int:
+        """Delete the text of chat sent before ``before`` from the rooms held in
+        memory here (hosted, and read-only copies), as the store's was: their
+        snapshots and history answers show it removed from now on. Returns how
+        many messages changed."""
+        rooms = [lr.room for lr in self.rooms.values()] + list(self._copies.values())
+        return sum(room.redact_chat(before) for room in rooms)
 
     # --- hints between nodes ------------------------------------------------------------
     def _notify_host(self, meeting_id: str) -> None:

@@ -12,6 +12,8 @@ service that holds its topic:
 * :class:`~frontdesk.server.meeting_log.MeetingLog` (``ops.meeting_log``),
 * :class:`~frontdesk.server.guest_tokens.GuestTokens` (``ops.guest_tokens``),
 * :class:`~frontdesk.server.audience.Audience` (``ops.audience``),
+* :class:`~frontdesk.server.transcripts.Transcripts` (``ops.transcripts``),
+* :class:`~frontdesk.server.retention.ChatRetention` (``ops.retention``),
 * :class:`~frontdesk.server.webhook_registry.WebhookRegistry` (``ops.webhooks``),
 * :class:`~frontdesk.server.keyring.KeyManager` (``ops.keys``).
 
@@ -32,7 +34,9 @@ from frontdesk.server.guest_tokens import GuestGrant, GuestTokens
 from frontdesk.server.keyring import KeyManager
 from frontdesk.server.meeting_log import MeetingLog
 from frontdesk.server.meetings import Meetings
+from frontdesk.server.retention import ChatRetention
 from frontdesk.server.timing import utcnow
+from frontdesk.server.transcripts import Transcripts
 from frontdesk.server.webhook_registry import WebhookRegistry
 from frontdesk.store.base import Store
 
@@ -71,6 +75,8 @@ class Operations:
         self.guest_tokens = GuestTokens(settings, store, clock, self.keys, self.meetings, self.apps)
         self.audience = Audience(store, clock)
         self.webhooks = WebhookRegistry(store, clock)
+        self.transcripts = Transcripts(store, self.accounts)
+        self.retention = ChatRetention(store, clock, settings.chat_retention_days)
 
     def _now(self) -> datetime:
         return self.clock()

@@ -34,6 +34,10 @@ from frontdesk.server.schemas import (
     WebhookIn,
     WebhookOut,
 )
+from frontdesk.server.transcript_out import RESPONSES as TRANSCRIPT_RESPONSES
+from frontdesk.server.transcript_out import TranscriptFormat, TranscriptOut, transcript_response
+from frontdesk.server.transcripts import DEFAULT_LIMIT as DEFAULT_TRANSCRIPT_LIMIT
+from frontdesk.server.transcripts import MAX_LIMIT as MAX_TRANSCRIPT_LIMIT
 
 __all__ = ["router"]
 
@@ -240,6 +244,40 @@ async def participants(
     live = getattr(request.app.state, "live", None)
     rows = await live.participants(meeting_id) if live is not None else []
     return {"items": [ParticipantOut(**r) for r in rows]}
+
+
+@router.get(
+    "/meetings/{meeting_id}/transcript",
+    response_model=TranscriptOut,
+    responses={**_NOT_FOUND, **TRANSCRIPT_RESPONSES},
+)
+async def transcript(
+    meeting_id: str,
+    request: Request,
+    ops: OpsDep,
+    app: AppDep,
+    after: Annotated[int, Query(ge=0, description="entries after this seq")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_TRANSCRIPT_LIMIT)] = DEFAULT_TRANSCRIPT_LIMIT,
+    format: TranscriptFormat | None = None,
+) -> Response:
+    """What happened in the meeting, with who did it and to whom: chat, joins,
+    admissions, denials, removals, mutes, leaves, the end, and any other stored
+    event. JSON pages (``after``, ``limit``, ``next_after``); ``?format=text``
+    (or ``Accept: text/plain``) downloads it all as plain text. Read by the
+    application that created the meeting; for an agent's meeting, by an
+    application that vouched a guest into it (what its guests were sent).
+    Anyone else: 404."""
+    meeting, reader = await ops.transcripts.reader_for_app(meeting_id, app)
+    return await transcript_response(
+        request,
+        ops.transcripts,
+        meeting,
+        reader,
+        after=after,
+        limit=limit,
+        format=format,
+        now=ops.clock(),
+    )
 
 
 @router.get(

@@ -27,6 +27,10 @@ from frontdesk.server.schemas import (
     SessionIn,
     SessionOut,
 )
+from frontdesk.server.transcript_out import RESPONSES as TRANSCRIPT_RESPONSES
+from frontdesk.server.transcript_out import TranscriptFormat, TranscriptOut, transcript_response
+from frontdesk.server.transcripts import DEFAULT_LIMIT as DEFAULT_TRANSCRIPT_LIMIT
+from frontdesk.server.transcripts import MAX_LIMIT as MAX_TRANSCRIPT_LIMIT
 
 __all__ = ["router"]
 
@@ -122,6 +126,35 @@ async def create_my_meeting(body: MeetingIn, user: UserDep, ops: OpsDep) -> Meet
         lobby_bypass=body.lobby_bypass,
     )
     return MeetingOut.of(m, ops.settings.base_url)
+
+
+@router.get(
+    "/me/meetings/{meeting_id}/transcript",
+    response_model=TranscriptOut,
+    responses={**_AUTH, 404: {"model": Problem}, **TRANSCRIPT_RESPONSES},
+)
+async def my_transcript(
+    meeting_id: str,
+    request: Request,
+    user: UserDep,
+    ops: OpsDep,
+    after: Annotated[int, Query(ge=0, description="entries after this seq")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_TRANSCRIPT_LIMIT)] = DEFAULT_TRANSCRIPT_LIMIT,
+    format: TranscriptFormat | None = None,
+) -> Response:
+    """The transcript of a meeting I organize (as ``GET /v1/meetings/{id}/transcript``);
+    404 for anyone else's."""
+    meeting, reader = await ops.transcripts.reader_for_user(meeting_id, user)
+    return await transcript_response(
+        request,
+        ops.transcripts,
+        meeting,
+        reader,
+        after=after,
+        limit=limit,
+        format=format,
+        now=ops.clock(),
+    )
 
 
 @router.get("/me/lobby", responses=_AUTH)

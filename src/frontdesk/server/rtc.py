@@ -33,6 +33,7 @@ from frontdesk.protocol import messages as m
 from frontdesk.protocol.codes import CloseCode, close_code_for
 from frontdesk.protocol.events import chat_to_wire, event_frame, event_from_record
 from frontdesk.server.admission import GuestAdmission
+from frontdesk.server.direct_socket import DirectSocket, SocketGone, TurnWriter
 from frontdesk.server.live import LiveMeetings, LiveRoom, chat_tail, wire_snapshot
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import TokenBucket
@@ -56,16 +57,20 @@ class _ConnLog(logging.LoggerAdapter[logging.Logger]):
 
 
 class RtcConnection:
-    """One client socket. A frame is written at once (no queue, no task): the
-    socket's send never suspends while the transport takes data. Only when the
-    transport pushes back (its buffer is full) do frames wait, in a bounded
-    backlog drained by a task until the transport takes data again; a client
-    that lets :data:`OUTBOX_LIMIT` frames pile up is cut off, so a slow client
-    never blocks a room."""
+    """One client socket. A frame is taken at once (no queue, no task): on
+    uvicorn's ``websockets-sansio`` protocol it goes into the socket's buffer,
+    written with the connection's other frames of the next few loop turns in
+    one system call (:mod:`frontdesk.server.direct_socket`); elsewhere the ASGI send
+    completes without suspending while the transport takes data. Only when
+    the transport pushes back (its buffer is full) do frames wait, in a
+    bounded backlog drained by a task until the transport takes data again; a
+    client that lets :data:`OUTBOX_LIMIT` frames pile up is cut off, so a slow
+    client never blocks a room."""
 
     __slots__ = (
         "_backlog",
         "_closing",
+        "_direct",
         "_flusher",
         "_ws_send",
         "last_state",
@@ -75,9 +80,11 @@ class RtcConnection:
         "ws",
     )
 
-    def __init__(self, ws: WebSocket) -> None:
+    def __init__(self, ws: WebSocket, turn: TurnWriter | None = None) -> None:
         self.ws = ws
         self._ws_send = ws.send
+        #: The socket below the ASGI send chain, when the server offers it.
+        self._direct = DirectSocket.of(ws.scope, turn) if turn is not None else None
         self.participant_id = ""
         self.last_state: SessionState | None = None
         #: Frames waiting while the transport pushes back (``None``: it does not);
@@ -127,6 +134,20 @@ class RtcConnection:
         if self._backlog is not None:  # behind frames the transport has not taken
             self._backlog.append(item)
             return
+        direct = self._direct
+        if direct is not None:
+            if isinstance(item, str):
+                try:
+                    if direct.put(item):
+                        return
+                except SocketGone:  # the reader notices
+                    self._closing = True
+                    return
+                # The transport pushed back: this frame and every later one wait.
+                self._backlog = deque((item,))
+                self._flusher = asyncio.get_running_loop().create_task(self._drain(direct))
+                return
+            direct.flush()  # the close goes out after every frame taken before it
         coro = self._write(item)
         try:
             # Run the send up to its first suspension: with a transport that
@@ -163,6 +184,28 @@ class RtcConnection:
                     return
             self._backlog = None  # caught up: write directly again
         except Exception:  # the socket went away; the reader notices
+            self._closing = True
+
+    async def _drain(self, direct: DirectSocket) -> None:
+        """Write the backlog straight to the socket, in order, each frame once
+        the transport takes data again; the close (always last) through ASGI."""
+        backlog = self._backlog
+        assert backlog is not None
+        try:
+            while backlog:
+                item = backlog[0]
+                if isinstance(item, tuple):
+                    backlog.clear()
+                    direct.flush()
+                    await self._close_ws(item[0], item[1])
+                    return
+                if not direct.put(item):
+                    await direct.wait_writable()
+                    continue
+                backlog.popleft()
+                direct.flush()  # written now: the transport says at once if it is full
+            self._backlog = None  # caught up: frames are taken directly again
+        except SocketGone:  # the reader notices
             self._closing = True
 
     async def finish(self) -> None:
@@ -209,11 +252,12 @@ class RtcEndpoint:
         self.live = live
         self.settings = ops.settings
         self.admission = GuestAdmission(ops, live)
+        self.turn = TurnWriter()
 
     # --- connection lifecycle -----------------------------------------------------------
     async def serve(self, ws: WebSocket) -> None:
         await ws.accept()
-        conn = RtcConnection(ws)
+        conn = RtcConnection(ws, self.turn)
         session: _Session | None = None
         try:
             session = await self._hello(ws, conn)
@@ -338,7 +382,8 @@ class RtcEndpoint:
         clog = _ConnLog(log, {"meeting": s.lr.meeting_id, "participant": s.pid})
         while not conn.closing:
             try:
-                raw = await asyncio.wait_for(_receive(ws), idle_limit)
+                async with asyncio.timeout(idle_limit):  # no task per message, unlike wait_for
+                    raw = await _receive(ws)
             except TimeoutError:
                 clog.info("no message for %.0f s; closing", idle_limit)
                 conn.close(int(CloseCode.HEARTBEAT_TIMEOUT), "heartbeat timeout")

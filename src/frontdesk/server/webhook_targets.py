@@ -18,9 +18,10 @@ metadata service at ``169.254.169.254``, or into the private network.
 
 It is applied twice. At registration (:meth:`TargetPolicy.vet_url`) a refusal is
 a typed :class:`~frontdesk.errors.WebhookTargetForbidden` (422,
-``webhook_target_forbidden``). At delivery :func:`pinned_transport` gives the
-dispatcher an httpx transport whose connections are made by
-:class:`_GuardedBackend`: the host is resolved and vetted at the moment of the
+``webhook_target_forbidden``). At delivery
+:func:`~frontdesk.server.webhook_transport.pinned_transport` gives the
+dispatcher an httpx transport whose connections are made by a guarded
+network backend: the host is resolved and vetted at the moment of the
 connection, and the socket is opened to exactly the vetted address. A DNS answer
 that changes between check and connect (rebinding) therefore has nothing to win:
 there is one resolution, and it is the one connected to. The URL, ``Host``
@@ -33,18 +34,14 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import SplitResult, urlsplit
-
-import httpcore
-import httpx
 
 from frontdesk.config import Settings
 from frontdesk.errors import WebhookTargetForbidden
 
-__all__ = ["TargetPolicy", "pinned_transport"]
+__all__ = ["TargetPolicy"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -174,62 +171,3 @@ class TargetPolicy:
         """Refuse, with :class:`WebhookTargetForbidden`, a URL the node must not post to."""
         host, port = self.check_url(url)
         await self.resolve(host, port)
-
-
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Opens each TCP connection to an address :meth:`TargetPolicy.resolve` vetted
-    in the same step, so nothing can change between the check and the connect."""
-
-    def __init__(self, policy: TargetPolicy, inner: httpcore.AsyncNetworkBackend) -> None:
-        self._policy = policy
-        self._inner = inner
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._policy.resolve(host, port)
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise WebhookTargetForbidden("webhooks are not delivered over Unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def pinned_transport(policy: TargetPolicy) -> httpx.AsyncHTTPTransport:
-    """An httpx transport that connects only where ``policy`` allows (no proxy
-    from the environment: the connection must go to the vetted address)."""
-    transport = httpx.AsyncHTTPTransport(trust_env=False, retries=0)
-    old = transport._pool  # the SSL context httpx built (certifi roots)
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=old._ssl_context,
-        max_connections=100,
-        max_keepalive_connections=20,
-        keepalive_expiry=5.0,
-        network_backend=_GuardedBackend(policy, httpcore.AnyIOBackend()),
-    )
-    return transport

@@ -64,10 +64,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from frontdesk import __version__
 from frontdesk.domain.events import (
@@ -88,9 +86,12 @@ from frontdesk.protocol.webhooks import (
 )
 from frontdesk.server.audience import readers
 from frontdesk.server.metrics import Metrics
-from frontdesk.server.webhook_targets import TargetPolicy, pinned_transport
+from frontdesk.server.webhook_targets import TargetPolicy
 from frontdesk.store.base import Store, WebhookRecord
 from frontdesk.store.outbox import ClaimedDelivery, DeliveryState, WebhookDelivery
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["WebhookDispatcher", "webhook_event_for"]
 
@@ -236,9 +237,8 @@ class WebhookDispatcher:
         self._concurrency = max(1, concurrency)
         self._targets = targets or TargetPolicy()
         self._own_client = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            transport=pinned_transport(self._targets), follow_redirects=False, trust_env=False
-        )
+        #: Made at the first delivery (:meth:`_client`): httpx is not loaded before.
+        self._http: httpx.AsyncClient | None = http_client
         self._metrics = metrics
         self._hook_cache_s = hook_cache_s
         self.claimant = f"{node_id}/{secrets.token_hex(4)}"
@@ -335,7 +335,7 @@ class WebhookDispatcher:
             self._count("dropped", lost)
             log.warning("webhooks: %d published events never stored (stopped)", lost)
         self._jobs.clear()
-        if self._own_client:
+        if self._own_client and self._http is not None:
             await self._http.aclose()
 
     @staticmethod
@@ -474,24 +474,26 @@ class WebhookDispatcher:
     async def _fan_out(self, batch: list[_Job]) -> list[WebhookDelivery]:
         rows = []
         for job in batch:
+            hooks = [h for h in await self._hooks_for(job.meeting_id) if job.type in h.events]
+            if not hooks:  # nobody asked for it: nothing to copy
+                continue
             try:  # stored as JSON: whatever the event holds must become JSON now
                 data = json.loads(json.dumps(job.data, default=str))
             except (TypeError, ValueError) as exc:
                 log.warning("webhooks: %s event not JSON (%s), not delivered", job.type, exc)
                 continue
-            for hook in await self._hooks_for(job.meeting_id):
-                if job.type in hook.events:
-                    rows.append(
-                        WebhookDelivery(
-                            id=str(uuid.uuid4()),
-                            webhook_id=hook.id,
-                            app_id=hook.app_id,
-                            event=job.type,
-                            payload=data,
-                            meeting_id=job.meeting_id,
-                            created_at=job.created_at,
-                        )
+            for hook in hooks:
+                rows.append(
+                    WebhookDelivery(
+                        id=str(uuid.uuid4()),
+                        webhook_id=hook.id,
+                        app_id=hook.app_id,
+                        event=job.type,
+                        payload=data,
+                        meeting_id=job.meeting_id,
+                        created_at=job.created_at,
                     )
+                )
         return rows
 
     async def _hooks_for(self, meeting_id: str) -> list[WebhookRecord]:
@@ -602,6 +604,8 @@ class WebhookDispatcher:
 
     async def _attempt(self, d: WebhookDelivery, hook: WebhookRecord) -> None:
         """Attempt number ``d.attempts`` (the claim counted it)."""
+        import httpx  # loaded with the first delivery (see _client)
+
         where = _safe_url(hook.url)
         if d.attempts > len(self._delays) + 1:
             await self._fail(d, where, "no outcome recorded for its claims (nodes stopped?)")
@@ -660,11 +664,22 @@ class WebhookDispatcher:
             SIGNATURE_HEADER: sign_webhook(hook.secret, body, timestamp),
         }
         async with asyncio.timeout(self._timeout_s):
-            async with self._http.stream(
+            async with self._client().stream(
                 "POST", hook.url, content=body, headers=headers, timeout=self._timeout_s
             ) as response:  # the body is never read: a receiver cannot flood us
                 retry_after = _retry_after(response.headers.get("Retry-After"), self._clock())
                 return response.status_code, retry_after
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            from frontdesk.server.webhook_transport import pinned_transport
+
+            self._http = httpx.AsyncClient(
+                transport=pinned_transport(self._targets), follow_redirects=False, trust_env=False
+            )
+        return self._http
 
     async def _record(self, d: WebhookDelivery, outcome: Any) -> None:
         """Await a store call settling ``d``; a lost claim or a store outage is only

@@ -6,6 +6,10 @@ future is done, so "acknowledged" always means "stored". Writes that arrive
 while a transaction is in flight are batched into the next one, in the order
 they were handed in: one room's batches are stored in the order it decided them.
 
+A batch may also spend single-use tokens (a join and the guest token that let
+it in) in the same transaction: the batch's future then answers which of them
+were spent already.
+
 A room's writes share a :class:`WriteStream`. Once one of its batches fails,
 every later batch of that stream is refused unstored (the room's sequence
 numbers would have a gap), until the room is restored with a new stream.
@@ -17,8 +21,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
-from frontdesk.store.base import EventRecord, Fence, LeaseLost, Store
+from frontdesk.store.base import EventRecord, Fence, LeaseLost, Store, TokenUse
 
 __all__ = ["EventWriter", "WriteStream", "settle"]
 
@@ -35,19 +40,21 @@ class WriteStream:
 
 
 class _Item:
-    __slots__ = ("fence", "fut", "records", "stream")
+    __slots__ = ("fence", "fut", "records", "spends", "stream")
 
     def __init__(
         self,
         records: Sequence[EventRecord],
         fence: Fence | None,
         stream: WriteStream | None,
-        fut: asyncio.Future[None],
+        fut: asyncio.Future[frozenset[str]],
+        spends: Sequence[TokenUse],
     ) -> None:
         self.records = records
         self.fence = fence
         self.stream = stream
         self.fut = fut
+        self.spends = spends
 
 
 class EventWriter:
@@ -76,20 +83,24 @@ class EventWriter:
         records: Sequence[EventRecord],
         fence: Fence | None = None,
         stream: WriteStream | None = None,
-    ) -> asyncio.Future[None]:
+        spends: Sequence[TokenUse] = (),
+    ) -> asyncio.Future[frozenset[str]]:
         """Queue ``records`` (one room's batch, under the room's ``fence`` in a
         cluster; ``None`` on one node) at once; the future is done once they are
         durable, or failed. Batches of one ``stream`` are stored in the order
-        they were queued; after one fails, the later ones fail unstored."""
+        they were queued; after one fails, the later ones fail unstored.
+        ``spends`` are single-use tokens recorded as used in the same
+        transaction; the future's result is the ids among them that had been
+        used already (the records are stored all the same)."""
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
+        fut: asyncio.Future[frozenset[str]] = loop.create_future()
         if stream is not None and stream.failed is not None:
             fut.set_exception(_refused(stream.failed))
             return fut
-        if not records:
-            fut.set_result(None)
+        if not records and not spends:
+            fut.set_result(frozenset())
             return fut
-        item = _Item(records, fence, stream, fut)
+        item = _Item(records, fence, stream, fut, spends)
         if self._task is None:  # not started (tests, tools): one write at a time
             task = loop.create_task(self._commit([item]))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -121,8 +132,9 @@ class EventWriter:
         if not live:
             return
         batch = [r for item in live for r in item.records]
+        spends = [u for item in live for u in item.spends]
         try:
-            await self._store.append_events(batch, _fences(live))
+            used = await self._append(batch, _fences(live), spends)
         except Exception as exc:
             if len(live) == 1:
                 self._failed(live[0], exc)
@@ -134,18 +146,29 @@ class EventWriter:
                     settle(item.fut, _refused(item.stream.failed))
                     continue
                 try:
-                    await self._store.append_events(item.records, _fences([item]))
+                    used = await self._append(item.records, _fences([item]), item.spends)
                 except Exception as exc:
                     self._failed(item, exc)
                 else:
                     self.batches += 1
                     self.records += len(item.records)
-                    settle(item.fut)
+                    settle(item.fut, result=used)
             return
         self.batches += 1
         self.records += len(batch)
         for item in live:
-            settle(item.fut)
+            settle(item.fut, result=used.intersection(u.jti for u in item.spends))
+
+    async def _append(
+        self,
+        records: Sequence[EventRecord],
+        fences: dict[str, Fence] | None,
+        spends: Sequence[TokenUse],
+    ) -> frozenset[str]:
+        if spends:
+            return await self._store.append_events(records, fences, spends)
+        await self._store.append_events(records, fences)
+        return frozenset()
 
     def _failed(self, item: _Item, exc: Exception) -> None:
         if not isinstance(exc, LeaseLost):
@@ -169,13 +192,19 @@ def _fences(items: Sequence[_Item]) -> dict[str, Fence] | None:
     return fences or None
 
 
-def settle(fut: asyncio.Future[None], exc: BaseException | None = None) -> None:
-    """Resolve ``fut`` unless it is done already; a failure counts as retrieved
-    (whoever waited for it may be gone)."""
+def settle(
+    fut: asyncio.Future[Any],
+    exc: BaseException | None = None,
+    *,
+    result: Any = None,
+) -> None:
+    """Resolve ``fut`` (with ``result``: for a write, its spent-already token
+    ids) unless it is done already; a failure counts as retrieved (whoever waited
+    for it may be gone)."""
     if fut.done():
         return
     if exc is None:
-        fut.set_result(None)
+        fut.set_result(result)
     else:
         fut.set_exception(exc)
         fut.exception()

@@ -24,6 +24,12 @@ from frontdesk.protocol.webhooks import (
 from frontdesk.service_client._client import ServiceClient, discover, join_url_of_ics
 from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
 from frontdesk.service_client._retry import RetryPolicy
+from frontdesk.service_client._transcripts import (
+    Transcript,
+    TranscriptEntry,
+    TranscriptMeeting,
+    TranscriptPerson,
+)
 
 __all__ = [
     "ID_HEADER",
@@ -36,6 +42,10 @@ __all__ = [
     "Participant",
     "RetryPolicy",
     "ServiceClient",
+    "Transcript",
+    "TranscriptEntry",
+    "TranscriptMeeting",
+    "TranscriptPerson",
     "Webhook",
     "discover",
     "join_url_of_ics",

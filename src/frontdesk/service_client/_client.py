@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -25,6 +25,7 @@ from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState
 from frontdesk.errors import ProtocolError, ValidationFailed
 from frontdesk.service_client._models import Discovery, GuestToken, Meeting, Participant, Webhook
 from frontdesk.service_client._retry import RetryPolicy, with_retries
+from frontdesk.service_client._transcripts import Transcript, TranscriptEntry
 from frontdesk.service_client._transport import expect_json, raise_for_problem, send
 
 __all__ = ["ServiceClient", "discover", "join_url_of_ics"]
@@ -289,6 +290,37 @@ class ServiceClient:
     async def join_url_from_invite(self, meeting_id: str) -> str:
         """The join URL as published in the invite's VEVENT (``URL``, else ``LOCATION``)."""
         return join_url_of_ics(await self.invite_ics(meeting_id))
+
+    # -- transcripts --------------------------------------------------------
+
+    async def transcript(
+        self, meeting_id: str, *, after: int = 0, limit: int | None = None
+    ) -> Transcript:
+        """One page of the meeting's transcript: entries after seq ``after``
+        (``limit`` of them at most; the server's default when None). For a
+        meeting this application created, all of it; for an agent's meeting it
+        vouched a guest into, what its guests were sent. 404 otherwise."""
+        path = f"/v1/meetings/{_segment(meeting_id, 'meeting_id')}/transcript"
+        params: dict[str, str | int] = {"after": after}
+        if limit is not None:
+            params["limit"] = limit
+        return Transcript.from_json(await self._json("GET", path, params=params))
+
+    async def transcript_entries(
+        self, meeting_id: str, *, page_size: int | None = None
+    ) -> AsyncIterator[TranscriptEntry]:
+        """Every entry of the transcript, oldest first, a page at a time."""
+        after: int | None = 0
+        while after is not None:
+            page = await self.transcript(meeting_id, after=after, limit=page_size)
+            for entry in page.entries:
+                yield entry
+            after = page.next_after
+
+    async def transcript_text(self, meeting_id: str) -> str:
+        """The readable transcript (``text/plain``): a header, then one line per entry."""
+        path = f"/v1/meetings/{_segment(meeting_id, 'meeting_id')}/transcript"
+        return (await self._request("GET", path, params={"format": "text"})).text
 
     # -- guest tokens -------------------------------------------------------
 

@@ -8,7 +8,7 @@ SQLAlchemy implementation for SQLite and PostgreSQL. Methods raise only
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ __all__ = [
     "LeaseLost",
     "SigningKeyRecord",
     "Store",
+    "TokenUse",
     "WebhookRecord",
 ]
 
@@ -51,6 +52,18 @@ class EventRecord:
     type: str
     data: dict[str, Any]
     at: datetime
+    #: When the chat retention policy deleted its content (None: never).
+    redacted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUse:
+    """A single-use token spent together with the events it let happen (a join),
+    in their transaction: :meth:`Store.append_events`."""
+
+    jti: str
+    meeting_id: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +233,11 @@ class Store(abc.ABC):
     # --- meeting event log (live meetings) ----------------------------------------
     @abc.abstractmethod
     async def append_events(
-        self, events: Sequence[EventRecord], fences: Mapping[str, Fence] | None = None
-    ) -> None:
+        self,
+        events: Sequence[EventRecord],
+        fences: Mapping[str, Fence] | None = None,
+        spends: Sequence[TokenUse] = (),
+    ) -> frozenset[str]:
         """Store a batch of events atomically (one transaction: group commit).
 
         ``(meeting_id, seq)`` is unique; a duplicate raises ``AlreadyExists`` and
@@ -230,6 +246,11 @@ class Store(abc.ABC):
         that meeting's current, unexpired lease, checked in the same transaction
         (and held against a takeover until it commits); otherwise
         :class:`LeaseLost` names the meetings whose lease is gone.
+
+        ``spends`` records single-use token ids as used in the same transaction,
+        as :meth:`consume_token` does: the ids returned are those that were used
+        already (the events are stored all the same; the caller undoes what
+        the token let in). Empty when every token was spent here and now.
         """
 
     # --- meeting leases (a cluster's hosting) -------------------------------------------
@@ -257,13 +278,31 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def events_since(
-        self, meeting_id: str, after_seq: int, limit: int | None = None
+        self,
+        meeting_id: str,
+        after_seq: int,
+        limit: int | None = None,
+        *,
+        types: Collection[str] | None = None,
     ) -> Sequence[EventRecord]:
-        """Events with ``seq > after_seq`` in order."""
+        """Events with ``seq > after_seq`` in order (only of ``types``, if given)."""
 
     @abc.abstractmethod
     async def last_seq(self, meeting_id: str) -> int:
         """Highest stored seq of the meeting, 0 when none."""
+
+    @abc.abstractmethod
+    async def redact_events(
+        self, *, before: datetime, now: datetime, limit: int
+    ) -> Sequence[tuple[str, int]]:
+        """Delete the content of up to ``limit`` stored events older than
+        ``before`` that hold some (the chat retention policy: the types and
+        fields of :data:`frontdesk.protocol.events.REDACTABLE`), oldest first
+        (of each type),
+        in one transaction; each keeps its type, time, sender and recipients and
+        is marked redacted at ``now``. Returns the ``(meeting_id, seq)`` of the
+        events redacted (fewer than ``limit``: nothing older is left). Several
+        nodes may run it at once: a row is redacted once, by one of them."""
 
     # --- applications that vouched a guest into an agent's meeting ---------------
     @abc.abstractmethod

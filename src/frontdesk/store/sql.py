@@ -18,7 +18,7 @@ import contextlib
 import enum
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from frontdesk.domain.model import (
     AccessPolicy,
@@ -47,6 +49,7 @@ from frontdesk.errors import (
     UserNotFound,
     ValidationFailed,
 )
+from frontdesk.protocol.events import REDACTABLE, redact_record
 from frontdesk.store import tables as t
 from frontdesk.store.base import (
     EventRecord,
@@ -56,9 +59,10 @@ from frontdesk.store.base import (
     LeaseLost,
     SigningKeyRecord,
     Store,
+    TokenUse,
     WebhookRecord,
 )
-from frontdesk.store.engine import WRITE_OPTIONS, make_engine, translate_db_error
+from frontdesk.store.engine import WRITE_OPTIONS, json_loads, make_engine, translate_db_error
 from frontdesk.store.migrate import upgrade_engine
 from frontdesk.store.outbox import ClaimedDelivery, DeliveryState, WebhookDelivery
 
@@ -93,6 +97,9 @@ class SqlStore(Store):
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self._sqlite else None
         self._lookups = _SqliteLookups.for_engine(engine) if self._sqlite else None
         self._event_insert = _SqliteEventInsert(engine.dialect) if self._sqlite else None
+        #: SQLite: the connection event batches are appended on (see
+        #: _append_events_sqlite), held while the store is open.
+        self._event_conn: PoolProxiedConnection | None = None
         # Meetings waiting to be inserted together (SQLite: one writer; see
         # create_meeting), and the task inserting them.
         self._new_meetings: list[tuple[Meeting, asyncio.Future[None]]] = []
@@ -168,6 +175,10 @@ class SqlStore(Store):
                 await self._meeting_inserter
         if self._lookups is not None:
             self._lookups.close()
+        if self._event_conn is not None:
+            conn, self._event_conn = self._event_conn, None
+            with contextlib.suppress(Exception):
+                await greenlet_spawn(conn.close)  # back to the pool, which closes it
         await self._engine.dispose()
 
     async def ping(self) -> None:
@@ -392,17 +403,31 @@ class SqlStore(Store):
 
     # --- single-use guest tokens ---------------------------------------------------------
     async def consume_token(self, jti: str, meeting_id: str, expires_at: datetime) -> bool:
-        dialect_insert = postgresql.insert if not self._sqlite else sqlite.insert
-        stmt = (
-            dialect_insert(t.used_tokens)
-            .values(jti=jti, meeting_id=meeting_id, expires_at=expires_at)
-            .on_conflict_do_nothing(index_elements=[t.used_tokens.c.jti])
-        )
         async with self._write("token") as conn:
-            result = await conn.execute(stmt)
-        return result.rowcount == 1
+            spent = await self._spend(conn, [TokenUse(jti, meeting_id, expires_at)])
+        return not spent
+
+    async def _spend(self, conn: AsyncConnection, spends: Sequence[TokenUse]) -> frozenset[str]:
+        """Record ``spends`` as used in ``conn``'s transaction; the ids that were
+        used already (at most one row per id, whoever inserts first)."""
+        dialect_insert = postgresql.insert if not self._sqlite else sqlite.insert
+        stmt = dialect_insert(t.used_tokens).on_conflict_do_nothing(
+            index_elements=[t.used_tokens.c.jti]
+        )
+        used = []
+        for u in spends:  # one at a time: the statement compiles once, and is cached
+            result = await conn.execute(
+                stmt, {"jti": u.jti, "meeting_id": u.meeting_id, "expires_at": u.expires_at}
+            )
+            if result.rowcount != 1:
+                used.append(u.jti)
+        return frozenset(used)
 
     async def is_token_used(self, jti: str) -> bool:
+        if self._lookups is not None:
+            found = self._lookups.one(_USED_TOKEN_SQL, jti)
+            if found is not _FALL_BACK:
+                return found is not None
         row = await self._one(sa.select(t.used_tokens.c.jti).where(t.used_tokens.c.jti == jti))
         return row is not None
 
@@ -452,13 +477,15 @@ class SqlStore(Store):
 
     # --- meeting event log -----------------------------------------------------------------
     async def append_events(
-        self, events: Sequence[EventRecord], fences: Mapping[str, Fence] | None = None
-    ) -> None:
-        if not events:
-            return
+        self,
+        events: Sequence[EventRecord],
+        fences: Mapping[str, Fence] | None = None,
+        spends: Sequence[TokenUse] = (),
+    ) -> frozenset[str]:
+        if not events and not spends:
+            return frozenset()
         if self._event_insert is not None and fences is None:
-            await self._append_events_sqlite(self._event_insert, events)
-            return
+            return await self._append_events_sqlite(self._event_insert, events, spends)
         rows = [
             {"meeting_id": e.meeting_id, "seq": e.seq, "type": e.type, "data": e.data, "at": e.at}
             for e in events
@@ -466,21 +493,28 @@ class SqlStore(Store):
         async with self._write("event (meeting_id, seq)", MeetingNotFound) as conn:
             if fences is not None:
                 await self._check_fences(conn, {e.meeting_id for e in events}, fences)
-            await conn.execute(sa.insert(t.events), rows)
+            if rows:
+                await conn.execute(sa.insert(t.events), rows)
+            return await self._spend(conn, spends) if spends else frozenset()
 
     async def _append_events_sqlite(
-        self, insert: _SqliteEventInsert, events: Sequence[EventRecord]
-    ) -> None:
-        """The hot path of every meeting (group commit of chat) on SQLite: one hop
-        to the driver's thread for BEGIN IMMEDIATE, the inserts and COMMIT, rather
-        than one per statement through SQLAlchemy (about 3x less CPU for a
-        one-event commit)."""
+        self, insert: _SqliteEventInsert, events: Sequence[EventRecord], spends: Sequence[TokenUse]
+    ) -> frozenset[str]:
+        """The hot path of every meeting (group commit of chat, a join and the
+        single-use token it spends) on SQLite: one hop to the driver's thread
+        for BEGIN IMMEDIATE, the inserts and COMMIT, rather than one per
+        statement through SQLAlchemy (about 3x less CPU for a one-event commit)."""
         rows = insert.rows(events)
+        uses = insert.uses(spends)
+        used: list[str] = []
 
         def run(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany(_SqliteEventInsert.SQL, rows)
+                for jti, use in zip((u.jti for u in spends), uses, strict=True):
+                    if db.execute(_SqliteEventInsert.SPEND_SQL, use).rowcount != 1:
+                        used.append(jti)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -489,18 +523,30 @@ class SqlStore(Store):
         assert self._write_lock is not None
         async with self._write_lock:
             try:
-                async with self._engine.connect() as conn:
-                    raw = await conn.get_raw_connection()
-                    driver = raw.driver_connection
-                    # aiosqlite runs ``run`` in the connection's own thread
-                    await driver._execute(run, driver._conn)  # type: ignore[union-attr]
+                if self._event_conn is None:
+                    # Kept out of the pool: no check-out, and no rollback hop
+                    # to the driver's thread on every return.
+                    self._event_conn = await self._engine.raw_connection()
+                driver = self._event_conn.driver_connection
+                # aiosqlite runs ``run`` in the connection's own thread
+                await driver._execute(run, driver._conn)  # type: ignore[union-attr]
             except sqlite3.IntegrityError as exc:
                 raise _refusal(exc, "event (meeting_id, seq)", MeetingNotFound) from None
-            except sqlite3.Error as exc:
-                err = sa.exc.OperationalError(_SqliteEventInsert.SQL, None, exc)
-                raise translate_db_error(err) from exc
-            except _DB_ERRORS as exc:
-                raise translate_db_error(exc) from exc
+            except BaseException as exc:
+                await self._drop_event_conn()  # in an unknown state: a fresh one next time
+                if isinstance(exc, sqlite3.Error):
+                    err = sa.exc.OperationalError(_SqliteEventInsert.SQL, None, exc)
+                    raise translate_db_error(err) from exc
+                if isinstance(exc, _DB_ERRORS):
+                    raise translate_db_error(exc) from exc
+                raise
+        return frozenset(used)
+
+    async def _drop_event_conn(self) -> None:
+        conn, self._event_conn = self._event_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await greenlet_spawn(conn.invalidate)
 
     async def _check_fences(
         self, conn: AsyncConnection, meeting_ids: set[str], fences: Mapping[str, Fence]
@@ -610,18 +656,75 @@ class SqlStore(Store):
         return Lease(**row) if row is not None else None
 
     async def events_since(
-        self, meeting_id: str, after_seq: int, limit: int | None = None
+        self,
+        meeting_id: str,
+        after_seq: int,
+        limit: int | None = None,
+        *,
+        types: Collection[str] | None = None,
     ) -> Sequence[EventRecord]:
+        if self._lookups is not None and limit is None:
+            # What a room restores and a resume replays: read directly (one
+            # B-tree range, no hop to the driver's thread).
+            found = self._lookups.all(_EVENTS_SINCE_SQL, (meeting_id, after_seq))
+            if found is not _FALL_BACK:
+                return [EventRecord(**_EVENT_ROWS.mapping(r)) for r in found]
         c = t.events.c
         stmt = (
             sa.select(t.events).where(c.meeting_id == meeting_id, c.seq > after_seq).order_by(c.seq)
         )
+        if types is not None:
+            stmt = stmt.where(c.type.in_(sorted(types)))
         if limit is not None:
             if limit < 0:
                 raise ValidationFailed("limit must not be negative")
             stmt = stmt.limit(limit)
         rows = await self._all(stmt)
         return [EventRecord(**r) for r in rows]
+
+    async def redact_events(
+        self, *, before: datetime, now: datetime, limit: int
+    ) -> Sequence[tuple[str, int]]:
+        if limit <= 0:
+            return []
+        c = t.events.c
+        pick = (
+            sa.select(c.meeting_id, c.seq, c.type, c.data)
+            .where(
+                c.type.in_(sorted(REDACTABLE)),
+                c.redacted_at.is_(None),
+                c.at < before,
+            )
+            .order_by(c.type, c.at)
+            .limit(limit)
+        )
+        if self._sqlite and not await self._all(pick.with_only_columns(c.seq)):
+            return []  # nothing to do takes no write lock
+        done: list[tuple[str, int]] = []
+        async with self._write("event redaction") as conn:
+            # Another node redacting at the same moment takes other rows (or
+            # none): a row is locked by one, and skipped by the others.
+            query = pick if self._sqlite else pick.with_for_update(skip_locked=True)
+            rows = (await conn.execute(query)).mappings().all()
+            if not rows:
+                return []
+            params = []
+            for row in rows:
+                # A record that says it is redacted already only gets its time.
+                data = redact_record(row["type"], row["data"]) or row["data"]
+                params.append({"b_meeting": row["meeting_id"], "b_seq": row["seq"], "b_data": data})
+                done.append((row["meeting_id"], row["seq"]))
+            await conn.execute(
+                sa.update(t.events)
+                .where(
+                    c.meeting_id == sa.bindparam("b_meeting"),
+                    c.seq == sa.bindparam("b_seq"),
+                    c.redacted_at.is_(None),
+                )
+                .values(data=sa.bindparam("b_data", type_=t.events.c.data.type), redacted_at=now),
+                params,
+            )
+        return done
 
     async def last_seq(self, meeting_id: str) -> int:
         stmt = sa.select(sa.func.coalesce(sa.func.max(t.events.c.seq), 0)).where(
@@ -837,9 +940,19 @@ class _SqliteEventInsert:
 
     SQL = "INSERT INTO events (meeting_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)"
     NAMES = ("meeting_id", "seq", "type", "data", "at")
+    #: A single-use token spent in the same transaction (``rowcount`` 0: spent before).
+    SPEND_SQL = (
+        "INSERT INTO used_tokens (jti, meeting_id, expires_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (jti) DO NOTHING"
+    )
 
     def __init__(self, dialect: sa.Dialect) -> None:
         self.binds = tuple(t.events.c[n].type.bind_processor(dialect) for n in self.NAMES)
+        self.bind_expiry = t.used_tokens.c.expires_at.type.bind_processor(dialect)
+
+    def uses(self, spends: Sequence[TokenUse]) -> list[tuple[Any, ...]]:
+        bind = self.bind_expiry
+        return [(u.jti, u.meeting_id, bind(u.expires_at) if bind else u.expires_at) for u in spends]
 
     def rows(self, events: Sequence[EventRecord]) -> list[tuple[Any, ...]]:
         # Unrolled: this runs for every stored event.
@@ -902,14 +1015,21 @@ class _SqliteLookups:
 
     def one(self, sql: str, key: str) -> tuple[Any, ...] | _Skip | None:
         """The row, ``None`` when there is none, or :data:`_FALL_BACK`."""
+        found = self.all(sql, (key,))
+        if found is _FALL_BACK:
+            return _FALL_BACK
+        return found[0] if found else None
+
+    def all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]] | _Skip:
+        """Every row, or :data:`_FALL_BACK`."""
         if self._broken:
             return _FALL_BACK
         try:
             conn = self._conn
             if conn is None:
                 conn = self._conn = self._connect()
-            row: tuple[Any, ...] | None = conn.execute(sql, (key,)).fetchone()
-            return row
+            rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+            return rows
         except sqlite3.Error as exc:
             if not isinstance(exc, sqlite3.OperationalError) or "locked" not in str(exc):
                 log.warning("direct SQLite reads disabled: %s", exc)
@@ -949,6 +1069,8 @@ def _sqlite_converter(kind: sa.types.TypeEngine[Any]) -> Callable[[Any], Any] | 
         return _utc
     if isinstance(kind, sa.Boolean):
         return bool
+    if isinstance(kind, sa.JSON):
+        return json_loads
     if isinstance(kind, sa.Integer | sa.String):
         return None
     raise TypeError(f"no direct SQLite reading for {kind!r}")  # pragma: no cover
@@ -969,6 +1091,14 @@ class _ByKey:
 _APPS = _ByKey(t.apps, t.apps.c.client_id)
 _USERS = _ByKey(t.users, t.users.c.username)
 _MEETINGS = _ByKey(t.meetings, t.meetings.c.id)
+_USED_TOKEN_SQL = "SELECT jti FROM used_tokens WHERE jti = ?"
+_EVENT_ROWS = _SqliteRows(t.events)
+_EVENTS_SINCE_SQL = str(
+    sa.select(t.events)
+    .where(t.events.c.meeting_id == sa.bindparam("m"), t.events.c.seq > sa.bindparam("s"))
+    .order_by(t.events.c.seq)
+    .compile(dialect=sqlite.dialect())
+)
 
 
 # --- rows <-> values -------------------------------------------------------------------------

@@ -156,6 +156,16 @@ events = sa.Table(
     sa.Column("type", _str(), nullable=False),
     sa.Column("data", sa.JSON(), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
+    # When the chat retention policy deleted the event's content (its data then
+    # says "redacted": true); the unredacted ones are indexed by type and time.
+    sa.Column("redacted_at", UTCDateTime(), nullable=True),
+    sa.Index(
+        None,
+        "type",
+        "at",
+        sqlite_where=sa.text("redacted_at IS NULL"),
+        postgresql_where=sa.text("redacted_at IS NULL"),
+    ),
 )
 
 webhooks = sa.Table(

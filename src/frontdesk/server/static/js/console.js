@@ -119,6 +119,8 @@ function renderMeetings() {
         on: { click: async () => announce(status, (await copyText(m.join_url)) ? "Join link copied" : "Could not copy the link") } }),
       el("button", { class: "btn small", text: "Download invite", attrs: { type: "button", "data-action": "invite", "aria-label": `Download the invitation of ${title}` },
         on: { click: () => download(`${slug(title)}.ics`, "text/calendar", inviteIcs(m)) } }),
+      el("button", { class: "btn small", text: "Download transcript", attrs: { type: "button", "data-action": "transcript", "aria-label": `Download the transcript of ${title}` },
+        on: { click: () => downloadTranscript(m, title) } }),
     );
     list.append(el("li", { class: "meeting", data: { meetingId: m.id, joinUrl: m.join_url } },
       el("div", { class: "meta" },
@@ -148,6 +150,25 @@ async function onCreate(event) {
     if (e.status === 401) return;
     err.textContent = errorText(e);
     err.hidden = false;
+  }
+}
+
+// The transcript as the server renders it (plain text): saved as a file, never
+// put into the page, so nothing anyone wrote in the chat is ever parsed as HTML.
+async function downloadTranscript(m, title) {
+  try {
+    const resp = await fetch(`/v1/me/meetings/${encodeURIComponent(m.id)}/transcript?format=text`, {
+      headers: { Accept: "text/plain", Authorization: `Bearer ${session ? session.token : ""}` },
+    });
+    if (resp.status === 401) { signOut("Your session has ended: please sign in again."); return; }
+    if (!resp.ok) {
+      const data = await resp.json().catch(() => null);
+      throw new ApiError(resp.status, data && data.code, (data && (data.detail || data.title)) || resp.statusText);
+    }
+    download(`${slug(title)}-transcript.txt`, "text/plain;charset=utf-8", await resp.text());
+    announce(status, "Transcript downloaded");
+  } catch (e) {
+    announce(status, `Could not download the transcript: ${errorText(e)}`);
   }
 }
 

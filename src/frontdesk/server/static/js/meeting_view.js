@@ -399,7 +399,9 @@ export class MeetingView {
         el("span", { class: "who", text: mine ? "You" : msg.display_name }),
         ...roleBadges(this.person(msg.participant_id)),
         el("time", { text: formatClock(msg.at), attrs: { datetime: msg.at } }),
-        el("p", { class: "text", text: msg.text })));
+        msg.redacted
+          ? el("p", { class: "text removed", text: "Message removed (chat retention)" })
+          : el("p", { class: "text", text: msg.text })));
     }
     if (atBottom) log.scrollTop = log.scrollHeight;
   }

@@ -265,6 +265,7 @@ export class Meeting {
           text: d.text,
           client_msg_id: d.client_msg_id,
           at: e.at,
+          redacted: d.redacted === true, // its text deleted by chat retention (a replay)
         }], true);
         break;
       case "whisper":

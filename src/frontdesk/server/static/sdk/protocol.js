@@ -399,7 +399,8 @@ export const EVENT_SCHEMAS = freeze({
     "participant_id": "str",
     "display_name": "str",
     "text": "str",
-    "client_msg_id": "str"
+    "client_msg_id": "str",
+    "redacted": "bool"
   },
   "typing": {
     "participant_id": "str",
@@ -417,7 +418,8 @@ export const EVENT_SCHEMAS = freeze({
     "participant_id": "str",
     "display_name": "str",
     "text": "str",
-    "client_msg_id": "str"
+    "client_msg_id": "str",
+    "redacted": "bool"
   },
   "supervisor_barged": {
     "participant_id": "str"
@@ -458,7 +460,8 @@ export const VALUE_SCHEMAS = freeze({
     "display_name": "str",
     "text": "str",
     "client_msg_id": "str",
-    "at": "str"
+    "at": "str",
+    "redacted": "bool"
   },
   "meeting": {
     "id": "str",

@@ -2,7 +2,7 @@
 monitor any meeting unseen by its guests, whisper to its agents, barge in).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-05 00:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
