@@ -84,11 +84,11 @@ export class MeetingView {
 
   // --- whispers (agents and supervisors only) ----------------------------------
   buildWhispers() {
-    this.whisperLog = el("ol", { class: "chat-log whisper-log", attrs: { "aria-label": "Whispers", tabindex: "0" } });
+    this.whisperLog = el("ol", { class: "whisper-log", attrs: { "aria-label": "Whispers", tabindex: "0" } });
     this.whisperInput = el("input", {
       attrs: { id: "whisper-input", name: "whisper", autocomplete: "off", maxlength: "4000", required: true },
     });
-    const form = el("form", { class: "chat-form whisper-form", on: { submit: (e) => this.sendWhisper(e) } },
+    const form = el("form", { class: "whisper-form", on: { submit: (e) => this.sendWhisper(e) } },
       el("label", { text: "Whisper", attrs: { for: "whisper-input" }, class: "visually-hidden" }),
       this.whisperInput,
       el("button", { class: "btn", text: "Whisper", attrs: { type: "submit", "data-action": "whisper" } }));
