@@ -196,6 +196,28 @@ def test_users_rename(cli: Cli) -> None:
     assert [u["display_name"] for u in cli.json("users", "list")] == ["Alice Adviser"]
 
 
+def test_users_roles(cli: Cli) -> None:
+    """Users are agents unless made supervisors, at creation or later."""
+    make_alice(cli)
+    sam = cli.json(
+        "users", "create", "sam", "--display-name", "Sam Supervisor", "--role", "supervisor",
+        "--password-stdin", input=PASSWORD + "\n",
+    )  # fmt: skip
+    assert sam["role"] == "supervisor"
+    assert {u["username"]: u["role"] for u in cli.json("users", "list")} == {
+        "alice": "agent",
+        "sam": "supervisor",
+    }
+    assert cli.json("users", "set-role", "alice", "supervisor")["role"] == "supervisor"
+    assert cli.json("users", "set-role", "sam", "agent")["role"] == "agent"
+    assert {u["username"]: u["role"] for u in cli.json("users", "list")} == {
+        "alice": "supervisor",
+        "sam": "agent",
+    }
+    assert cli("users", "set-role", "alice", "admin", "--json").exit_code == 2  # usage
+    assert problem_code(cli("users", "set-role", "bob", "agent", "--json")) == "user_not_found"
+
+
 def test_users_create_twice_is_a_conflict(cli: Cli) -> None:
     make_alice(cli)
     again = cli(

@@ -19,6 +19,7 @@ from frontdesk.domain import (
     Meeting,
     Role,
     Room,
+    UserRole,
 )
 from frontdesk.protocol.events import (
     event_from_record,
@@ -70,6 +71,19 @@ def presenter(pid: str = "pres") -> Join:
 
 def attendee(pid: str = "att") -> Join:
     return Join(pid, "Ada Attendee", Role.ATTENDEE, JoinMethod.USER, username="ada")
+
+
+def supervisor(pid: str = "sup", *, monitor: bool = True) -> Join:
+    """A signed-in supervisor; by default watching unseen (monitor mode)."""
+    return Join(
+        pid,
+        "Sam Supervisor",
+        Role.PRESENTER,
+        JoinMethod.USER,
+        username="sam",
+        user_role=UserRole.SUPERVISOR,
+        monitor=monitor,
+    )
 
 
 def url_guest(pid: str = "g1", name: str = "Ann Visitor") -> Join:

@@ -6,7 +6,10 @@
 * a refused command changes nothing, and the permission rules are never bypassed;
 * every accepted chat message is in the history exactly once;
 * lobby guests never receive roster, chat or media events;
-* ``Room.restore`` of the stored events equals the live room.
+* ``Room.restore`` of the stored events equals the live room;
+* no event about a monitoring supervisor and no whisper ever reaches a guest
+  (live or from the store, as a resume replays it), nor a guest's snapshot,
+  nor what an application reads of the meeting; only supervisors monitor.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from room_support import T0, make_meeting, state_key, through_store, wire
 from frontdesk.domain import (
     AccessPolicy,
     Admit,
+    Barge,
     Command,
     Deny,
     Disconnect,
@@ -53,8 +57,11 @@ from frontdesk.domain import (
     SetPolicy,
     Tick,
     Typing,
+    UserRole,
+    Whisper,
 )
 from frontdesk.errors import FrontdeskError, MeetingEnded
+from frontdesk.protocol.events import snapshot_to_wire
 
 MODERATION = (Admit, Deny, MuteParticipant, Remove, EndMeeting)
 ROSTER_ONLY_TYPES = {
@@ -63,7 +70,10 @@ ROSTER_ONLY_TYPES = {
     EventType.TYPING,
     EventType.POLICY_CHANGED,
     EventType.PARTICIPANT_JOINED,
+    EventType.WHISPER,
+    EventType.SUPERVISOR_BARGED,
 }
+STAFF_ONLY_TYPES = {EventType.WHISPER, EventType.SUPERVISOR_BARGED}
 
 # A participant is picked from a pool of the current room (or is unknown).
 picks = st.tuples(st.sampled_from(["any", "roster", "lobby", "mod"]), st.integers(0, 12))
@@ -101,6 +111,7 @@ class RoomMachine(RuleBasedStateMachine):
             lobby_timeout_s=300,
             reconnect_grace_s=30,
             idle_timeout_s=3600,
+            max_monitors=2,
         )
         self.meeting = make_meeting(policy, bypass, start=T0 if scheduled else None)
         self.room = Room(self.meeting, limits)
@@ -121,7 +132,13 @@ class RoomMachine(RuleBasedStateMachine):
             "any": ps,
             "roster": [p for p in ps if p.in_roster],
             "lobby": [p for p in ps if p.in_lobby],
-            "mod": [p for p in ps if p.role.moderates and p.state is SessionState.JOINED],
+            "mod": [
+                p
+                for p in ps
+                if p.role.moderates and p.state is SessionState.JOINED and not p.hidden
+            ],
+            "staff": [p for p in ps if p.staff and p.in_roster],
+            "hidden": [p for p in ps if p.hidden],
         }[pool_name]
         if not pool or i == 12:
             return "nobody"
@@ -140,6 +157,7 @@ class RoomMachine(RuleBasedStateMachine):
             if before[1]:  # ended
                 assert isinstance(err, MeetingEnded)
             return None
+        self.check_nothing_hidden_reaches_a_guest(command, pre, events)
         seqs = [e.seq for e in events if e.seq is not None]
         assert seqs == list(range(last + 1, last + 1 + len(seqs)))
         assert room.last_seq == last + len(seqs)
@@ -147,6 +165,32 @@ class RoomMachine(RuleBasedStateMachine):
         self.events.extend(events)
         self.check_accepted(command, pre, meeting_before, events)
         return events
+
+    def check_nothing_hidden_reaches_a_guest(
+        self, command: Command, pre: dict[str, Participant], events: list[Event]
+    ) -> None:
+        """The model: who was monitoring unseen before the command (and who starts
+        to); no event a guest receives names one of them, no whisper reaches a
+        guest. Checked on the events as stored too (a resume replays those)."""
+        hidden = {pid for pid, p in pre.items() if p.hidden}
+        if isinstance(command, Join) and command.monitor:
+            hidden.add(command.participant_id)
+        room = self.room
+        for live in events:
+            guests = {pid for pid in live.to if not room.participant(pid).staff}
+            if live.type in STAFF_ONLY_TYPES:
+                assert not guests and live.staff_only, live
+            if not guests:
+                continue
+            assert not live.staff_only, live
+            barge_join = isinstance(command, Barge) and live.type == EventType.PARTICIPANT_JOINED
+            if barge_join:
+                assert "supervisor" not in wire(live)["participant"], live
+                continue
+            assert not _mentions(wire(live), hidden), (live, hidden)
+        for e in through_store(events):
+            if e.type in STAFF_ONLY_TYPES:
+                assert all(room.participant(pid).staff for pid in e.to), e
 
     def check_accepted(
         self,
@@ -159,6 +203,7 @@ class RoomMachine(RuleBasedStateMachine):
         if isinstance(command, MODERATION):
             actor = pre[command.actor]
             assert actor.role.moderates and actor.state is SessionState.JOINED, command
+            assert not actor.hidden, command
             if isinstance(command, Remove):
                 target = pre[command.participant_id]
                 assert not (target.role is Role.ORGANIZER and actor.role is Role.PRESENTER)
@@ -180,10 +225,18 @@ class RoomMachine(RuleBasedStateMachine):
             if command.method is JoinMethod.URL:
                 assert meeting.access_policy is not AccessPolicy.DENY
                 assert p.role is Role.GUEST
+            if command.monitor:
+                assert command.method is JoinMethod.USER
+                assert command.user_role is UserRole.SUPERVISOR
+                assert p.hidden
             if direct:
                 self.authorized.add(p.id)
         if isinstance(command, Admit):
             self.authorized.add(command.participant_id)
+        if isinstance(command, Whisper) and events:
+            assert pre[command.actor].staff and pre[command.actor].state is SessionState.JOINED
+        if isinstance(command, Barge):
+            assert pre[command.actor].hidden and not room.participant(command.actor).hidden
         for e in events:
             if e.type == EventType.CHAT_MESSAGE:
                 key = (wire(e)["participant_id"], wire(e)["client_msg_id"])
@@ -221,6 +274,48 @@ class RoomMachine(RuleBasedStateMachine):
         """Any combination, often refused; may reuse an id."""
         pid = self.pick(reuse) if reuse[1] % 2 else f"p{self.steps}"
         self.step(Join(pid, name, role, method, username))
+
+    @rule(
+        user_role=st.sampled_from([UserRole.SUPERVISOR, UserRole.SUPERVISOR, UserRole.AGENT]),
+        name=st.sampled_from(["Sam", "Sue"]),
+    )
+    def monitor(self, user_role: UserRole, name: str) -> None:
+        """A signed-in user asks to watch unseen (granted to supervisors only)."""
+        self.step(
+            Join(f"p{self.steps}", name, Role.PRESENTER, JoinMethod.USER, "sam", user_role, True)
+        )
+
+    @rule(
+        method=st.sampled_from(JoinMethod),
+        role=st.sampled_from(Role),
+        user_role=st.none() | st.sampled_from(UserRole),
+    )
+    def odd_monitor(self, method: JoinMethod, role: Role, user_role: UserRole | None) -> None:
+        username = "alice" if role is Role.ORGANIZER else "sam"
+        self.step(Join(f"p{self.steps}", "Sam", role, method, username, user_role, True))
+
+    @rule(actor=picks, cmid=msg_ids, text=texts)
+    def whisper(self, actor: tuple[str, int], cmid: str, text: str) -> None:
+        pid = self.pick(actor)
+        known = self.room.find_whisper(pid, cmid)
+        ended = self.room.ended
+        events = self.step(Whisper(pid, cmid, text))
+        if known is not None and not ended:
+            assert events == [] and self.room.find_whisper(pid, cmid) == known
+
+    @precondition(lambda self: self.has("staff"))
+    @rule(actor=st.integers(0, 11), cmid=msg_ids)
+    def whisper_from_staff(self, actor: int, cmid: str) -> None:
+        self.step(Whisper(self.pick(("staff", actor)), cmid, "psst"))
+
+    @rule(actor=picks)
+    def barge(self, actor: tuple[str, int]) -> None:
+        self.step(Barge(self.pick(actor)))
+
+    @precondition(lambda self: self.has("hidden"))
+    @rule(actor=st.integers(0, 11))
+    def barge_hidden(self, actor: int) -> None:
+        self.step(Barge(self.pick(("hidden", actor))))
 
     def has(self, pool: str) -> bool:
         return self.pick((pool, 0)) != "nobody"
@@ -346,11 +441,34 @@ class RoomMachine(RuleBasedStateMachine):
         assert state_key(restored) == state_key(self.room)
 
     @invariant()
+    def guests_never_see_a_monitor_nor_a_whisper(self) -> None:
+        room = self.room
+        hidden = {p.id for p in room.participants.values() if p.hidden}
+        whispers = {m.seq for m in room.whispers}
+        for p in room.participants.values():
+            if p.staff:
+                continue
+            snap = snapshot_to_wire(room.snapshot_for(p.id))
+            assert not _mentions(snap, hidden), (p.id, snap)
+            assert "whispers" not in snap
+            assert not whispers & {m["seq"] for m in snap["chat"]}
+            assert all("supervisor" not in v for v in snap["roster"])
+        seen = room.seen_by_guests()
+        assert not {p.id for p in seen} & hidden
+        assert all(p.supervisor is None for p in seen)
+        live_monitors = [p for p in room.participants.values() if p.active and p.hidden]
+        assert len(live_monitors) <= room.limits.max_monitors
+        visible = [p for p in room.roster() if not p.hidden]
+        assert len(visible) <= room.limits.max_participants
+
+    @invariant()
     def lobby_and_roster_are_disjoint(self) -> None:
         for p in self.room.participants.values():
             assert not (p.in_lobby and p.in_roster)
             assert (p.state is SessionState.LEFT) == (p.left_reason is not None)
-        assert len(self.room.roster()) <= self.room.limits.max_participants
+        assert len(self.room.roster()) <= (
+            self.room.limits.max_participants + self.room.limits.max_monitors
+        )
         assert len(self.room.lobby()) <= self.room.limits.max_lobby
 
 
@@ -361,3 +479,14 @@ RoomMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestRoomMachine = RoomMachine.TestCase
+
+
+def _mentions(value: object, ids: set[str]) -> bool:
+    """Whether any string inside a wire value is one of ``ids``."""
+    if isinstance(value, str):
+        return value in ids
+    if isinstance(value, dict):
+        return any(_mentions(v, ids) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_mentions(v, ids) for v in value)
+    return False

@@ -16,6 +16,7 @@ async def _login(h: Harness) -> str:
     assert "httponly" in cookie and "samesite=strict" in cookie
     body = r.json()
     assert body["display_name"] == "Alice Advisor" and body["username"] == "alice"
+    assert body["role"] == "agent"  # every user is an agent unless made a supervisor
     return str(body["token"])
 
 

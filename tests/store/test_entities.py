@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState
+from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState, UserRole
 from frontdesk.errors import (
     AlreadyExists,
     AppNotFound,
@@ -76,6 +76,16 @@ async def test_user_round_trip_and_update(store: SqlStore) -> None:
     changed = dataclasses.replace(user, display_name="Alice A.", disabled=True, password_hash="h2")
     await store.update_user(changed)
     assert await store.get_user("alice") == changed
+
+
+async def test_user_role_round_trip(store: SqlStore) -> None:
+    await store.create_user(s.user())
+    assert (await store.get_user("alice")).role is UserRole.AGENT  # the default
+    await store.create_user(s.user("sam", role=UserRole.SUPERVISOR))
+    assert (await store.get_user("sam")).role is UserRole.SUPERVISOR
+    promoted = dataclasses.replace(await store.get_user("alice"), role=UserRole.SUPERVISOR)
+    await store.update_user(promoted)
+    assert [u.role for u in await store.list_users()] == [UserRole.SUPERVISOR] * 2
 
 
 async def test_user_duplicates_and_missing(store: SqlStore) -> None:

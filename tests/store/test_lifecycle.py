@@ -102,6 +102,28 @@ async def test_downgrade_to_base_and_back(store: SqlStore) -> None:
     assert {"apps", "meetings", "events", "webhooks"} <= await table_names(store)
 
 
+async def test_users_of_earlier_versions_become_agents(store: SqlStore) -> None:
+    """0008 gives every existing user the agent role (and takes it away again)."""
+
+    def run(conn: sa.Connection, revision: str, down: bool) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+    async with store.engine.begin() as conn:
+        await conn.run_sync(run, "0006", True)
+        await conn.execute(
+            sa.text(
+                "INSERT INTO users (username, display_name, password_hash, created_at, disabled)"
+                " VALUES ('old', 'Old Agent', 'h', :at, false)"
+            ),
+            {"at": s.T0},
+        )
+        await conn.run_sync(run, "head", False)
+    user = await store.get_user("old")
+    assert user.role.value == "agent" and user.display_name == "Old Agent"
+
+
 async def test_concurrent_opens_migrate_once(target: Target) -> None:
     stores = await asyncio.gather(*(target.open() for _ in range(4)))
     try:

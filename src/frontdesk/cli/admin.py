@@ -10,7 +10,15 @@ from typing import Any
 import typer
 
 from frontdesk.cli._common import JsonOpt, emit, run
-from frontdesk.domain.model import AccessPolicy, LobbyBypass, Meeting, MeetingState, Role, User
+from frontdesk.domain.model import (
+    AccessPolicy,
+    LobbyBypass,
+    Meeting,
+    MeetingState,
+    Role,
+    User,
+    UserRole,
+)
 from frontdesk.server.operations import Operations
 
 __all__ = ["apps", "keys", "meetings", "users"]
@@ -115,14 +123,22 @@ def users_create(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from stdin."
     ),
+    role: UserRole = typer.Option(
+        UserRole.AGENT, "--role", help="agent, or supervisor (may monitor, whisper, barge in)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Create an organizer/agent; the password is stored hashed (argon2)."""
+    """Create an organizer/agent (or supervisor); the password is stored hashed (argon2)."""
     password = _read_password(password_stdin)
 
     async def go(ops: Operations) -> dict[str, Any]:
-        u = await ops.accounts.create(username, display_name, password)
-        return {"username": u.username, "display_name": u.display_name, "created_at": u.created_at}
+        u = await ops.accounts.create(username, display_name, password, role)
+        return {
+            "username": u.username,
+            "display_name": u.display_name,
+            "role": u.role.value,
+            "created_at": u.created_at,
+        }
 
     emit(run(go, as_json=as_json), as_json=as_json)
 
@@ -146,10 +162,26 @@ def _user_row(u: User) -> dict[str, Any]:
     return {
         "username": u.username,
         "display_name": u.display_name,
+        "role": u.role.value,
         "state": "disabled" if u.disabled else "active",
         "created_at": u.created_at,
         "disabled": u.disabled,
     }
+
+
+@users.command("set-role")
+def users_set_role(
+    username: str,
+    role: UserRole = typer.Argument(..., help="agent or supervisor."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Make a user an agent or a supervisor (effective from its next request)."""
+
+    async def go(ops: Operations) -> dict[str, Any]:
+        u = await ops.accounts.set_role(username, role)
+        return {"username": u.username, "display_name": u.display_name, "role": u.role.value}
+
+    emit(run(go, as_json=as_json), as_json=as_json)
 
 
 @users.command("list")
@@ -162,7 +194,7 @@ def users_list(as_json: bool = JsonOpt) -> None:
     emit(
         run(go, as_json=as_json),
         as_json=as_json,
-        columns=["username", "display_name", "state", "created_at"],
+        columns=["username", "display_name", "role", "state", "created_at"],
     )
 
 

@@ -48,6 +48,8 @@ EventName = Literal[
     "chat_message",
     "policy_changed",
     "meeting_ended",
+    "whisper",  # agents and supervisors only: never sent to a guest
+    "supervisor_barged",  # agents and supervisors only
     # ephemeral signals
     "typing",
     "signal",

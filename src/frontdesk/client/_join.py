@@ -15,6 +15,7 @@ for the other two it is the public RTC URL, which routes to the hosting node.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -148,8 +149,12 @@ def join_as_user(
     reconnect: ReconnectPolicy | None = None,
     request_timeout: float | None = 30.0,
     logger: logging.Logger | None = None,
+    monitor: bool = False,
 ) -> Meeting:
-    """Join as a signed-in organizer or agent (session token from the user API)."""
+    """Join as a signed-in organizer or agent (session token from the user API).
+
+    ``monitor=True`` (supervisors only; anyone else gets ``PermissionDenied``)
+    watches unseen by the guests: receiving, whispering, until ``barge()``."""
     if not session_token:
         raise ValidationFailed("the session token must not be empty")
     url = rtc_url or rtc_url_for_base(base_url)
@@ -157,7 +162,9 @@ def join_as_user(
     async def resolve() -> str:
         return url
 
-    auth = {"kind": "session", "token": session_token, "meeting_id": meeting_id}
+    auth: dict[str, Any] = {"kind": "session", "token": session_token, "meeting_id": meeting_id}
+    if monitor:
+        auth["monitor"] = True
     return Meeting(
         resolve,
         auth,

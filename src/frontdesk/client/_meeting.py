@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from types import MappingProxyType, TracebackType
@@ -29,9 +30,22 @@ from frontdesk.client._session import (
 )
 from frontdesk.domain import events as ev
 from frontdesk.domain.events import ChatPosted
-from frontdesk.domain.participants import LobbyEntry, Participant, SessionState
-from frontdesk.errors import FrontdeskError, IllegalState, Unavailable
-from frontdesk.protocol.events import payload_to_wire, snapshot_from_wire
+from frontdesk.domain.participants import (
+    ChatMessage,
+    JoinMethod,
+    LobbyEntry,
+    Participant,
+    SessionState,
+    SupervisorMode,
+)
+from frontdesk.errors import (
+    FrontdeskError,
+    IllegalState,
+    PermissionDenied,
+    Unavailable,
+    ValidationFailed,
+)
+from frontdesk.protocol.events import chat_from_wire, payload_to_wire, snapshot_from_wire
 
 if TYPE_CHECKING:
     from aiortc.mediastreams import MediaStreamTrack
@@ -106,6 +120,7 @@ class Meeting:
         self.lobby_timeout_at: datetime | None = None
         self._roster: dict[str, Participant] = {}
         self._lobby: dict[str, LobbyEntry] = {}
+        self._whispers: dict[int, ChatMessage] = {}
         self._changed = asyncio.Event()
         self.ice_servers: list[dict[str, Any]] = []  # from the welcome (may hold TURN secrets)
         self.media: MediaSession | None = None
@@ -250,6 +265,36 @@ class Meeting:
         )
         return self.media
 
+    # --- supervisors (agents and supervisors only) -------------------------------------
+    @property
+    def whispers(self) -> list[ChatMessage]:
+        """Whispers among the agents and supervisors, in order (a guest has none)."""
+        return [self._whispers[s] for s in sorted(self._whispers)]
+
+    @property
+    def monitoring(self) -> bool:
+        """This session is a supervisor watching unseen by the guests."""
+        return self.me is not None and self.me.supervisor is SupervisorMode.MONITOR
+
+    async def whisper(self, text: str) -> ChatMessage:
+        """Send a chat message only the agents and supervisors receive. A guest's
+        session raises ``PermissionDenied`` without asking the server."""
+        if self.me is not None and self.me.method is not JoinMethod.USER:
+            raise PermissionDenied("whispers are for agents and supervisors")
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationFailed("a whisper needs some text")
+        result = await self._request("whisper", {"id": uuid.uuid4().hex, "text": text}, True)
+        message = chat_from_wire(result["message"])
+        self._whispers[message.seq] = message
+        return message
+
+    async def barge(self) -> None:
+        """A monitoring supervisor comes in: the guests see it join from now on.
+        Anyone else (a guest included) gets ``IllegalState`` without asking."""
+        if not self.monitoring:
+            raise IllegalState("only a monitoring supervisor barges in")
+        await self._request("barge", {})
+
     async def admit(self, participant_id: str) -> None:
         await self._request("admit", {"participant_id": participant_id})
 
@@ -370,6 +415,7 @@ class Meeting:
         self._roster = {p.id: Participant.from_view(p) for p in snapshot.roster}
         self._lobby = {e.participant_id: e for e in snapshot.lobby}
         self.chat._merge(snapshot.chat)
+        self._whispers.update((w.seq, w) for w in snapshot.whispers)
         self.lobby_position = snapshot.lobby_position
         self.organizer_present = snapshot.organizer_present
         self.lobby_timeout_at = snapshot.timeout_at
@@ -423,6 +469,12 @@ class Meeting:
                 self.info.update(payload_to_wire(policy))
             case ev.MeetingEnded():
                 self.info["ended"] = True
+            case ev.WhisperPosted() as whisper if event.seq is not None and event.at is not None:
+                self._whispers[event.seq] = whisper.message(event.seq, event.at)
+            case ev.SupervisorBarged(participant_id=pid):
+                for member in (self._roster.get(pid), self.me):
+                    if member is not None and member.id == pid:
+                        member.supervisor = SupervisorMode.BARGED
             case _:
                 pass
 

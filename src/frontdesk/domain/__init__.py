@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from frontdesk.domain.commands import (
     Admit,
+    Barge,
     Command,
     Deny,
     Disconnect,
@@ -22,6 +23,7 @@ from frontdesk.domain.commands import (
     SetPolicy,
     Tick,
     Typing,
+    Whisper,
 )
 from frontdesk.domain.events import Event, EventType
 from frontdesk.domain.live import Limits
@@ -33,6 +35,7 @@ from frontdesk.domain.model import (
     MeetingState,
     Role,
     User,
+    UserRole,
     new_join_code,
     new_meeting_id,
 )
@@ -42,6 +45,7 @@ from frontdesk.domain.participants import (
     LeaveReason,
     Participant,
     SessionState,
+    SupervisorMode,
 )
 from frontdesk.domain.room import Room
 
@@ -49,6 +53,7 @@ __all__ = [
     "AccessPolicy",
     "Admit",
     "App",
+    "Barge",
     "ChatMessage",
     "Command",
     "Deny",
@@ -75,9 +80,12 @@ __all__ = [
     "SessionState",
     "SetMedia",
     "SetPolicy",
+    "SupervisorMode",
     "Tick",
     "Typing",
     "User",
+    "UserRole",
+    "Whisper",
     "new_join_code",
     "new_meeting_id",
 ]

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from frontdesk.domain.model import AccessPolicy, LobbyBypass, Role
+from frontdesk.domain.model import AccessPolicy, LobbyBypass, Role, UserRole
 from frontdesk.domain.participants import JoinMethod, LeaveReason
 
 __all__ = [
     "Admit",
+    "Barge",
     "Command",
     "Deny",
     "Disconnect",
@@ -31,18 +32,25 @@ __all__ = [
     "SetPolicy",
     "Tick",
     "Typing",
+    "Whisper",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class Join:
-    """A new session joins; ``participant_id`` is chosen (unique) by the caller."""
+    """A new session joins; ``participant_id`` is chosen (unique) by the caller.
+
+    ``user_role`` is the signed-in user's role as the transport looked it up
+    (method USER); ``monitor`` asks to watch unseen by the guests, which the
+    room grants to supervisors only."""
 
     participant_id: str
     display_name: str
     role: Role
     method: JoinMethod
     username: str | None = None  # the signed-in user (method USER)
+    user_role: UserRole | None = None
+    monitor: bool = False
     guest_app: str | None = None  # the application whose token vouched (method TOKEN)
 
 
@@ -84,6 +92,22 @@ class SendChat:
     actor: str
     client_msg_id: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Whisper:
+    """A chat message for the agents and supervisors in the meeting only."""
+
+    actor: str
+    client_msg_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Barge:
+    """A monitoring supervisor comes in: from now on the guests see it."""
+
+    actor: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +173,8 @@ Command: TypeAlias = (
     | Disconnect
     | Reconnect
     | SendChat
+    | Whisper
+    | Barge
     | Typing
     | SetMedia
     | MuteParticipant

@@ -39,7 +39,9 @@ __all__ = [
     "ParticipantReconnecting",
     "ParticipantWaiting",
     "PolicyChanged",
+    "SupervisorBarged",
     "TypingChanged",
+    "WhisperPosted",
 ]
 
 
@@ -59,6 +61,8 @@ class EventType(StrEnum):
     TYPING = "typing"  # ephemeral: seq None, never stored
     POLICY_CHANGED = "policy_changed"
     MEETING_ENDED = "meeting_ended"  # everyone still in the meeting leaves with it
+    WHISPER = "whisper"  # chat for agents and supervisors only, never for a guest
+    SUPERVISOR_BARGED = "supervisor_barged"  # to agents: a monitoring supervisor came in
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +172,39 @@ class ChatPosted:
 
 
 @dataclass(frozen=True, slots=True)
+class WhisperPosted:
+    """A whisper was accepted: a chat message that only the agents and
+    supervisors in the meeting receive (stored apart from the guests' chat)."""
+
+    NAME: ClassVar[EventType] = EventType.WHISPER
+    participant_id: str
+    display_name: str
+    text: str
+    client_msg_id: str
+    redacted: bool = False  # as ChatPosted: read back after the retention policy
+
+    def message(self, seq: int, at: datetime) -> ChatMessage:
+        return ChatMessage(
+            seq,
+            self.participant_id,
+            self.display_name,
+            self.text,
+            self.client_msg_id,
+            at,
+            self.redacted,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorBarged:
+    """To the agents: the monitoring supervisor is now visible (the guests get
+    a plain ``participant_joined`` instead)."""
+
+    NAME: ClassVar[EventType] = EventType.SUPERVISOR_BARGED
+    participant_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class TypingChanged:
     NAME: ClassVar[EventType] = EventType.TYPING
     participant_id: str
@@ -199,6 +236,8 @@ EventPayload: TypeAlias = (
     | ParticipantReconnected
     | MediaChanged
     | ChatPosted
+    | WhisperPosted
+    | SupervisorBarged
     | TypingChanged
     | PolicyChanged
     | MeetingEnded
@@ -221,6 +260,8 @@ PAYLOAD_TYPES: dict[EventType, type[EventPayload]] = {
         TypingChanged,
         PolicyChanged,
         MeetingEnded,
+        WhisperPosted,
+        SupervisorBarged,
     )
 }
 
@@ -233,6 +274,10 @@ class Event:
     at: datetime
     payload: EventPayload
     to: frozenset[str] = field(default_factory=frozenset)
+    #: For agents and supervisors only (a whisper, anything about a monitoring
+    #: supervisor): no guest receives it, nor the applications that read what
+    #: their guests read (webhooks). Decided live; ``to`` is what is stored.
+    staff_only: bool = False
 
     @property
     def type(self) -> EventType:

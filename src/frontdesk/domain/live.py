@@ -8,6 +8,7 @@ the state, so replaying a meeting's stored events rebuilds the same state.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +20,9 @@ from frontdesk.domain.participants import (
     LeaveReason,
     LobbyEntry,
     Participant,
+    ParticipantView,
     SessionState,
+    SupervisorMode,
 )
 from frontdesk.domain.snapshot import MeetingView, Snapshot
 from frontdesk.errors import ParticipantNotFound
@@ -37,6 +40,9 @@ class Limits:
     lobby_timeout_s: float = 900
     reconnect_grace_s: float = 30
     idle_timeout_s: float = 8 * 3600  # ad hoc meetings only (no scheduled start)
+    #: Supervisors monitoring at once (not counted in ``max_participants``: the
+    #: guests must not find the meeting full because of people they cannot see).
+    max_monitors: int = 5
 
 
 class LiveState:
@@ -50,6 +56,9 @@ class LiveState:
         self.participants: dict[str, Participant] = {}
         self.chat: list[ChatMessage] = []
         self.chat_index: dict[tuple[str, str], ChatMessage] = {}
+        #: Chat among agents and supervisors only, kept apart from the guests' chat.
+        self.whispers: list[ChatMessage] = []
+        self.whisper_index: dict[tuple[str, str], ChatMessage] = {}
         self.last_activity: datetime = meeting.created_at
 
     # --- folding events ------------------------------------------------------
@@ -94,6 +103,14 @@ class LiveState:
                 msg = chat.message(event.seq, event.at)
                 self.chat.append(msg)
                 self.chat_index[(msg.participant_id, msg.client_msg_id)] = msg
+            case ev.WhisperPosted() as whisper:
+                msg = whisper.message(event.seq, event.at)
+                self.whispers.append(msg)
+                self.whisper_index[(msg.participant_id, msg.client_msg_id)] = msg
+            case ev.SupervisorBarged(participant_id=pid):
+                p = self.participants[pid]
+                p.supervisor = SupervisorMode.BARGED
+                p.joined_at = event.at  # when the guests saw it come in
             case ev.PolicyChanged(access_policy=policy, lobby_bypass=bypass):
                 self.meeting = dataclasses.replace(
                     self.meeting, access_policy=policy, lobby_bypass=bypass
@@ -114,13 +131,14 @@ class LiveState:
         messages changed. Not an event: retention changes no session, and what
         is stored is redacted by the store, not replayed from here."""
         changed = 0
-        for i, msg in enumerate(self.chat):
-            if msg.redacted or msg.at >= before:
-                continue
-            kept = msg.redacted_copy()
-            self.chat[i] = kept
-            self.chat_index[(kept.participant_id, kept.client_msg_id)] = kept
-            changed += 1
+        for log, index in ((self.chat, self.chat_index), (self.whispers, self.whisper_index)):
+            for i, msg in enumerate(log):
+                if msg.redacted or msg.at >= before:
+                    continue
+                kept = msg.redacted_copy()
+                log[i] = kept
+                index[(kept.participant_id, kept.client_msg_id)] = kept
+                changed += 1
         return changed
 
     @staticmethod
@@ -144,6 +162,26 @@ class LiveState:
     def roster_ids(self) -> set[str]:
         return {p.id for p in self.participants.values() if p.in_roster}
 
+    def visible_roster(self) -> list[Participant]:
+        """The roster as the guests see it: without monitoring supervisors."""
+        return [p for p in self.participants.values() if p.in_roster and not p.hidden]
+
+    def staff_ids(self) -> set[str]:
+        """Agents and supervisors in the meeting: who may hear of a hidden
+        supervisor and receive whispers."""
+        return {p.id for p in self.participants.values() if p.in_roster and p.staff}
+
+    def guest_roster_ids(self) -> set[str]:
+        return {p.id for p in self.participants.values() if p.in_roster and not p.staff}
+
+    def audience_of(self, p: Participant) -> set[str]:
+        """Who in the roster may learn what ``p`` does: everyone, or only the
+        agents and supervisors while ``p`` monitors unseen."""
+        return self.staff_ids() if p.hidden else self.roster_ids()
+
+    def monitors(self) -> list[Participant]:
+        return [p for p in self.participants.values() if p.active and p.hidden]
+
     def joined_ids(self) -> set[str]:
         return {p.id for p in self.participants.values() if p.state is SessionState.JOINED}
 
@@ -159,7 +197,9 @@ class LiveState:
 
     def organizer_present(self) -> bool:
         """Someone who can admit (an organizer or presenter) is in the meeting."""
-        return any(p.in_roster and p.role.moderates for p in self.participants.values())
+        return any(
+            p.in_roster and p.role.moderates and not p.hidden for p in self.participants.values()
+        )
 
     def lobby_timeout_at(self, p: Participant) -> datetime | None:
         if p.lobby_since is None:
@@ -215,8 +255,24 @@ class LiveState:
         for guests still waiting in the lobby nor for those who left."""
         return self.get(participant_id).in_roster
 
+    def seen_by_guests(self) -> list[Participant]:
+        """Everyone in the meeting or its lobby as a guest may know of them (no
+        monitoring supervisor): what an application reading the meeting sees."""
+        return [p for p in self.participants.values() if p.active and not p.hidden]
+
     def snapshot_for(self, participant_id: str) -> Snapshot:
         me = self.get(participant_id)
+        if not me.staff:
+            return self._guest_snapshot(me)
+        return self._snapshot(me, tuple(p.view() for p in self.roster()), self.whispers)
+
+    def _guest_snapshot(self, me: Participant) -> Snapshot:
+        """A guest's snapshot: no monitoring supervisor, no whisper."""
+        return self._snapshot(me, tuple(p.guest_view() for p in self.visible_roster()), ())
+
+    def _snapshot(
+        self, me: Participant, roster: tuple[ParticipantView, ...], whispers: Sequence[ChatMessage]
+    ) -> Snapshot:
         inside = me.in_roster
         position: int | None = None
         if me.in_lobby:
@@ -232,7 +288,7 @@ class LiveState:
                 ended=self.ended,
             ),
             me=me.view(),
-            roster=tuple(p.view() for p in self.roster()) if inside else (),
+            roster=roster if inside else (),
             lobby=(
                 tuple(self.lobby_entry(p) for p in self.lobby())
                 if inside and me.role.moderates
@@ -243,4 +299,5 @@ class LiveState:
             organizer_present=self.organizer_present() if me.in_lobby else None,
             timeout_at=self.lobby_timeout_at(me) if me.in_lobby else None,
             last_seq=self.last_seq,
+            whispers=tuple(whispers) if inside else (),
         )

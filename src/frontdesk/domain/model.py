@@ -15,7 +15,7 @@ from enum import Enum, StrEnum
 
 from frontdesk.domain.names import MAX_DISPLAY_NAME, check_display_name, display_name_key
 from frontdesk.domain.text import has_surrogate
-from frontdesk.errors import IllegalState, MeetingEnded, ValidationFailed
+from frontdesk.errors import IllegalState, MeetingEnded, PermissionDenied, ValidationFailed
 
 __all__ = [
     "MAX_DISPLAY_NAME",
@@ -29,11 +29,14 @@ __all__ = [
     "Role",
     "Unset",
     "User",
+    "UserRole",
     "check_display_name",
     "display_name_key",
+    "ensure_supervisor",
     "guest_token_role",
     "new_join_code",
     "new_meeting_id",
+    "user_role",
 ]
 
 MAX_SUBJECT = 200
@@ -65,6 +68,36 @@ class Role(StrEnum):
     def moderates(self) -> bool:
         """Organizers and presenters admit, mute, remove and end."""
         return self in (Role.ORGANIZER, Role.PRESENTER)
+
+
+class UserRole(StrEnum):
+    """What a signed-in user is to the business (not a role inside one meeting).
+
+    Every user is an agent: signs in, organizes meetings, talks to visitors. A
+    supervisor is an agent who may also watch any meeting unseen by its guests
+    (monitor), whisper to its agents, and barge in."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+    @property
+    def supervises(self) -> bool:
+        return self is UserRole.SUPERVISOR
+
+
+def user_role(value: str) -> UserRole:
+    """A user role from its name; an unknown one is a ``validation_failed``."""
+    try:
+        return UserRole(value)
+    except ValueError:
+        names = ", ".join(r.value for r in UserRole)
+        raise ValidationFailed(f"unknown user role {value!r} (one of {names})") from None
+
+
+def ensure_supervisor(role: UserRole | str | None) -> None:
+    """The one statement of "only supervisors may": raises ``forbidden`` for anyone else."""
+    if role is None or user_role(role) is not UserRole.SUPERVISOR:
+        raise PermissionDenied("only a supervisor may do this")
 
 
 def guest_token_role(value: str) -> Role:
@@ -174,8 +207,11 @@ class User:
     password_hash: str
     created_at: datetime
     disabled: bool = False
+    role: UserRole = UserRole.AGENT
 
     def __post_init__(self) -> None:
+        if not isinstance(self.role, UserRole):
+            object.__setattr__(self, "role", user_role(self.role))
         name = _clean_text(self.username, "username", MAX_USERNAME)
         if not all(c.isalnum() or c in "._-@" for c in name):
             raise ValidationFailed("username may hold letters, digits and . _ - @ only")

@@ -7,6 +7,7 @@ frozen view that events and snapshots carry (``frontdesk.protocol`` encodes it).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +22,7 @@ __all__ = [
     "Participant",
     "ParticipantView",
     "SessionState",
+    "SupervisorMode",
 ]
 
 
@@ -51,6 +53,15 @@ class JoinMethod(StrEnum):
     USER = "user"  # a signed-in organizer or agent (vouched)
 
 
+class SupervisorMode(StrEnum):
+    """How a supervisor is in a meeting. ``monitor``: hidden from the guests (no
+    roster entry, no event about it reaches them), shown to the agents as
+    supervising, receiving only. ``barged``: came in; the guests saw a normal join."""
+
+    MONITOR = "monitor"
+    BARGED = "barged"
+
+
 @dataclass(slots=True)
 class Participant:
     """One session in a live meeting. Only the room's event handlers change it."""
@@ -74,6 +85,18 @@ class Participant:
     reconnecting_since: datetime | None = None
     # While RECONNECTING: the state a Reconnect restores (LOBBY or JOINED).
     resume_state: SessionState | None = None
+    supervisor: SupervisorMode | None = None
+
+    @property
+    def staff(self) -> bool:
+        """Signed in as a user (an agent or supervisor): not a guest of the
+        business, whatever meeting role a guest token gave it."""
+        return self.method is JoinMethod.USER
+
+    @property
+    def hidden(self) -> bool:
+        """A supervisor monitoring: nothing about it reaches a guest."""
+        return self.supervisor is SupervisorMode.MONITOR
 
     @property
     def in_roster(self) -> bool:
@@ -109,7 +132,14 @@ class Participant:
             hand_raised=self.hand_raised,
             left_reason=self.left_reason,
             reconnecting_since=self.reconnecting_since,
+            supervisor=self.supervisor,
         )
+
+    def guest_view(self) -> ParticipantView:
+        """The participant as guests see it: a supervisor who barged in is a
+        plain participant to them (a hidden one is never shown at all)."""
+        view = self.view()
+        return dataclasses.replace(view, supervisor=None) if view.supervisor else view
 
     @classmethod
     def from_view(
@@ -131,6 +161,7 @@ class Participant:
             hand_raised=view.hand_raised,
             left_reason=view.left_reason,
             reconnecting_since=view.reconnecting_since,
+            supervisor=view.supervisor,
         )
 
 
@@ -154,6 +185,8 @@ class ParticipantView:
     hand_raised: bool = False
     left_reason: LeaveReason | None = None
     reconnecting_since: datetime | None = None
+    #: Set for supervisors only, and shown to agents only (absent on the wire otherwise).
+    supervisor: SupervisorMode | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ stores and delivers the events; :meth:`Room.restore` folds stored events back.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 from frontdesk.domain import events as ev
 from frontdesk.domain.commands import (
     Admit,
+    Barge,
     Command,
     Deny,
     Disconnect,
@@ -34,6 +36,7 @@ from frontdesk.domain.commands import (
     SetPolicy,
     Tick,
     Typing,
+    Whisper,
 )
 from frontdesk.domain.events import Event
 from frontdesk.domain.live import Limits, LiveState
@@ -43,6 +46,7 @@ from frontdesk.domain.model import (
     Meeting,
     Role,
     check_display_name,
+    ensure_supervisor,
     guest_token_role,
 )
 from frontdesk.domain.participants import (
@@ -51,6 +55,7 @@ from frontdesk.domain.participants import (
     LeaveReason,
     Participant,
     SessionState,
+    SupervisorMode,
 )
 from frontdesk.domain.snapshot import Snapshot
 from frontdesk.domain.text import has_surrogate
@@ -58,6 +63,7 @@ from frontdesk.errors import (
     IllegalState,
     LimitExceeded,
     MeetingEnded,
+    ParticipantNotFound,
     PermissionDenied,
     ValidationFailed,
 )
@@ -77,7 +83,7 @@ _SELF_LEAVE_REASONS = (
 _MEDIA_FIELDS = ("audio_muted", "video_muted", "hand_raised")
 #: Commands that change nobody's session state nor role, so no lobby position.
 _LOBBY_NEUTRAL: frozenset[type[Command]] = frozenset(
-    {SendChat, Typing, SetMedia, MuteParticipant, SetPolicy}
+    {SendChat, Whisper, Typing, SetMedia, MuteParticipant, SetPolicy}
 )
 
 
@@ -89,13 +95,17 @@ class _Batch:
         self.now = now
         self.events: list[Event] = []
 
-    def emit(self, payload: ev.EventPayload, to: Iterable[str]) -> None:
-        event = Event(self.state.last_seq + 1, self.now, payload, frozenset(to))
+    def emit(
+        self, payload: ev.EventPayload, to: Iterable[str], *, staff_only: bool = False
+    ) -> None:
+        event = Event(self.state.last_seq + 1, self.now, payload, frozenset(to), staff_only)
         self.state.apply(event)
         self.events.append(event)
 
-    def signal(self, payload: ev.EventPayload, to: Iterable[str]) -> None:
-        self.events.append(Event(None, self.now, payload, frozenset(to)))
+    def signal(
+        self, payload: ev.EventPayload, to: Iterable[str], *, staff_only: bool = False
+    ) -> None:
+        self.events.append(Event(None, self.now, payload, frozenset(to), staff_only))
 
 
 class Room:
@@ -143,6 +153,20 @@ class Room:
     def chat(self) -> Sequence[ChatMessage]:
         return self._s.chat
 
+    @property
+    def whispers(self) -> Sequence[ChatMessage]:
+        """Chat among agents and supervisors (never in a guest's chat)."""
+        return self._s.whispers
+
+    def find_whisper(self, participant_id: str, client_msg_id: str) -> ChatMessage | None:
+        return self._s.whisper_index.get((participant_id, client_msg_id))
+
+    def seen_by_guests(self) -> list[Participant]:
+        """Who is in the meeting or its lobby as its guests (and the applications
+        that read what their guests read) may know: no monitoring supervisor, and
+        a supervisor who barged in as a plain participant."""
+        return [dataclasses.replace(p, supervisor=None) for p in self._s.seen_by_guests()]
+
     def participant(self, participant_id: str) -> Participant:
         return self._s.get(participant_id)
 
@@ -179,6 +203,9 @@ class Room:
         return self._s.redact_chat(before)
 
     def can_signal(self, sender: str, target: str) -> bool:
+        """Whether ``sender`` may relay WebRTC signals to ``target``: both in the
+        meeting, and a monitoring supervisor only with agents (it never sends
+        media to a guest, and no guest learns it is there)."""
         s, t = self._s.participants.get(sender), self._s.participants.get(target)
         return (
             sender != target
@@ -186,6 +213,8 @@ class Room:
             and t is not None
             and s.state is SessionState.JOINED
             and t.state is SessionState.JOINED
+            and (not s.hidden or t.staff)
+            and (not t.hidden or s.staff)
         )
 
     # --- deciding ------------------------------------------------------------
@@ -234,18 +263,30 @@ class Room:
         p = self._actor(actor)
         if not p.role.moderates:
             raise PermissionDenied(f"the {p.role.value} role may not moderate")
+        if p.hidden:
+            raise PermissionDenied("a monitoring supervisor does not moderate: barge in first")
         if p.state is not SessionState.JOINED:
             raise IllegalState(f"moderator {actor!r} is {p.state.value}, not joined")
         return p
 
+    def _target(self, actor: Participant, participant_id: str) -> Participant:
+        """The participant an action is aimed at; a monitoring supervisor does not
+        exist for a guest (the same answer as an unknown id)."""
+        target = self._s.get(participant_id)
+        if target.hidden and not actor.staff:
+            raise ParticipantNotFound(f"no participant {participant_id!r}")
+        return target
+
     def _check_room_for_one_more(self) -> None:
-        if len(self._s.roster()) >= self._s.limits.max_participants:
+        # Counted as the guests see the roster: monitoring supervisors aside.
+        if len(self._s.visible_roster()) >= self._s.limits.max_participants:
             raise LimitExceeded(f"at most {self._s.limits.max_participants} participants")
 
     def _left_audience(self, p: Participant) -> set[str]:
-        """Who learns that ``p`` left: the roster, or moderators and ``p`` from the lobby."""
+        """Who learns that ``p`` left: the roster (its staff for a monitoring
+        supervisor), or moderators and ``p`` from the lobby."""
         if p.in_roster:
-            return self._s.roster_ids()
+            return self._s.audience_of(p) | {p.id}
         return self._s.moderator_ids() | {p.id}
 
     # --- one method per command ------------------------------------------------
@@ -258,6 +299,8 @@ class Room:
             raise IllegalState(f"participant id {pid!r} was used already; join with a new id")
         name = check_display_name(c.display_name)
         method, role, meeting = _enum(JoinMethod, c.method), _enum(Role, c.role), s.meeting
+        if c.monitor:
+            self._check_monitor(c, method, role)
         if method is JoinMethod.USER:
             if role is Role.GUEST:
                 raise ValidationFailed("a signed-in user joins as organizer, presenter or attendee")
@@ -283,7 +326,9 @@ class Room:
                 raise PermissionDenied("this meeting needs a guest token to join")
             direct = meeting.access_policy is AccessPolicy.DIRECT
             state = SessionState.JOINED if direct else SessionState.LOBBY
-        if state is SessionState.JOINED:
+        if c.monitor:
+            pass  # counted apart (max_monitors, checked above)
+        elif state is SessionState.JOINED:
             self._check_room_for_one_more()
         else:
             waiting = s.lobby()
@@ -304,14 +349,29 @@ class Room:
             lobby_since=b.now if state is SessionState.LOBBY else None,
             joined_at=b.now if state is SessionState.JOINED else None,
         )
-        if state is SessionState.LOBBY:
+        if c.monitor:  # receives only, shown to the agents alone
+            p.audio_muted = p.video_muted = True
+            p.supervisor = SupervisorMode.MONITOR
+            joined = ev.ParticipantJoined(p.view(), p.username)
+            b.emit(joined, s.staff_ids() | {pid}, staff_only=True)
+        elif state is SessionState.LOBBY:
             b.emit(ev.ParticipantWaiting(p.view(), p.username, p.guest_app), s.moderator_ids())
         else:
             b.emit(ev.ParticipantJoined(p.view(), p.username, p.guest_app), s.roster_ids() | {pid})
 
+    def _check_monitor(self, c: Join, method: JoinMethod, role: Role) -> None:
+        """A monitor join: a signed-in supervisor, not the organizer, within the cap."""
+        if method is not JoinMethod.USER:
+            raise PermissionDenied("only a signed-in supervisor may monitor a meeting")
+        ensure_supervisor(c.user_role)
+        if role is Role.ORGANIZER:
+            raise ValidationFailed("the organizer joins its meeting visibly")
+        if len(self._s.monitors()) >= self._s.limits.max_monitors:
+            raise LimitExceeded(f"at most {self._s.limits.max_monitors} supervisors may monitor")
+
     def _admit(self, c: Admit, b: _Batch) -> None:
         actor = self._moderator(c.actor)
-        target = self._s.get(c.participant_id)
+        target = self._target(actor, c.participant_id)
         if not target.in_lobby:
             raise IllegalState(f"participant {target.id!r} is not waiting in the lobby")
         self._check_room_for_one_more()
@@ -324,7 +384,7 @@ class Room:
 
     def _deny(self, c: Deny, b: _Batch) -> None:
         actor = self._moderator(c.actor)
-        target = self._s.get(c.participant_id)
+        target = self._target(actor, c.participant_id)
         if not target.in_lobby:
             raise IllegalState(f"participant {target.id!r} is not waiting in the lobby")
         to = self._s.moderator_ids() | {target.id}
@@ -335,7 +395,7 @@ class Room:
         self, b: _Batch, p: Participant, reason: LeaveReason, by: str | None = None
     ) -> None:
         left = ev.ParticipantLeft(p.id, p.display_name, reason, by)
-        b.emit(left, self._left_audience(p))
+        b.emit(left, self._left_audience(p), staff_only=p.hidden)
 
     def _leave(self, c: Leave, b: _Batch) -> None:
         p = self._actor(c.actor)
@@ -348,15 +408,15 @@ class Room:
         p = self._s.get(c.actor)
         if p.state in (SessionState.RECONNECTING, SessionState.LEFT):
             return  # nothing to wait for (again)
-        to = self._s.roster_ids() - {p.id} if p.in_roster else self._s.moderator_ids()
-        b.emit(ev.ParticipantReconnecting(p.id), to)
+        to = self._s.audience_of(p) - {p.id} if p.in_roster else self._s.moderator_ids()
+        b.emit(ev.ParticipantReconnecting(p.id), to, staff_only=p.hidden)
 
     def _reconnect(self, c: Reconnect, b: _Batch) -> None:
         p = self._actor(c.actor)
         if p.state is not SessionState.RECONNECTING:
             return  # the connection was back before we noticed it dropped
-        to = self._s.roster_ids() if p.in_roster else self._s.moderator_ids() | {p.id}
-        b.emit(ev.ParticipantReconnected(p.id), to)
+        to = self._s.audience_of(p) | {p.id} if p.in_roster else self._s.moderator_ids() | {p.id}
+        b.emit(ev.ParticipantReconnected(p.id), to, staff_only=p.hidden)
 
     def _send_chat(self, c: SendChat, b: _Batch) -> None:
         s = self._s
@@ -367,42 +427,76 @@ class Room:
         if (p.id, cmid) in s.chat_index:
             return  # a retried send: stored once, find_chat() gives the original
         self._joined(c.actor)
-        if not isinstance(c.text, str) or not c.text.strip():
-            raise ValidationFailed("a chat message needs some text")
-        if has_surrogate(c.text):
-            raise ValidationFailed("a chat message must be valid Unicode (a lone surrogate)")
-        if len(c.text) > s.limits.max_chat_chars:
-            raise LimitExceeded(f"a chat message holds at most {s.limits.max_chat_chars} chars")
-        if len(s.chat) >= s.limits.max_chat_messages:
-            raise LimitExceeded(f"this meeting's chat is full ({s.limits.max_chat_messages})")
+        if p.hidden:
+            raise PermissionDenied("a monitoring supervisor does not chat with guests: whisper")
+        self._check_text(c.text, s.chat)
         b.emit(ev.ChatPosted(p.id, p.display_name, c.text, cmid), s.roster_ids())
+
+    def _check_text(self, text: str, log: Sequence[ChatMessage]) -> None:
+        limits = self._s.limits
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationFailed("a chat message needs some text")
+        if has_surrogate(text):
+            raise ValidationFailed("a chat message must be valid Unicode (a lone surrogate)")
+        if len(text) > limits.max_chat_chars:
+            raise LimitExceeded(f"a chat message holds at most {limits.max_chat_chars} chars")
+        if len(log) >= limits.max_chat_messages:
+            raise LimitExceeded(f"this meeting's chat is full ({limits.max_chat_messages})")
+
+    def _whisper(self, c: Whisper, b: _Batch) -> None:
+        s = self._s
+        p = s.get(c.actor)
+        cmid = c.client_msg_id
+        if not isinstance(cmid, str) or not 0 < len(cmid) <= MAX_CLIENT_MSG_ID:
+            raise ValidationFailed(f"client_msg_id must be 1..{MAX_CLIENT_MSG_ID} characters")
+        if (p.id, cmid) in s.whisper_index:
+            return  # a retried send: stored once, find_whisper() gives the original
+        self._joined(c.actor)
+        if not p.staff:
+            raise PermissionDenied("whispers are for agents and supervisors")
+        self._check_text(c.text, s.whispers)
+        whisper = ev.WhisperPosted(p.id, p.display_name, c.text, cmid)
+        b.emit(whisper, s.staff_ids(), staff_only=True)
+
+    def _barge(self, c: Barge, b: _Batch) -> None:
+        s = self._s
+        p = self._joined(c.actor)
+        if not p.hidden:
+            raise IllegalState("only a monitoring supervisor barges in")
+        self._check_room_for_one_more()
+        b.emit(ev.SupervisorBarged(p.id), s.staff_ids(), staff_only=True)
+        # To the guests it is someone joining, like any other.
+        b.emit(ev.ParticipantJoined(p.guest_view(), p.username), s.guest_roster_ids())
 
     def _typing(self, c: Typing, b: _Batch) -> None:
         p = self._joined(c.actor)
-        b.signal(ev.TypingChanged(p.id, bool(c.typing)), self._s.joined_ids() - {p.id})
+        to = (self._s.staff_ids() if p.hidden else self._s.joined_ids()) - {p.id}
+        b.signal(ev.TypingChanged(p.id, bool(c.typing)), to, staff_only=p.hidden)
 
     def _emit_media(self, b: _Batch, p: Participant, by: str, **changes: bool) -> None:
         current = {f: getattr(p, f) for f in _MEDIA_FIELDS}
         new = {**current, **changes}
         if new == current:
             return
-        b.emit(ev.MediaChanged(p.id, by, **new), self._s.roster_ids())
+        b.emit(ev.MediaChanged(p.id, by, **new), self._s.audience_of(p), staff_only=p.hidden)
 
     def _set_media(self, c: SetMedia, b: _Batch) -> None:
         p = self._joined(c.actor)
+        if p.hidden:
+            raise PermissionDenied("a monitoring supervisor receives only: barge in to talk")
         changes = {f: bool(v) for f in _MEDIA_FIELDS if (v := getattr(c, f)) is not None}
         self._emit_media(b, p, p.id, **changes)
 
     def _mute(self, c: MuteParticipant, b: _Batch) -> None:
         actor = self._moderator(c.actor)
-        target = self._s.get(c.participant_id)
+        target = self._target(actor, c.participant_id)
         if not target.in_roster:
             raise IllegalState(f"participant {target.id!r} is not in the meeting")
         self._emit_media(b, target, actor.id, audio_muted=True)
 
     def _remove(self, c: Remove, b: _Batch) -> None:
         actor = self._moderator(c.actor)
-        target = self._s.get(c.participant_id)
+        target = self._target(actor, c.participant_id)
         if target.id == actor.id:
             raise IllegalState("leave instead of removing yourself")
         if target.role is Role.ORGANIZER and actor.role is not Role.ORGANIZER:
@@ -472,6 +566,8 @@ _HANDLERS: dict[type[Any], Callable[[Room, Any, _Batch], None]] = {
     Disconnect: Room._disconnect,
     Reconnect: Room._reconnect,
     SendChat: Room._send_chat,
+    Whisper: Room._whisper,
+    Barge: Room._barge,
     Typing: Room._typing,
     SetMedia: Room._set_media,
     MuteParticipant: Room._mute,

@@ -41,3 +41,5 @@ class Snapshot:
     last_seq: int
     #: Older chat was left out (a client asks for it with ``history``).
     chat_truncated: bool = False
+    #: Whispers among agents and supervisors: empty (and absent on the wire) for a guest.
+    whispers: tuple[ChatMessage, ...] = ()

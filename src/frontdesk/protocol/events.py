@@ -57,6 +57,9 @@ _T = TypeVar("_T")
 _RECORD_ONLY = frozenset({"username", "guest_app"})
 #: Fields said only when true (older peers never saw them; messages stay small).
 _ONLY_WHEN_TRUE = frozenset({"redacted"})
+#: Fields said only when they hold something (``None``, empty): added for
+#: supervisors, so every frame and record without one stays as it always was.
+_OMITTED_WHEN_EMPTY = frozenset({"supervisor", "whispers"})
 
 #: The stored events whose content the chat retention policy deletes, and the
 #: fields that hold it: the record keeps everything else (who, when, to whom)
@@ -64,6 +67,7 @@ _ONLY_WHEN_TRUE = frozenset({"redacted"})
 #: wrote (a whisper) adds itself here.
 REDACTABLE: dict[str, tuple[str, ...]] = {
     EventType.CHAT_MESSAGE.value: ("text",),
+    EventType.WHISPER.value: ("text",),
 }
 
 
@@ -93,6 +97,8 @@ def _wire_dict(value: Any, names: tuple[str, ...]) -> dict[str, Any]:
         field = getattr(value, name)
         if field is False and name in _ONLY_WHEN_TRUE:
             continue  # a flag that is on the wire only when set (golden files unchanged)
+        if name in _OMITTED_WHEN_EMPTY and (field is None or field == ()):
+            continue  # supervisors' fields: absent for everyone else
         out[name] = _to_json(field)
     return out
 
@@ -201,11 +207,15 @@ def _schema_type(tp: Any) -> str:
 
 def _schema(cls: type[Any]) -> dict[str, str]:
     hints = _hints(cls)
-    return {
-        f.name: _schema_type(hints[f.name])
-        for f in dataclasses.fields(cls)
-        if f.name not in _RECORD_ONLY
-    }
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name in _RECORD_ONLY:
+            continue
+        kind = _schema_type(hints[f.name])
+        if f.name in _OMITTED_WHEN_EMPTY and not kind.endswith("?"):
+            kind += "?"
+        out[f.name] = kind
+    return out
 
 
 #: Event name -> {field: "type[?]"} of its wire ``data`` (as CLIENT_MESSAGES).

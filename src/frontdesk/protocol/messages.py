@@ -27,6 +27,7 @@ __all__ = [
     "SERVER_MESSAGES",
     "Admit",
     "Auth",
+    "Barge",
     "Chat",
     "ClientMessage",
     "Deny",
@@ -40,6 +41,7 @@ __all__ = [
     "Remove",
     "Signal",
     "Typing",
+    "Whisper",
     "decode_client",
     "decode_server",
     "encode",
@@ -64,6 +66,10 @@ AuthKind = Literal["token", "url", "session", "resume"]
 CLIENT_MESSAGES: dict[str, dict[str, str]] = {
     "hello": {"v": "int", "auth": "object", "client": "str?"},
     "chat": {"id": "str", "text": "str"},
+    # a chat message for the agents and supervisors only (never a guest)
+    "whisper": {"id": "str", "text": "str"},
+    # a monitoring supervisor comes in: the guests see it join from now on
+    "barge": {},
     "typing": {"typing": "bool"},
     "media": {"audio_muted": "bool?", "video_muted": "bool?", "hand_raised": "bool?"},
     "admit": {"participant_id": "str"},
@@ -130,6 +136,8 @@ class Auth:
     display_name: str | None = None
     meeting_id: str | None = None
     last_seq: int = 0
+    #: A session join that asks to monitor unseen (granted to supervisors only).
+    monitor: bool = False
 
     def __repr__(self) -> str:  # never print a secret
         return f"Auth(kind={self.kind!r}, meeting_id={self.meeting_id!r})"
@@ -147,6 +155,18 @@ class Hello:
 class Chat:
     id: str
     text: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Whisper:
+    id: str
+    text: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Barge:
     ref: str | None = None
 
 
@@ -221,6 +241,8 @@ class Ping:
 ClientMessage = (
     Hello
     | Chat
+    | Whisper
+    | Barge
     | Typing
     | Media
     | Admit
@@ -289,10 +311,16 @@ def _auth(obj: dict[str, Any]) -> Auth:
             display_name=_str(obj, "display_name", 200),
         )
     if kind == "session":
+        monitor = obj.get("monitor", False)
+        if monitor is None:
+            monitor = False
+        if not isinstance(monitor, bool):
+            raise ProtocolError("auth.monitor must be a boolean")
         return Auth(
             kind="session",
             token=_str(obj, "token", MAX_TOKEN),
             meeting_id=_str(obj, "meeting_id", MAX_ID),
+            monitor=monitor,
         )
     if kind == "resume":
         last = obj.get("last_seq", 0)
@@ -337,12 +365,15 @@ def decode_client(raw: str | bytes) -> ClientMessage:
             raise UnsupportedVersion(f"this server speaks protocol version {PROTOCOL_VERSION}")
         client = _str(obj, "client", 100, required=False)
         return Hello(v=obj["v"], auth=_auth(obj["auth"]), client=client, ref=ref)
-    if kind == "chat":
-        return Chat(
+    if kind in ("chat", "whisper"):
+        cls = Chat if kind == "chat" else Whisper
+        return cls(
             id=_str(obj, "id", MAX_ID) or "",
             text=_str(obj, "text", MAX_CHAT_FRAME_TEXT, required=False) or "",
             ref=ref,
         )
+    if kind == "barge":
+        return Barge(ref=ref)
     if kind == "typing":
         return Typing(typing=obj["typing"], ref=ref)
     if kind == "media":

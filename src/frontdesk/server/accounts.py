@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from frontdesk.config import Settings
-from frontdesk.domain.model import User, check_display_name
+from frontdesk.domain.model import User, UserRole, check_display_name, user_role
 from frontdesk.errors import InvalidCredentials, TokenInvalid, UserNotFound, ValidationFailed
 from frontdesk.server.credentials import Credentials
 from frontdesk.server.keyring import KeyManager
@@ -49,13 +49,20 @@ class Accounts:
         self._credentials = credentials
         self._names: dict[str, tuple[float, str]] = {}  # username -> (read at, name)
 
-    async def create(self, username: str, display_name: str, password: str) -> User:
+    async def create(
+        self,
+        username: str,
+        display_name: str,
+        password: str,
+        role: UserRole | str = UserRole.AGENT,
+    ) -> User:
         _check_password(password)
         user = User(
             username=username.strip(),
             display_name=check_display_name(display_name),
             password_hash=await self._credentials.hasher.hash(password),
             created_at=self._clock(),
+            role=user_role(role),
         )
         await self._store.create_user(user)
         return user
@@ -109,6 +116,15 @@ class Accounts:
         await self._store.delete_user(username)
         self._names.pop(username, None)
         return user
+
+    async def set_role(self, username: str, role: UserRole | str) -> User:
+        """Make a user an agent or a supervisor. Sessions look the role up on
+        every use, so the change holds from the next request or join."""
+        user = await self._store.get_user(username)
+        changed = replace(user, role=user_role(role))
+        if changed != user:
+            await self._store.update_user(changed)
+        return changed
 
     async def login(
         self, username: str, password: str, *, address: str = "unknown"

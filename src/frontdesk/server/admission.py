@@ -118,7 +118,17 @@ class GuestAdmission:
             user = await ops.accounts.for_session(auth.token)
             lr = await self.live.room(auth.meeting_id)
             role = Role.ORGANIZER if user.username == lr.room.meeting.organizer else Role.PRESENTER
-            join = cmd.Join(pid, user.display_name, role, JoinMethod.USER, username=user.username)
+            # The role is looked up with the session, on every join; the
+            # meeting core decides whether it allows monitoring.
+            join = cmd.Join(
+                pid,
+                user.display_name,
+                role,
+                JoinMethod.USER,
+                username=user.username,
+                user_role=user.role,
+                monitor=auth.monitor,
+            )
         else:  # pragma: no cover - the decoder knows only these kinds
             raise TokenInvalid(BAD_TOKEN)
         async with lr.lock:

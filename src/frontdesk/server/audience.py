@@ -14,6 +14,11 @@ service API's participant list and the webhooks — so that the two cannot drift
   until one of its own guests is let in; from then on it reads what its guest
   reads in the meeting.
 
+What an application reads is what its guests are shown: a supervisor
+monitoring unseen and the whispers among agents are left out of both (the
+meeting core marks those events ``staff_only`` and leaves the monitors out of
+``Room.seen_by_guests``).
+
 The operator and the agents (``app=None`` callers) are not limited by this.
 """
 

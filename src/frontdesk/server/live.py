@@ -34,6 +34,7 @@ from frontdesk.domain.events import (
     MediaChanged,
     PolicyChanged,
     TypingChanged,
+    WhisperPosted,
 )
 from frontdesk.domain.live import Limits
 from frontdesk.domain.model import Meeting, Role
@@ -66,7 +67,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 #: Events after which every session is in the state it was in: delivering them
 #: does not look at the room's connections one by one.
-_SESSION_NEUTRAL = (ChatPosted, TypingChanged, MediaChanged, LobbyPosition, PolicyChanged)
+_SESSION_NEUTRAL = (
+    ChatPosted,
+    WhisperPosted,
+    TypingChanged,
+    MediaChanged,
+    LobbyPosition,
+    PolicyChanged,
+)
 SNAPSHOT_CHAT = 200  # chat messages in a snapshot; older ones via "history"
 #: Bytes of chat in one frame (snapshot or history answer), far below the
 #: SDKs' frame limit however long or non-ASCII the messages are.
@@ -108,19 +116,21 @@ class Publisher(Protocol):
 def wire_snapshot(lr: LiveRoom, participant_id: str) -> dict[str, Any]:
     snap = lr.room.snapshot_for(participant_id)
     tail, truncated = chat_tail(snap.chat, SNAPSHOT_CHAT)
+    whispers, _ = chat_tail(snap.whispers, SNAPSHOT_CHAT) if snap.whispers else ([], False)
     snap = dataclasses.replace(
         snap,
         # The name a visitor waits for ("waiting for Alice Advisor to let you in").
         meeting=dataclasses.replace(snap.meeting, organizer_display_name=lr.organizer_name),
         chat=tuple(tail),
         chat_truncated=truncated,
+        whispers=tuple(whispers),
     )
     return snapshot_to_wire(snap)
 
 
 #: Commands that change no session: decided under the lock, stored and answered
 #: after it is released (in order), so a busy room commits many at once.
-_PIPELINED = (cmd.SendChat, cmd.Typing, cmd.SetMedia)
+_PIPELINED = (cmd.SendChat, cmd.Whisper, cmd.Typing, cmd.SetMedia)
 
 
 class _Pending:
@@ -645,9 +655,8 @@ class LiveMeetings:
             lr = None
         room = lr.room if lr is not None else await self.view(meeting_id)
         out = []
-        for p in room.participants.values():
-            if p.state is SessionState.LEFT:
-                continue
+        # Applications read what their guests see: no monitoring supervisor.
+        for p in room.seen_by_guests():
             out.append(
                 {
                     "id": p.id,

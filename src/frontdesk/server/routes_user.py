@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from frontdesk.domain import commands as cmd
-from frontdesk.domain.model import MeetingState
+from frontdesk.domain.model import MeetingState, ensure_supervisor
 from frontdesk.domain.participants import SessionState
 from frontdesk.errors import FrontdeskError, PermissionDenied
 from frontdesk.server.csrf import check_same_origin
@@ -60,6 +60,7 @@ async def login(body: SessionIn, request: Request, ops: OpsDep) -> JSONResponse:
         username=user.username,
         display_name=user.display_name,
         expires_at=claims.expires_at,
+        role=user.role.value,
     )
     resp = JSONResponse(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
     resp.set_cookie(
@@ -93,7 +94,8 @@ async def logout(request: Request, ops: OpsDep) -> Response:
 
 @router.get("/me", responses=_AUTH)
 async def me(user: UserDep) -> dict[str, str]:
-    return {"username": user.username, "display_name": user.display_name}
+    """Who is signed in, and as what: ``role`` is ``agent`` or ``supervisor``."""
+    return {"username": user.username, "display_name": user.display_name, "role": user.role.value}
 
 
 @router.get("/me/meetings", response_model=MeetingList, responses=_AUTH)
@@ -175,6 +177,38 @@ async def my_lobby(user: UserDep, ops: OpsDep, request: Request) -> dict[str, An
                 }
             )
     out.sort(key=lambda x: str(x["waiting_since"] or ""))
+    return {"items": out}
+
+
+@router.get("/supervisor/meetings", responses=_AUTH)
+async def supervised_meetings(
+    user: UserDep,
+    ops: OpsDep,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Supervisors only: the open meetings of every organizer, to monitor, with
+    who is in the ones live on this node (``live`` false: nobody in yet, or
+    hosted by another node)."""
+    ensure_supervisor(user.role)
+    live: LiveMeetings = request.app.state.live
+    out: list[dict[str, Any]] = []
+    for m in await ops.meetings.find(state=MeetingState.ACTIVE, limit=limit):
+        lr = live.loaded(m.id)
+        people = [] if lr is None or lr.room.ended else lr.room.roster()
+        out.append(
+            {
+                "id": m.id,
+                "subject": m.subject,
+                "organizer": m.organizer,
+                "live": lr is not None and not lr.room.ended,
+                "agents": sum(1 for p in people if p.staff and not p.hidden),
+                "guests": sum(1 for p in people if not p.staff),
+                "monitors": sum(1 for p in people if p.hidden),
+                "waiting": 0 if lr is None else len(lr.room.lobby()),
+            }
+        )
+    out.sort(key=lambda x: (not x["live"], -x["guests"], x["subject"]))
     return {"items": out}
 
 

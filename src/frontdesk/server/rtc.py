@@ -427,6 +427,14 @@ class RtcEndpoint:
                 if stored is None:  # pragma: no cover - the domain stored it or raised
                     raise ProtocolError("message not stored")
                 return {"message": chat_to_wire(stored)}
+            case m.Whisper(id=wid, text=text):
+                await live.execute(lr, cmd.Whisper(pid, wid, text))
+                whisper = lr.room.find_whisper(pid, wid)
+                if whisper is None:  # pragma: no cover - the domain stored it or raised
+                    raise ProtocolError("whisper not stored")
+                return {"message": chat_to_wire(whisper)}
+            case m.Barge():
+                await live.execute(lr, cmd.Barge(pid))
             case m.Typing(typing=typing):
                 await live.execute(lr, cmd.Typing(pid, typing))
                 return None

@@ -177,6 +177,8 @@ class SessionOut(BaseModel):
     username: str
     display_name: str
     expires_at: datetime
+    #: ``agent`` or ``supervisor`` (looked up again on every use of the token).
+    role: str = "agent"
 
 
 WebhookEvent = Literal[

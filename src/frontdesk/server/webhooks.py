@@ -127,7 +127,7 @@ def webhook_event_for(event: Event, meeting_id: str) -> list[tuple[str, dict[str
     The data is the event's wire data (:mod:`frontdesk.protocol.events`), a
     participant flattened to its id, name and role."""
     name = _MAPPING.get(event.type)
-    if name is None:
+    if name is None or event.staff_only:  # an application reads what its guests see
         return []
     data: dict[str, Any] = {
         "meeting_id": meeting_id,

@@ -1133,11 +1133,12 @@ def _user_row(user: User) -> dict[str, Any]:
         "password_hash": user.password_hash,
         "created_at": user.created_at,
         "disabled": user.disabled,
+        "role": user.role.value,
     }
 
 
 def _user(m: Mapping[Any, Any]) -> User:
-    return User(**m)
+    return User(**m)  # role: its name; User turns it into a UserRole (or refuses it)
 
 
 def _meeting_row(meeting: Meeting) -> dict[str, Any]:

@@ -108,6 +108,8 @@ users = sa.Table(
     sa.Column("password_hash", _str(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("disabled", sa.Boolean(), nullable=False),
+    # agent | supervisor (frontdesk.domain.model.UserRole); 0008
+    sa.Column("role", _str(), nullable=False, server_default=sa.text("'agent'")),
 )
 
 meetings = sa.Table(

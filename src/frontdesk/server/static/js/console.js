@@ -12,7 +12,7 @@ const POLL_MS = 2000;
 const BASE_TITLE = "Frontdesk console";
 const status = $("#status");
 
-let session = null; // {token, username, display_name, expires_at}
+let session = null; // {token, username, display_name, expires_at, role}
 let meetings = [];
 let pollTimer = null;
 let clockTimer = null;
@@ -80,7 +80,9 @@ function signOut(message) {
 }
 
 async function showDashboard() {
-  $("#whoami").textContent = `Signed in as ${session.display_name}`;
+  const supervisor = session.role === "supervisor";
+  $("#whoami").textContent = `Signed in as ${session.display_name}${supervisor ? " (supervisor)" : ""}`;
+  $("#supervise").hidden = !supervisor;
   $("#whoami").hidden = false;
   $("#signout").hidden = false;
   $("#back").hidden = true;
@@ -218,12 +220,42 @@ function stopPolling() {
 }
 
 async function poll() {
+  if (session && session.role === "supervisor") loadSupervised();
   try {
     restQueue = (await api("/v1/me/lobby")).items;
   } catch (e) {
     return; // a transient failure: keep the last queue
   }
   renderQueue();
+}
+
+// --- supervising ------------------------------------------------------------------------
+async function loadSupervised() {
+  let items;
+  try {
+    items = (await api("/v1/supervisor/meetings?limit=100")).items;
+  } catch (e) {
+    if (e.status === 403) { session.role = "agent"; $("#supervise").hidden = true; }
+    return;
+  }
+  const list = $("#supervised");
+  const key = items.map((m) => `${m.id}:${m.live}:${m.guests}:${m.agents}:${m.monitors}`).join(",");
+  if (list.dataset.key === key) return; // unchanged: keep focus on its buttons
+  list.dataset.key = key;
+  clear(list);
+  $("#supervise-empty").hidden = items.length > 0;
+  for (const m of items) {
+    const title = m.subject || "Untitled meeting";
+    const people = m.live ? `${m.agents} agent(s) · ${m.guests} visitor(s) · ${m.waiting} waiting` : "nobody in yet";
+    list.append(el("li", { class: "meeting", data: { meetingId: m.id } },
+      el("div", { class: "meta" },
+        el("strong", { text: title }),
+        el("span", { class: "muted", text: `organizer ${m.organizer} · ${people}` })),
+      el("div", { class: "actions" },
+        el("button", { class: "btn primary small", text: "Monitor",
+          attrs: { type: "button", "data-action": "monitor", "aria-label": `Monitor ${title}` },
+          on: { click: () => openMeeting(m.id, { monitor: true }) } }))));
+  }
 }
 
 function queueEntries() {
@@ -311,12 +343,12 @@ async function decide(entry, admit) {
 }
 
 // --- in a meeting ---------------------------------------------------------------------
-async function openMeeting(meetingId) {
+async function openMeeting(meetingId, { monitor = false } = {}) {
   unlockAudio();
   if (current && (current.info || {}).id === meetingId) { showScreen("meeting"); return; }
   if (current) await leaveCurrent();
   try {
-    current = await joinAsUser({ baseUrl: location.origin, meetingId, sessionToken: session.token });
+    current = await joinAsUser({ baseUrl: location.origin, meetingId, sessionToken: session.token, monitor });
   } catch (e) {
     current = null;
     announce(status, `Could not open the meeting: ${errorText(e)}`);
@@ -326,7 +358,9 @@ async function openMeeting(meetingId) {
   const me = current;
   me.on("lobby", () => renderQueue());
   me.on("left", ({ reason }) => { if (me === current) onLeft(reason); });
-  view = new MeetingView($("#meeting-view"), me, { moderator: true, media: { audio: true, video: true }, status });
+  view = new MeetingView($("#meeting-view"), me, {
+    moderator: !monitor, staff: true, media: { audio: true, video: true }, status,
+  });
   $("#back").hidden = false;
   showScreen("meeting");
   renderQueue();
@@ -378,6 +412,7 @@ window.addEventListener("focus", () => { unseenArrival = false; if (session) ren
   try {
     const me = await api("/v1/me");
     session.display_name = me.display_name;
+    session.role = me.role;
     await showDashboard();
   } catch {
     if (session) signOut();

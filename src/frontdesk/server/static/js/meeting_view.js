@@ -13,12 +13,14 @@ export class MeetingView {
   /**
    * @param {HTMLElement} root   empty container the view fills
    * @param {object} meeting     a Meeting of /sdk/frontdesk.js
-   * @param {{moderator?: boolean, media?: object, status: HTMLElement}} opts
+   * @param {{moderator?: boolean, staff?: boolean, media?: object, status: HTMLElement}} opts
+   *   `staff`: an agent's or supervisor's view (whispers, supervisor controls)
    */
   constructor(root, meeting, opts) {
     this.root = root;
     this.meeting = meeting;
     this.moderator = Boolean(opts.moderator);
+    this.staff = Boolean(opts.staff);
     this.mediaOptions = opts.media || { audio: true, video: true };
     this.status = opts.status;
     this.offs = [];
@@ -62,14 +64,90 @@ export class MeetingView {
       el("label", { text: "Message", attrs: { for: "chat-input" }, class: "visually-hidden" }),
       this.chatInput,
       el("button", { class: "btn primary", text: "Send", attrs: { type: "submit" } }));
+    this.chatForm = form;
     const side = el("aside", { class: "side" },
       el("h3", { text: "People" }), this.roster,
       el("h3", { text: "Chat" }), this.olderBtn, this.chatLog, this.typing, form);
+    if (this.staff) side.append(this.buildWhispers());
+    this.monitorBanner = el("p", { class: "monitor-banner", attrs: { role: "status", hidden: true, "data-monitor": "1" },
+      text: "Monitoring: the visitor does not see or hear you. Whisper to the agent, or barge in to talk." });
+    this.bargeBtn = this.button("Barge in", "barge", () => this.barge(), "btn primary");
+    this.bargeBtn.hidden = true;
+    controls.append(this.bargeBtn);
     this.root.append(
       el("h2", { text: subject, attrs: { id: "meeting-heading" } }),
       this.banner,
+      this.monitorBanner,
       el("div", { class: "stage" }, el("div", { class: "main" }, this.tiles, this.mediaNote, controls), side),
     );
+  }
+
+  // --- whispers (agents and supervisors only) ----------------------------------
+  buildWhispers() {
+    this.whisperLog = el("ol", { class: "whisper-log", attrs: { "aria-label": "Whispers", tabindex: "0" } });
+    this.whisperInput = el("input", {
+      attrs: { id: "whisper-input", name: "whisper", autocomplete: "off", maxlength: "4000", required: true },
+    });
+    const form = el("form", { class: "whisper-form", on: { submit: (e) => this.sendWhisper(e) } },
+      el("label", { text: "Whisper", attrs: { for: "whisper-input" }, class: "visually-hidden" }),
+      this.whisperInput,
+      el("button", { class: "btn", text: "Whisper", attrs: { type: "submit", "data-action": "whisper" } }));
+    this.whisperBox = el("section", { class: "whispers", attrs: { "aria-label": "Whispers" } },
+      el("h3", { text: "Whispers" }),
+      el("p", { class: "note", text: "Only agents and supervisors see these; never the visitor." }),
+      this.whisperLog, form);
+    return this.whisperBox;
+  }
+
+  renderWhispers() {
+    if (!this.whisperLog) return;
+    const log = this.whisperLog;
+    clear(log);
+    for (const msg of this.meeting.whispers || []) {
+      const mine = msg.participant_id === this.meeting.participantId;
+      log.append(el("li", { class: mine ? "msg whisper mine" : "msg whisper", data: { seq: msg.seq, pid: msg.participant_id } },
+        el("span", { class: "who", text: mine ? "You" : msg.display_name }),
+        el("span", { class: "badge whisper", text: "whisper" }),
+        el("time", { text: formatClock(msg.at), attrs: { datetime: msg.at } }),
+        el("p", { class: "text", text: msg.text })));
+    }
+    log.scrollTop = log.scrollHeight;
+  }
+
+  async sendWhisper(event) {
+    event.preventDefault();
+    const text = this.whisperInput.value.trim();
+    if (!text) return;
+    this.whisperInput.value = "";
+    try {
+      await this.meeting.whisper(text);
+      this.renderWhispers();
+    } catch (err) {
+      this.whisperInput.value = text;
+      announce(this.status, `Whisper not sent: ${err.message || err}`);
+    }
+    this.whisperInput.focus();
+  }
+
+  renderSupervision() {
+    const monitoring = Boolean(this.meeting.monitoring);
+    this.monitorBanner.hidden = !monitoring;
+    this.bargeBtn.hidden = !monitoring;
+    // A monitor talks to the agent only: the guests' chat and media wait for the barge.
+    this.chatForm.hidden = monitoring;
+    for (const b of [this.muteBtn, this.camBtn]) b.hidden = monitoring;
+  }
+
+  async barge() {
+    this.bargeBtn.disabled = true;
+    try {
+      await this.meeting.barge();
+      announce(this.status, "You barged in: the visitor now sees you");
+    } catch (err) {
+      announce(this.status, `Could not barge in: ${err.message || err}`);
+    }
+    this.bargeBtn.disabled = false;
+    this.renderAll();
   }
 
   button(text, name, handler, cls = "btn") {
@@ -98,6 +176,10 @@ export class MeetingView {
         announce(this.status, `${msg.display_name} (${roleText(this.person(msg.participant_id))}): ${msg.text}`);
       }
     });
+    on("whisper", (msg) => {
+      this.renderWhispers();
+      if (msg.participant_id !== m.participantId) announce(this.status, `Whisper from ${msg.display_name}: ${msg.text}`);
+    });
     on("typing", ({ participant_id: pid, typing }) => {
       if (pid === m.participantId) return;
       if (typing) this.typers.set(pid, Date.now()); else this.typers.delete(pid);
@@ -125,6 +207,8 @@ export class MeetingView {
     this.renderRoster();
     this.renderTiles();
     this.renderChat();
+    this.renderWhispers();
+    this.renderSupervision();
     this.renderTyping();
     if (this.meeting.state === "joined") this.startMedia();
   }
@@ -134,6 +218,10 @@ export class MeetingView {
     if (this.mediaStarted) return;
     this.mediaStarted = true;
     const wanted = this.mediaOptions;
+    if (this.meeting.monitoring) {
+      this.mediaStarted = false; // after a barge in, media may start
+      return;
+    }
     if (!wanted.audio && !wanted.video) {
       this.showMediaNote("You joined without camera and microphone: chat only.");
       return;
@@ -218,6 +306,7 @@ export class MeetingView {
       videoOff: m.videoMuted || !selfStream || selfStream.getVideoTracks().length === 0 });
     for (const p of m.roster.values()) {
       if (p.id === m.participantId || p.state !== "joined") continue;
+      if (p.supervisor === "monitor") continue; // watches unseen: shown under People only
       const stream = m.remoteStreams ? m.remoteStreams.get(p.id) || null : null;
       want.set(p.id, { name: p.display_name, stream, self: false, videoOff: Boolean(p.video_muted) || !stream,
         audioMuted: Boolean(p.audio_muted), who: p });

@@ -79,6 +79,16 @@ export function roleText(p) {
 export function roleBadges(p, { verification = true } = {}) {
   const r = roleOf(p);
   const badges = [el("span", { class: `badge role role-${r.key}`, text: r.label, data: { role: r.key } })];
+  // Only agents and supervisors are ever told who supervises (guests never get the field).
+  if (p && (p.supervisor === "monitor" || p.supervisor === "barged")) {
+    const watching = p.supervisor === "monitor";
+    badges.push(el("span", {
+      class: "badge role role-supervising",
+      text: watching ? "supervising" : "supervisor",
+      data: { role: watching ? "supervising" : "supervisor" },
+      attrs: { title: watching ? "unseen and unheard by the visitor" : "came in as a supervisor" },
+    }));
+  }
   if (verification && !r.verified) {
     badges.push(el("span", { class: "badge role role-unverified", text: "not verified", data: { role: "unverified" } }));
   }

@@ -20,6 +20,19 @@ export class ChatMixin {
     return msg;
   }
 
+  /**
+   * Whisper: a chat message that only the agents and supervisors in the meeting
+   * receive (never a guest). A guest's session gets FrontdeskError "forbidden".
+   * @param {string} text @returns {Promise<object>} the stored whisper
+   */
+  async whisper(text) {
+    const id = newId().slice(0, 32);
+    const result = await this._request("whisper", { id, text }, { retry: true });
+    const msg = result.message;
+    if (msg) this._mergeWhispers([msg], true);
+    return msg;
+  }
+
   /** Tell the others whether I am typing (no answer; lost while disconnected). */
   setTyping(typing) {
     if (this.state === "joined") this._send("typing", { typing: !!typing });
@@ -33,6 +46,16 @@ export class ChatMixin {
     const before = this.chat.length ? this.chat[0].seq : this.lastSeq + 1;
     const result = await this._request("history", { before_seq: before, limit });
     return this._mergeChat(result.messages || [], false);
+  }
+
+  /** Add whispers in seq order without duplicates (a "whisper" event for each new one). */
+  _mergeWhispers(messages, announce) {
+    const seen = new Set(this.whispers.map((c) => c.seq));
+    const added = messages.filter((c) => !seen.has(c.seq) && (seen.add(c.seq), true));
+    if (!added.length) return added;
+    this.whispers = this.whispers.concat(added).sort((a, b) => a.seq - b.seq);
+    if (announce) for (const c of added) this._emit("whisper", c);
+    return added;
   }
 
   /** Add messages in seq order without duplicates; returns the new ones. */

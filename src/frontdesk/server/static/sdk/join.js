@@ -137,13 +137,18 @@ export async function joinWithToken({ discoveryUri, token, media = true }) {
 }
 
 /**
- * Join a meeting as a signed-in user (organizer or agent).
- * @param {{baseUrl: string, meetingId: string, sessionToken: string, media?: boolean}} opts
+ * Join a meeting as a signed-in user (organizer or agent). `monitor: true` (a
+ * supervisor only; others get FrontdeskError "forbidden") watches unseen by the
+ * guests: chat-only, receiving whispers, until `meeting.barge()`.
+ * @param {{baseUrl: string, meetingId: string, sessionToken: string, media?: boolean, monitor?: boolean}} opts
  * @returns {Promise<Meeting>}
  */
-export async function joinAsUser({ baseUrl, meetingId, sessionToken, media = true }) {
+export async function joinAsUser({ baseUrl, meetingId, sessionToken, media = true, monitor = false }) {
   const url = rtcUrl(baseUrl);
-  const m = new Meeting(url, [], { media, home: async () => url });
-  await m._open({ kind: "session", token: sessionToken, meeting_id: meetingId });
+  const m = new Meeting(url, [], { media: media && !monitor, home: async () => url });
+  m._mediaAfterBarge = monitor && media !== false;
+  const auth = { kind: "session", token: sessionToken, meeting_id: meetingId };
+  if (monitor) auth.monitor = true;
+  await m._open(auth);
   return m;
 }

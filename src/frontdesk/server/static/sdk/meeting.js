@@ -41,6 +41,8 @@ export class Meeting {
     this.organizerPresent = null;
     this.lobbyTimeoutAt = null;
     this.chat = [];
+    /** Whispers among agents and supervisors (never sent to a guest). */
+    this.whispers = [];
     this.leftReason = null;
     this.iceServers = iceServers || [];
     this.lastSeq = 0;
@@ -177,6 +179,7 @@ export class Meeting {
     this.lobbyTimeoutAt = s.timeout_at ?? null;
     if (full) {
       this._mergeChat(s.chat || [], false);
+      this._mergeWhispers(s.whispers || [], false);
       if (typeof s.last_seq === "number") this.lastSeq = Math.max(this.lastSeq, s.last_seq);
     }
     this._emit("roster", this.roster);
@@ -276,6 +279,24 @@ export class Meeting {
           redacted: d.redacted === true, // its text deleted by chat retention (a replay)
         }], true);
         break;
+      case "whisper":
+        this._mergeWhispers([{
+          seq: e.seq,
+          participant_id: d.participant_id,
+          display_name: d.display_name,
+          text: d.text,
+          client_msg_id: d.client_msg_id,
+          at: e.at,
+        }], true);
+        break;
+      case "supervisor_barged": {
+        const r = this.roster.get(d.participant_id);
+        if (r) r.supervisor = "barged";
+        if (d.participant_id === this.participantId) this.me = { ...(this.me || {}), supervisor: "barged" };
+        this._emit("roster", this.roster);
+        this._syncPeers();
+        break;
+      }
       case "policy_changed":
         this.info = { ...(this.info || {}), access_policy: d.access_policy, lobby_bypass: d.lobby_bypass };
         break;
@@ -324,6 +345,23 @@ export class Meeting {
   /** Remove a participant from the meeting (moderators). @param {string} pid */
   remove(pid) {
     return this._request("remove", { participant_id: pid });
+  }
+
+  // --- supervisors --------------------------------------------------------------------
+
+  /** Whether this session watches unseen by the guests (a supervisor monitoring). */
+  get monitoring() {
+    return !!this.me && this.me.supervisor === "monitor";
+  }
+
+  /**
+   * A monitoring supervisor comes in: the guests see it join from now on. Only
+   * a monitoring supervisor may (else FrontdeskError "illegal_state").
+   */
+  async barge() {
+    await this._request("barge");
+    this.me = { ...(this.me || {}), supervisor: "barged" };
+    if (this._mediaAfterBarge) this.mediaEnabled = true; // may startMedia() now
   }
 
   /** End the meeting for everyone (moderators). */

@@ -54,6 +54,7 @@ export class MeshMixin {
     if (!this.mediaEnabled || this.state !== "joined" || !this.localStream) return;
     for (const p of this.roster.values()) {
       if (p.id === this.participantId || p.state !== "joined" || this._peers.has(p.id)) continue;
+      if (p.supervisor === "monitor") continue; // watches unseen: no peer connection to it
       if (!this._roomFor(p.id)) continue;
       if (this.participantId < p.id) this._createPeer(p.id, true);
       else if (!this._asked.has(p.id) && this._send("signal", { to: p.id, kind: "renegotiate", data: {} })) {

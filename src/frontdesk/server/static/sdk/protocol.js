@@ -42,6 +42,11 @@ export const CLIENT_MESSAGES = freeze({
     "id": "str",
     "text": "str"
   },
+  "whisper": {
+    "id": "str",
+    "text": "str"
+  },
+  "barge": {},
   "typing": {
     "typing": "bool"
   },
@@ -371,7 +376,9 @@ export const EVENTS = freeze({
   "CHAT_MESSAGE": "chat_message",
   "TYPING": "typing",
   "POLICY_CHANGED": "policy_changed",
-  "MEETING_ENDED": "meeting_ended"
+  "MEETING_ENDED": "meeting_ended",
+  "WHISPER": "whisper",
+  "SUPERVISOR_BARGED": "supervisor_barged"
 });
 
 /** Event name -> {field: "type[?]"} of its data (derived from the typed events). */
@@ -433,6 +440,16 @@ export const EVENT_SCHEMAS = freeze({
   "meeting_ended": {
     "reason": "str",
     "by": "str?"
+  },
+  "whisper": {
+    "participant_id": "str",
+    "display_name": "str",
+    "text": "str",
+    "client_msg_id": "str",
+    "redacted": "bool"
+  },
+  "supervisor_barged": {
+    "participant_id": "str"
   }
 });
 
@@ -451,7 +468,8 @@ export const VALUE_SCHEMAS = freeze({
     "video_muted": "bool",
     "hand_raised": "bool",
     "left_reason": "str?",
-    "reconnecting_since": "str?"
+    "reconnecting_since": "str?",
+    "supervisor": "str?"
   },
   "lobby_entry": {
     "participant_id": "str",
@@ -491,7 +509,8 @@ export const VALUE_SCHEMAS = freeze({
     "organizer_present": "bool?",
     "timeout_at": "str?",
     "last_seq": "int",
-    "chat_truncated": "bool"
+    "chat_truncated": "bool",
+    "whispers": "list?"
   }
 });
 
