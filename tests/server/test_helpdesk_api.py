@@ -17,8 +17,8 @@ from tests.server.conftest import BASE, Harness
 PASSWORD = "correct horse battery"
 
 
-async def agent(h: Harness, username: str) -> httpx.AsyncClient:
-    await h.ops.accounts.create(username, username.title(), PASSWORD)
+async def agent(h: Harness, username: str, role: str = "agent") -> httpx.AsyncClient:
+    await h.ops.accounts.create(username, username.title(), PASSWORD, role)
     r = await h.http.post("/v1/session", json={"username": username, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return httpx.AsyncClient(
@@ -107,7 +107,8 @@ async def test_a_visit_from_queue_to_offer_timeout_accept_transfer_and_complete(
     assert events[:4] == ["visit.queued", "visit.offered", "visit.offer_expired", "visit.offered"]
     assert events[-1] == "visit.completed" and "visit.transferred" in events
 
-    r = await ann.get("/v1/me/helpdesk/board/advice")
+    sue = await agent(h, "sue", role="supervisor")
+    r = await sue.get("/v1/me/helpdesk/board/advice")
     assert r.status_code == 200 and {a["agent"] for a in r.json()["agents"]} == {"ann", "bob"}
 
 
@@ -134,16 +135,22 @@ async def test_a_closed_queue_refuses_with_the_next_opening_and_takes_a_message(
     assert r.status_code == 404 and r.json()["code"] == "queue_not_found"
 
 
-async def test_the_board_is_for_the_queue_and_visits_for_their_application(
+async def test_the_board_is_for_supervisors_and_visits_for_their_application(
     harness: Harness,
 ) -> None:
     h = harness
     svc = await h.authed()
-    await agent(h, "ann")
+    ann = await agent(h, "ann")
     eve = await agent(h, "eve")
+    sue = await agent(h, "sue", role="supervisor")
     await svc.post("/v1/queues", json={"name": "advice", "agents": ["ann"]})
-    r = await eve.get("/v1/me/helpdesk/board/advice")
-    assert r.status_code == 403
+    for who in (ann, eve):  # a member agent or not: agents do not read boards
+        r = await who.get("/v1/me/helpdesk/board/advice")
+        assert r.status_code == 403 and r.json()["code"] == "forbidden", r.text
+    r = await sue.get("/v1/me/helpdesk/board/advice")
+    assert r.status_code == 200 and r.json()["waiting"] == 0, r.text
+    r = await sue.get("/v1/me/helpdesk/board/nope")
+    assert r.status_code == 404 and r.json()["code"] == "queue_not_found"
     r = await svc.post("/v1/visits", json={"queue": "advice", "display_name": "Vera"})
     visit_id = r.json()["visit_id"]
     other = await h.ops.apps.create("Other Bank")
