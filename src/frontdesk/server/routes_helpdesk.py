@@ -26,7 +26,7 @@ from frontdesk.domain.helpdesk import (
     QueueBoard,
 )
 from frontdesk.domain.model import User, ensure_supervisor
-from frontdesk.errors import AlreadyExists, PermissionDenied
+from frontdesk.errors import AlreadyExists
 from frontdesk.server.deps import AppDep, UserDep
 from frontdesk.server.helpdesk import Helpdesk, VisitStatus, visit_json
 from frontdesk.server.schemas import Problem
