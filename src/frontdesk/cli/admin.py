@@ -171,7 +171,7 @@ def _user_row(u: User) -> dict[str, Any]:
 
 @users.command("set-role")
 def users_set_role(
-    username: str,
+    username: str = UsernameArg,
     role: UserRole = typer.Argument(..., help="agent or supervisor."),
     as_json: bool = JsonOpt,
 ) -> None:
