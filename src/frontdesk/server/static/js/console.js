@@ -373,8 +373,7 @@ function renderHelpdesk() {
   if (session && session.role === "supervisor") fillBoardQueues(hd ? hd.queues || [] : []);
   if (!member) return;
   const select = $("#agent-state");
-  if (document.activeElement !== select || select.value !== hd.state) select.value = hd.state;
-  select.dataset.state = hd.state;
+  if (select.value !== hd.state) select.value = hd.state; // "busy" is shown, never chosen
   const cap = hd.capacity || {};
   $("#agent-capacity").textContent = `${STATE_LABEL[hd.state] || hd.state} · capacity ${cap.video ?? 0} video or ${cap.chats ?? 0} chats · queues ${(hd.queues || []).join(", ")}`;
   renderOffer(hd.offer);
