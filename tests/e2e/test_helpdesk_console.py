@@ -55,6 +55,8 @@ async def test_agents_take_time_out_accept_and_transfer_a_visit(
             "/v1/queues", headers=svc, json={"name": "advice", "agents": ["ann", "bob"]}
         )
         assert r.status_code == 201, r.text
+        r = await http.put("/v1/agents/bob", headers=svc, json={"capacity_chats": 1})
+        assert r.status_code == 200, r.text
 
         # ann goes available first: she is the longest idle, the offer is hers.
         await sign_in_as(ann, node.base_url, "ann", "Ann Advisor")
@@ -107,6 +109,8 @@ async def test_agents_take_time_out_accept_and_transfer_a_visit(
 
         # bob transfers the visit to ann with a note; ann reads it on her offer card.
         await bob.get_by_role("button", name="Back to dashboard").click()
+        await expect_text(bob, "#agent-capacity", r"^Busy", timeout=WAIT)  # one chat at most
+        assert await bob.get_by_label("My state").input_value() == "busy"
         await bob.get_by_role("button", name="Transfer Vera <b>Visitor</b>").click()
         await bob.get_by_label("To agent").fill("ann")
         await bob.get_by_label("Note for the next agent").fill(NOTE)
