@@ -22,6 +22,11 @@ let handled = new Set(); // admitted or denied here, until the server forgets th
 let unseenArrival = false;
 let current = null; // the SDK Meeting I am in
 let view = null;
+let helpdesk = null; // the last GET /v1/me/helpdesk (null: not an agent of any queue)
+let helpdeskAt = 0; // when it was read (the waiting clock counts on from there)
+let offerId = null; // the offer on show, to beep once per new offer
+let pendingAdmit = null; // {meetingId, name}: the accepted visitor to let in from the lobby
+let boardQueue = "";
 
 // --- the user API ---------------------------------------------------------------------
 class ApiError extends Error {
@@ -83,6 +88,7 @@ async function showDashboard() {
   const supervisor = session.role === "supervisor";
   $("#whoami").textContent = `Signed in as ${session.display_name}${supervisor ? " (supervisor)" : ""}`;
   $("#supervise").hidden = !supervisor;
+  $("#board").hidden = !supervisor;
   $("#whoami").hidden = false;
   $("#signout").hidden = false;
   $("#back").hidden = true;
@@ -210,7 +216,7 @@ function startPolling() {
   seen = null;
   poll();
   pollTimer = setInterval(poll, POLL_MS);
-  clockTimer = setInterval(renderQueue, 1000);
+  clockTimer = setInterval(() => { renderQueue(); tickOffer(); }, 1000);
 }
 
 function stopPolling() {
@@ -220,7 +226,8 @@ function stopPolling() {
 }
 
 async function poll() {
-  if (session && session.role === "supervisor") loadSupervised();
+  if (session && session.role === "supervisor") { loadSupervised(); loadBoard(); }
+  loadHelpdesk();
   try {
     restQueue = (await api("/v1/me/lobby")).items;
   } catch (e) {
@@ -342,6 +349,326 @@ async function decide(entry, admit) {
   renderQueue();
 }
 
+// --- the helpdesk: my state, offers, visits, callbacks -------------------------------------
+const STATE_LABEL = { available: "Available", busy: "Busy", away: "Away", offline: "Offline" };
+
+async function loadHelpdesk() {
+  let data;
+  try {
+    data = await api("/v1/me/helpdesk");
+  } catch (e) {
+    if (e.status === 403 || e.status === 404) { helpdesk = null; $("#helpdesk").hidden = true; }
+    return; // otherwise transient: keep what is shown
+  }
+  helpdesk = data;
+  helpdeskAt = Date.now();
+  renderHelpdesk();
+  loadCallbacks();
+}
+
+function renderHelpdesk() {
+  const hd = helpdesk;
+  const member = hd && ((hd.queues || []).length > 0 || hd.offer || (hd.visits || []).length > 0);
+  $("#helpdesk").hidden = !member;
+  if (session && session.role === "supervisor") fillBoardQueues(hd ? hd.queues || [] : []);
+  if (!member) return;
+  const select = $("#agent-state");
+  if (select.value !== hd.state) select.value = hd.state; // "busy" is shown, never chosen
+  const cap = hd.capacity || {};
+  $("#agent-capacity").textContent = `${STATE_LABEL[hd.state] || hd.state} · capacity ${cap.video ?? 0} video or ${cap.chats ?? 0} chats · queues ${(hd.queues || []).join(", ")}`;
+  renderOffer(hd.offer);
+  renderVisits(hd.visits || []);
+}
+
+async function onStateChange() {
+  const wanted = $("#agent-state").value;
+  if (wanted === "busy") return;
+  unlockAudio();
+  const err = $("#helpdesk-error");
+  err.hidden = true;
+  try {
+    helpdesk = await api("/v1/me/helpdesk/state", { method: "PUT", body: { state: wanted } });
+    helpdeskAt = Date.now();
+    renderHelpdesk();
+    announce(status, `You are now ${STATE_LABEL[helpdesk.state] || helpdesk.state}`);
+  } catch (e) {
+    if (e.status === 401) return;
+    err.textContent = errorText(e);
+    err.hidden = false;
+  }
+}
+
+function renderOffer(offer) {
+  const card = $("#offer");
+  if (!offer) {
+    card.hidden = true;
+    offerId = null;
+    return;
+  }
+  const fresh = offer.visit_id !== offerId;
+  offerId = offer.visit_id;
+  card.dataset.visitId = offer.visit_id;
+  $("#offer-name").textContent = offer.display_name;
+  $("#offer-topic").textContent = offer.topic || "any";
+  $("#offer-language").textContent = offer.language || "any";
+  $("#offer-medium").textContent = offer.medium === "chat" ? "Chat only" : "Video";
+  $("#offer-context").textContent = offer.context || "";
+  $("#offer-context").hidden = !offer.context;
+  const note = $("#offer-note");
+  note.textContent = offer.note ? `Transfer note: ${offer.note}` : "";
+  note.hidden = !offer.note;
+  card.hidden = false;
+  tickOffer();
+  if (fresh) {
+    beep(660, 220);
+    announce(status, `New visitor for you: ${offer.display_name}${offer.topic ? `, ${offer.topic}` : ""}`);
+  }
+}
+
+function tickOffer() {
+  const offer = helpdesk && helpdesk.offer;
+  if (!offer) return;
+  const waited = (offer.waiting_s || 0) + Math.max(0, (Date.now() - helpdeskAt) / 1000);
+  $("#offer-waiting").textContent = formatSeconds(waited);
+  const left = offer.offer_deadline ? (new Date(offer.offer_deadline).getTime() - Date.now()) / 1000 : null;
+  $("#offer-deadline").textContent = left === null ? "" : left > 0 ? `${Math.ceil(left)} s` : "time is up";
+}
+
+function formatSeconds(s) {
+  const n = Math.max(0, Math.floor(s));
+  const m = Math.floor(n / 60);
+  return m ? `${m} min ${n % 60} s` : `${n} s`;
+}
+
+async function answerOffer(accept) {
+  unlockAudio();
+  const offer = helpdesk && helpdesk.offer;
+  if (!offer) return;
+  const err = $("#helpdesk-error");
+  err.hidden = true;
+  const id = encodeURIComponent(offer.visit_id);
+  try {
+    const visit = await api(`/v1/me/helpdesk/visits/${id}/${accept ? "accept" : "decline"}`, { method: "POST" });
+    helpdesk.offer = null;
+    renderOffer(null);
+    if (accept) {
+      announce(status, `You took ${offer.display_name}`);
+      const meetingId = (visit && visit.meeting_id) || offer.meeting_id;
+      pendingAdmit = { meetingId, name: offer.display_name };
+      await openMeeting(meetingId);
+      admitPending();
+    } else {
+      announce(status, `Declined ${offer.display_name}`);
+    }
+  } catch (e) {
+    if (e.status === 401) return;
+    err.textContent = errorText(e);
+    err.hidden = false;
+  }
+  loadHelpdesk();
+}
+
+// The visitor of the visit I accepted waits in its meeting's lobby: let them in
+// once (now, or when they arrive). Only a vouched entry of that name is taken.
+async function admitPending() {
+  const p = pendingAdmit;
+  if (!p || !current || current.state !== "joined" || (current.info || {}).id !== p.meetingId) return;
+  const entry = (current.lobby || []).find((e) => e.display_name === p.name && e.vouched);
+  if (!entry) return;
+  pendingAdmit = null;
+  try {
+    await current.admit(entry.participant_id);
+    handled.add(entry.participant_id);
+    announce(status, `${entry.display_name} admitted`);
+  } catch (e) {
+    announce(status, `Could not admit ${entry.display_name}: ${e.message || e}`);
+  }
+  renderQueue();
+}
+
+function renderVisits(visits) {
+  const list = $("#visits");
+  $("#visits-empty").hidden = visits.length > 0;
+  const key = visits.map((v) => v.visit_id).join(",");
+  if (list.dataset.key === key) return; // unchanged: keep focus and a transfer being typed
+  list.dataset.key = key;
+  clear(list);
+  for (const v of visits) list.append(visitItem(v));
+}
+
+function visitItem(v) {
+  const who = v.display_name;
+  const n = v.visit_id.replace(/[^A-Za-z0-9_-]/g, "");
+  const form = el("form", { class: "transfer", attrs: { hidden: true, "aria-label": `Transfer ${who}` } },
+    el("div", { class: "field-row" },
+      el("div", { class: "field" },
+        el("label", { text: "To queue", attrs: { for: `tq-${n}` } }),
+        el("input", { attrs: { id: `tq-${n}`, name: "to_queue", maxlength: 63 } })),
+      el("div", { class: "field" },
+        el("label", { text: "To agent", attrs: { for: `ta-${n}` } }),
+        el("input", { attrs: { id: `ta-${n}`, name: "to_agent", maxlength: 64 } }))),
+    el("div", { class: "field" },
+      el("label", { text: "Note for the next agent", attrs: { for: `tn-${n}` } }),
+      el("textarea", { attrs: { id: `tn-${n}`, name: "note", maxlength: 1000, rows: 2 } })),
+    el("p", { class: "error", attrs: { role: "alert", hidden: true } }),
+    el("button", { class: "btn primary small", text: "Send transfer", attrs: { type: "submit" } }));
+  form.addEventListener("submit", (event) => { event.preventDefault(); transferVisit(v, form); });
+  const toggle = el("button", { class: "btn small", text: "Transfer",
+    attrs: { type: "button", "data-action": "transfer", "aria-label": `Transfer ${who}`, "aria-expanded": "false" },
+    on: { click: () => {
+      form.hidden = !form.hidden;
+      toggle.setAttribute("aria-expanded", String(!form.hidden));
+      if (!form.hidden) form.querySelector("input").focus();
+    } } });
+  const facts = [v.medium === "chat" ? "chat only" : "video", v.topic, v.language, `queue ${v.queue}`].filter(Boolean).join(" · ");
+  return el("li", { class: "meeting visit", data: { visitId: v.visit_id, meetingId: v.meeting_id } },
+    el("div", { class: "meta" },
+      el("strong", { text: who }),
+      el("span", { class: "muted", text: facts }),
+      v.context ? el("span", { class: "context", text: v.context }) : null,
+      v.note ? el("span", { class: "note", text: `Transfer note: ${v.note}` }) : null),
+    el("div", { class: "actions" },
+      el("button", { class: "btn primary small", text: "Open", attrs: { type: "button", "data-action": "open", "aria-label": `Open the visit of ${who}` },
+        on: { click: () => openMeeting(v.meeting_id) } }),
+      toggle,
+      el("button", { class: "btn small", text: "Complete", attrs: { type: "button", "data-action": "complete", "aria-label": `Complete the visit of ${who}` },
+        on: { click: () => completeVisit(v) } })),
+    form);
+}
+
+async function transferVisit(v, form) {
+  const err = form.querySelector(".error");
+  err.hidden = true;
+  const toQueue = form.elements.to_queue.value.trim();
+  const toAgent = form.elements.to_agent.value.trim();
+  if (!toQueue && !toAgent) {
+    err.textContent = "Name a queue or an agent.";
+    err.hidden = false;
+    return;
+  }
+  const body = { note: form.elements.note.value.trim() };
+  if (toQueue) body.to_queue = toQueue;
+  if (toAgent) body.to_agent = toAgent;
+  try {
+    await api(`/v1/me/helpdesk/visits/${encodeURIComponent(v.visit_id)}/transfer`, { method: "POST", body });
+    announce(status, `${v.display_name} transferred to ${toAgent || toQueue}`);
+    if (current && (current.info || {}).id === v.meeting_id) await backToDashboard();
+  } catch (e) {
+    if (e.status === 401) return;
+    err.textContent = errorText(e);
+    err.hidden = false;
+    return;
+  }
+  loadHelpdesk();
+}
+
+async function completeVisit(v) {
+  try {
+    await api(`/v1/me/helpdesk/visits/${encodeURIComponent(v.visit_id)}/complete`, { method: "POST" });
+    announce(status, `Visit of ${v.display_name} completed`);
+  } catch (e) {
+    if (e.status !== 401) announce(status, `Could not complete the visit: ${errorText(e)}`);
+  }
+  loadHelpdesk();
+}
+
+async function loadCallbacks() {
+  let items;
+  try {
+    items = (await api("/v1/me/helpdesk/callbacks")).items.filter((c) => !c.resolved_at);
+  } catch (e) {
+    return;
+  }
+  const list = $("#callbacks");
+  $("#callbacks-empty").hidden = items.length > 0;
+  const key = items.map((c) => c.id).join(",");
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  clear(list);
+  for (const c of items) {
+    list.append(el("li", { class: "meeting callback", data: { callbackId: c.id } },
+      el("div", { class: "meta" },
+        el("strong", { text: c.display_name }),
+        el("span", { class: "muted", text: `${c.queue} · ${formatDateTime(c.created_at)}${c.contact ? ` · ${c.contact}` : ""}` }),
+        el("span", { class: "context", text: c.message })),
+      el("div", { class: "actions" },
+        el("button", { class: "btn small", text: "Resolve", attrs: { type: "button", "data-action": "resolve", "aria-label": `Resolve the request of ${c.display_name}` },
+          on: { click: () => resolveCallback(c) } }))));
+  }
+}
+
+async function resolveCallback(c) {
+  try {
+    await api(`/v1/me/helpdesk/callbacks/${encodeURIComponent(c.id)}/resolve`, { method: "POST" });
+    announce(status, `Request of ${c.display_name} resolved`);
+  } catch (e) {
+    if (e.status !== 401) announce(status, `Could not resolve the request: ${errorText(e)}`);
+  }
+  loadCallbacks();
+}
+
+// --- the supervisor's queue board -------------------------------------------------------
+function fillBoardQueues(queues) {
+  const list = $("#board-queues");
+  const key = queues.join(",");
+  if (list.dataset.key !== key) {
+    list.dataset.key = key;
+    clear(list);
+    for (const q of queues) list.append(el("option", { attrs: { value: q } }));
+  }
+  if (!boardQueue && queues.length) { boardQueue = queues[0]; $("#board-queue").value = boardQueue; loadBoard(); }
+}
+
+async function loadBoard() {
+  if (!boardQueue) return;
+  const err = $("#board-error");
+  let b;
+  try {
+    b = await api(`/v1/me/helpdesk/board/${encodeURIComponent(boardQueue)}`);
+  } catch (e) {
+    if (e.status === 401) return;
+    if (e.status === 403) { $("#board").hidden = true; return; }
+    err.textContent = errorText(e);
+    err.hidden = false;
+    clear($("#board-view"));
+    return;
+  }
+  err.hidden = true;
+  renderBoard(b);
+}
+
+function renderBoard(b) {
+  const box = $("#board-view");
+  clear(box);
+  const level = b.service_level === null || b.service_level === undefined ? "no visit yet" : `${Math.round(b.service_level * 100)} %`;
+  box.append(
+    el("dl", { class: "facts board-facts", data: { queue: b.queue } },
+      el("dt", { text: "Queue" }), el("dd", { text: `${b.queue} (${b.open ? "open" : "closed"})` }),
+      el("dt", { text: "Waiting" }), el("dd", { class: "board-waiting", text: String(b.waiting) }),
+      el("dt", { text: "Being offered" }), el("dd", { text: String(b.offered) }),
+      el("dt", { text: "Longest wait" }), el("dd", { text: b.longest_wait_s === null ? "nobody waiting" : formatSeconds(b.longest_wait_s) }),
+      el("dt", { text: "Service level" }), el("dd", { text: level }),
+      el("dt", { text: "Handling time" }), el("dd", { text: b.handle_time_s === null ? "unknown" : formatSeconds(b.handle_time_s) })),
+    el("table", { class: "board-agents" },
+      el("caption", { text: `Agents of ${b.queue}` }),
+      el("thead", {}, el("tr", {},
+        el("th", { text: "Agent", attrs: { scope: "col" } }),
+        el("th", { text: "State", attrs: { scope: "col" } }),
+        el("th", { text: "Visits", attrs: { scope: "col" } }),
+        el("th", { text: "Offer", attrs: { scope: "col" } }))),
+      el("tbody", {}, ...b.agents.map((a) => el("tr", { data: { agent: a.agent } },
+        el("th", { text: a.agent, attrs: { scope: "row" } }),
+        el("td", { class: "agent-state", text: STATE_LABEL[a.state] || a.state }),
+        el("td", { class: "agent-visits", text: String(a.visits.length) }),
+        el("td", { text: a.offer ? "offered" : "" }))))));
+}
+
+function onBoardSubmit(event) {
+  event.preventDefault();
+  boardQueue = $("#board-queue").value.trim();
+  loadBoard();
+}
+
 // --- in a meeting ---------------------------------------------------------------------
 async function openMeeting(meetingId, { monitor = false } = {}) {
   unlockAudio();
@@ -356,7 +683,7 @@ async function openMeeting(meetingId, { monitor = false } = {}) {
   }
   window.frontdeskMeeting = current;
   const me = current;
-  me.on("lobby", () => renderQueue());
+  me.on("lobby", () => { renderQueue(); admitPending(); });
   me.on("left", ({ reason }) => { if (me === current) onLeft(reason); });
   view = new MeetingView($("#meeting-view"), me, {
     moderator: !monitor, staff: true, media: { audio: true, video: true }, status,
@@ -404,6 +731,10 @@ $("#new-form").addEventListener("submit", onCreate);
 $("#signout").addEventListener("click", () => signOut());
 $("#back").addEventListener("click", backToDashboard);
 $("#end-back").addEventListener("click", backToDashboard);
+$("#agent-state").addEventListener("change", onStateChange);
+$("#offer-accept").addEventListener("click", () => answerOffer(true));
+$("#offer-decline").addEventListener("click", () => answerOffer(false));
+$("#board-form").addEventListener("submit", onBoardSubmit);
 window.addEventListener("focus", () => { unseenArrival = false; if (session) renderQueue(); });
 
 (async () => {
