@@ -15,25 +15,12 @@ from frontdesk.cli._common import JsonOpt, emit, run
 from frontdesk.domain.helpdesk import AgentProfile, Capacity, OpeningHours, Queue
 from frontdesk.errors import ValidationFailed
 from frontdesk.server.operations import Operations
+from frontdesk.server.routes_helpdesk import queue_out
 
 __all__ = ["queues"]
 
 queues = typer.Typer(help="Helpdesk queues: who serves what, when.", no_args_is_help=True)
 _COLUMNS = ["name", "topics", "languages", "hours", "max_wait_s", "agents"]
-
-
-def queue_row(q: Queue) -> dict[str, Any]:
-    return {
-        "name": q.name,
-        "topics": sorted(q.topics),
-        "languages": sorted(q.languages),
-        "hours": None
-        if q.hours is None
-        else {"time_zone": q.hours.time_zone, "weekly": q.hours.to_dict()},
-        "max_wait_s": None if q.max_wait is None else int(q.max_wait.total_seconds()),
-        "service_level_s": int(q.service_level.total_seconds()),
-        "agents": sorted(q.agents),
-    }
 
 
 def _hours(time_zone: str | None, hours: str | None) -> OpeningHours | None:
@@ -78,7 +65,7 @@ def create(
             _split(agents),
             timedelta(seconds=service_level_s),
         )
-        return queue_row(await ops.queues.create(queue))
+        return queue_out(await ops.queues.create(queue))
 
     emit(run(go, as_json=as_json), as_json=as_json, columns=_COLUMNS)
 
@@ -88,7 +75,7 @@ def list_(as_json: bool = JsonOpt) -> None:
     """List the queues."""
 
     async def go(ops: Operations) -> list[dict[str, Any]]:
-        return [queue_row(q) for q in await ops.queues.all()]
+        return [queue_out(q) for q in await ops.queues.all()]
 
     emit(run(go, as_json=as_json), as_json=as_json, columns=_COLUMNS)
 
@@ -100,7 +87,7 @@ def show(
     """Show one queue."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        return queue_row(await ops.queues.get(name))
+        return queue_out(await ops.queues.get(name))
 
     emit(run(go, as_json=as_json), as_json=as_json)
 
@@ -140,7 +127,7 @@ def update(
             changes["max_wait"] = timedelta(seconds=max_wait_s) if max_wait_s else None
         if service_level_s is not None:
             changes["service_level"] = timedelta(seconds=service_level_s)
-        return queue_row(await ops.queues.update(dataclasses.replace(q, **changes)))
+        return queue_out(await ops.queues.update(dataclasses.replace(q, **changes)))
 
     emit(run(go, as_json=as_json), as_json=as_json, columns=_COLUMNS)
 
@@ -167,7 +154,7 @@ def add_agent(
     """Let an agent serve the queue."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        return queue_row(await ops.queues.add_agent(name, agent))
+        return queue_out(await ops.queues.add_agent(name, agent))
 
     emit(run(go, as_json=as_json), as_json=as_json, columns=_COLUMNS)
 
@@ -181,7 +168,7 @@ def remove_agent(
     """Stop an agent serving the queue."""
 
     async def go(ops: Operations) -> dict[str, Any]:
-        return queue_row(await ops.queues.remove_agent(name, agent))
+        return queue_out(await ops.queues.remove_agent(name, agent))
 
     emit(run(go, as_json=as_json), as_json=as_json, columns=_COLUMNS)
 
