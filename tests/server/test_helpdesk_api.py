@@ -107,6 +107,20 @@ async def test_a_visit_from_queue_to_offer_timeout_accept_transfer_and_complete(
     assert events[:4] == ["visit.queued", "visit.offered", "visit.offer_expired", "visit.offered"]
     assert events[-1] == "visit.completed" and "visit.transferred" in events
 
+    # the meeting's transcript tells the visit's story, the transfer's note included
+    path = f"/v1/meetings/{visit['meeting_id']}/transcript"
+    r = await svc.get(path)
+    assert r.status_code == 200, r.text
+    (story,) = r.json()["visits"]
+    assert story["visit_id"] == visit_id and story["context"].startswith("customer since")
+    steps = [
+        (s["kind"], s["details"].get("to_queue"), s["details"].get("note")) for s in story["steps"]
+    ]
+    assert steps[0][0] == "queued" and steps[-1][0] == "completed"
+    assert ("offer_expired", None, None) in steps and ("transferred", "loans", "rates") in steps
+    r = await svc.get(path, params={"format": "text"})
+    assert f"Visit {visit_id} in queue loans" in r.text and "to queue loans: rates" in r.text
+
     sue = await agent(h, "sue", role="supervisor")
     r = await sue.get("/v1/me/helpdesk/board/advice")
     assert r.status_code == 200 and {a["agent"] for a in r.json()["agents"]} == {"ann", "bob"}

@@ -19,7 +19,14 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from frontdesk.domain.model import Meeting
-from frontdesk.server.transcripts import Entry, Page, Person, Reader, Transcripts
+from frontdesk.server.transcripts import (
+    Entry,
+    Page,
+    Person,
+    Reader,
+    Transcripts,
+    VisitHistory,
+)
 
 __all__ = [
     "TranscriptEntryOut",
@@ -27,6 +34,7 @@ __all__ = [
     "TranscriptMeetingOut",
     "TranscriptOut",
     "TranscriptPersonOut",
+    "TranscriptVisitOut",
     "text_lines",
     "transcript_response",
 ]
@@ -103,11 +111,54 @@ class TranscriptMeetingOut(BaseModel):
     ended_at: datetime | None
 
 
+class TranscriptVisitStepOut(BaseModel):
+    at: datetime
+    kind: str = Field(
+        description="queued, offered, declined, offer_expired, accepted, transferred, "
+        "completed or abandoned"
+    )
+    agent: str | None = None
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="note, from_agent, to_queue, to_agent, reason..."
+    )
+
+
+class TranscriptVisitOut(BaseModel):
+    """A helpdesk visit the meeting held: its queue and what the router did."""
+
+    visit_id: str
+    queue: str
+    medium: str
+    topic: str | None
+    language: str | None
+    context: str
+    steps: list[TranscriptVisitStepOut]
+
+    @classmethod
+    def of(cls, v: VisitHistory) -> TranscriptVisitOut:
+        return cls(
+            visit_id=v.visit_id,
+            queue=v.queue,
+            medium=v.medium,
+            topic=v.topic,
+            language=v.language,
+            context=v.context,
+            steps=[
+                TranscriptVisitStepOut(at=s.at, kind=s.kind, agent=s.agent, details=s.details)
+                for s in v.steps
+            ],
+        )
+
+
 class TranscriptOut(BaseModel):
     meeting: TranscriptMeetingOut
     entries: list[TranscriptEntryOut]
     next_after: int | None = Field(
         None, description="pass as ?after= for the next page; null on the last page"
+    )
+    visits: list[TranscriptVisitOut] = Field(
+        default_factory=list,
+        description="helpdesk visits the meeting held (for readers who read all of it)",
     )
 
     @classmethod
@@ -127,6 +178,7 @@ class TranscriptOut(BaseModel):
             ),
             entries=[TranscriptEntryOut.of(e) for e in page.entries],
             next_after=page.next_after,
+            visits=[TranscriptVisitOut.of(v) for v in page.visits],
         )
 
 
@@ -208,12 +260,44 @@ def _header(meeting: Meeting, organizer_name: str, now: datetime) -> list[str]:
     return [*lines, ""]
 
 
+def _visit_lines(v: VisitHistory) -> list[str]:
+    about = ", ".join(
+        x for x in (v.medium, _clean(v.topic or ""), _clean(v.language or "")) if x
+    ).replace("\n", " ")
+    lines = [f"Visit {v.visit_id} in queue {_clean(v.queue)} ({about})"]
+    if v.context:
+        lines.append(f"    Context: {_clean(v.context)}".replace("\n", " "))
+    for step in v.steps:
+        text = step.kind.replace("_", " ")
+        if step.agent:
+            text += f" ({_clean(step.agent)})"
+        d = step.details
+        if d.get("from_agent"):
+            text += f" from {_clean(str(d['from_agent']))}"
+        targets = [f"queue {d['to_queue']}" if d.get("to_queue") else "",
+                   f"agent {d['to_agent']}" if d.get("to_agent") else ""]  # fmt: skip
+        if any(targets):
+            text += " to " + " and ".join(_clean(t) for t in targets if t)
+        if d.get("note"):
+            text += f": {_clean(str(d['note']))}"
+        lines.append(f"    [{_time(step.at)}] {text}".replace("\n", " "))
+    return lines
+
+
 async def text_lines(
-    meeting: Meeting, organizer_name: str, entries: AsyncIterator[Entry], now: datetime
+    meeting: Meeting,
+    organizer_name: str,
+    entries: AsyncIterator[Entry],
+    now: datetime,
+    visits: list[VisitHistory] | None = None,
 ) -> AsyncIterator[str]:
     """The download, line by line (each ending in a newline), as entries arrive."""
     for line in _header(meeting, organizer_name, now):
         yield line + "\n"
+    for v in visits or ():
+        for line in _visit_lines(v):
+            yield line + "\n"
+        yield "\n"
     async for e in entries:
         first, *rest = _line(e).split("\n")
         yield f"[{_time(e.at)}] {first}\n"
@@ -260,9 +344,11 @@ async def transcript_response(
         body = TranscriptOut.of(page).model_dump(mode="json")
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
     organizer_name = await transcripts.organizer_name(meeting)
+    visits = await transcripts.visits(meeting, reader)
 
     async def body_bytes() -> AsyncIterator[bytes]:
-        lines = text_lines(meeting, organizer_name, transcripts.entries(meeting, reader), now)
+        entries = transcripts.entries(meeting, reader)
+        lines = text_lines(meeting, organizer_name, entries, now, visits)
         async for line in lines:
             yield line.encode("utf-8")
 

@@ -52,6 +52,8 @@ __all__ = [
     "Person",
     "Reader",
     "Transcripts",
+    "VisitHistory",
+    "VisitStep",
 ]
 
 DEFAULT_LIMIT = 500
@@ -68,6 +70,16 @@ _SIGNALS = frozenset(
 )
 #: The stored events that introduce a participant (read even before a page).
 _INTRODUCING = frozenset({EventType.PARTICIPANT_WAITING.value, EventType.PARTICIPANT_JOINED.value})
+#: What a visit's step shows besides its kind, time and agent.
+_VISIT_STEP_DETAILS = (
+    "from_agent",
+    "to_queue",
+    "to_agent",
+    "note",
+    "reason",
+    "waited_s",
+    "handled_s",
+)
 #: Stored fields never shown in a generic entry's details.
 _HIDDEN = frozenset({"to", "username", "guest_app"})
 
@@ -110,12 +122,38 @@ class Reader:
 
 
 @dataclass(frozen=True, slots=True)
+class VisitStep:
+    """One step of a helpdesk visit held in the meeting: queued, offered,
+    declined, offer_expired, accepted, transferred, completed, abandoned."""
+
+    at: datetime
+    kind: str
+    agent: str | None = None  # who it was offered to, who accepted, transferred...
+    details: dict[str, Any] = field(default_factory=dict)  # note, to_queue, to_agent...
+
+
+@dataclass(frozen=True, slots=True)
+class VisitHistory:
+    """A helpdesk visit the meeting held, and what the router did with it."""
+
+    visit_id: str
+    queue: str
+    medium: str
+    topic: str | None
+    language: str | None
+    context: str
+    steps: list[VisitStep]
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     meeting: Meeting
     organizer_name: str
     entries: list[Entry]
     #: Pass as ``after`` for the next page; None when this is the last.
     next_after: int | None
+    #: The helpdesk visits the meeting held (for readers who read all of it).
+    visits: list[VisitHistory] = field(default_factory=list)
 
 
 class _People:
@@ -233,6 +271,21 @@ def _generic(record: EventRecord, people: _People) -> Entry:
     )
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _visit_step(kind: str, at: datetime, data: Mapping[str, Any]) -> VisitStep:
+    """A stored router event as a step. Its data holds the visit as it then was
+    as well; the note is the transfer's own only on the transfer."""
+    details = {
+        k: data[k]
+        for k in _VISIT_STEP_DETAILS
+        if data.get(k) not in (None, "") and (k != "note" or kind == "transferred")
+    }
+    return VisitStep(at=at, kind=kind, agent=_text(data.get("agent")), details=details)
+
+
 def _visible(value: Any) -> Any:
     """Stored data as shown in details: recipients and login names left out."""
     if isinstance(value, Mapping):
@@ -282,7 +335,34 @@ class Transcripts:
                 next_after = entries[-1].seq
                 break
             entries.append(entry)
-        return Page(meeting, await self.organizer_name(meeting), entries, next_after)
+        visits = await self.visits(meeting, reader)
+        return Page(meeting, await self.organizer_name(meeting), entries, next_after, visits)
+
+    async def visits(self, meeting: Meeting, reader: Reader) -> list[VisitHistory]:
+        """The visits the meeting held, each with its steps (queued, offered,
+        transferred with the note, ...). A vouching application that reads only
+        its guests' share does not see them: they name agents and queues."""
+        if not reader.full:
+            return []
+        found = []
+        for stored in await self._store.helpdesk.visits_of_meeting(meeting.id):
+            v = stored.visit
+            steps = [
+                _visit_step(record.type.removeprefix("visit."), record.at, record.data)
+                for record in await self._store.helpdesk.visit_events(v.visit_id)
+            ]
+            found.append(
+                VisitHistory(
+                    visit_id=v.visit_id,
+                    queue=v.queue,
+                    medium=v.medium.value,
+                    topic=v.topic,
+                    language=v.language,
+                    context=v.context,
+                    steps=steps,
+                )
+            )
+        return found
 
     async def entries(self, meeting: Meeting, reader: Reader) -> AsyncIterator[Entry]:
         """Every entry, oldest first, read in bounded chunks (for downloads)."""

@@ -145,6 +145,10 @@ class HelpdeskStore(abc.ABC):
         """:class:`VisitNotFound` if there is none."""
 
     @abc.abstractmethod
+    async def visits_of_meeting(self, meeting_id: str) -> Sequence[StoredVisit]:
+        """The visits held in a meeting (one, or none), oldest first."""
+
+    @abc.abstractmethod
     async def visit_events(self, visit_id: str) -> Sequence[VisitEventRecord]:
         """In order."""
 

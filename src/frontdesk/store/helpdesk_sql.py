@@ -263,6 +263,13 @@ class SqlHelpdeskStore(HelpdeskStore):
             raise VisitNotFound(f"no visit {visit_id[:64]!r}")
         return _visit(row)
 
+    async def visits_of_meeting(self, meeting_id: str) -> Sequence[StoredVisit]:
+        c = t.helpdesk_visits.c
+        rows = await self._s._all(
+            sa.select(t.helpdesk_visits).where(c.meeting_id == meeting_id).order_by(c.created_at)
+        )
+        return [_visit(r) for r in rows]
+
     async def visit_events(self, visit_id: str) -> Sequence[VisitEventRecord]:
         c = t.helpdesk_visit_events.c
         rows = await self._s._all(

@@ -323,6 +323,7 @@ helpdesk_visits = sa.Table(
     sa.Column("app_id", _str(), nullable=True),
     sa.Index(None, "state"),
     sa.Index(None, "queue", "ended_at"),
+    sa.Index(None, "meeting_id"),
 )
 
 # What happened to each visit, in order (audit and transcripts).

@@ -84,6 +84,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_helpdesk_visits_state", "helpdesk_visits", ["state"])
     op.create_index("ix_helpdesk_visits_queue_ended_at", "helpdesk_visits", ["queue", "ended_at"])
+    op.create_index("ix_helpdesk_visits_meeting_id", "helpdesk_visits", ["meeting_id"])
     op.create_table(
         "helpdesk_visit_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -115,6 +116,7 @@ def downgrade() -> None:
     op.drop_table("helpdesk_callbacks")
     op.drop_index("ix_helpdesk_visit_events_visit_id", table_name="helpdesk_visit_events")
     op.drop_table("helpdesk_visit_events")
+    op.drop_index("ix_helpdesk_visits_meeting_id", table_name="helpdesk_visits")
     op.drop_index("ix_helpdesk_visits_queue_ended_at", table_name="helpdesk_visits")
     op.drop_index("ix_helpdesk_visits_state", table_name="helpdesk_visits")
     op.drop_table("helpdesk_visits")
