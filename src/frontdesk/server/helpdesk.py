@@ -195,6 +195,10 @@ class Helpdesk:
         self._visitors: dict[str, set[str]] = {}
         self._router = Router()
         self._meeting_of: dict[str, str] = {}  # open visit -> its meeting
+        #: The index the other way (meeting -> its open visits), kept with
+        #: ``_meeting_of`` by ``_bind``/``_unbind`` only: a meeting's events look
+        #: up their visits without scanning every open visit.
+        self._visits_in: dict[str, set[str]] = {}
         self._fence: Fence | None = None
         self._owner_url: str | None = None
         self._wake = asyncio.Event()
@@ -256,8 +260,32 @@ class Helpdesk:
         self._router = Router.restore(
             queues, await hd.list_agents(), [v.visit for v in visits], handled, outcomes
         )
-        self._meeting_of = {v.visit.visit_id: v.meeting_id for v in visits}
+        self._meeting_of, self._visits_in = {}, {}
+        for v in visits:
+            self._bind(v.visit.visit_id, v.meeting_id)
         self._wake.set()
+
+    def _bind(self, visit_id: str, meeting_id: str) -> None:
+        self._unbind(visit_id)
+        self._meeting_of[visit_id] = meeting_id
+        self._visits_in.setdefault(meeting_id, set()).add(visit_id)
+
+    def _unbind(self, visit_id: str) -> None:
+        """The visit ended (or moves): forget it, and once its meeting holds no
+        open visit, the meeting's visitors too."""
+        meeting_id = self._meeting_of.pop(visit_id, None)
+        if meeting_id is None:
+            return
+        held = self._visits_in.get(meeting_id)
+        if held is not None:
+            held.discard(visit_id)
+            if not held:
+                del self._visits_in[meeting_id]
+                self._visitors.pop(meeting_id, None)
+
+    def visits_in(self, meeting_id: str) -> frozenset[str]:
+        """The open visits held in a meeting (usually one)."""
+        return frozenset(self._visits_in.get(meeting_id, ()))
 
     def _ensure_owner(self) -> None:
         if self._store.shared and self._fence is None:
@@ -332,7 +360,7 @@ class Helpdesk:
         new = {}
         if new_visit is not None and isinstance(command, Enqueue):
             new[command.visit_id] = new_visit
-            self._meeting_of[command.visit_id] = new_visit[0]
+            self._bind(command.visit_id, new_visit[0])
         changes = HelpdeskChanges(
             agents=[e.agent for e in events if isinstance(e, ev.AgentChanged)],
             visits=[v for e in events if (v := _visit_of(e)) is not None],
@@ -404,13 +432,13 @@ class Helpdesk:
                 self._observe(event)
             name = WEBHOOK_EVENTS.get(type(event))
             visit = _visit_of(event)
-            if name is None or visit is None or self._publish is None:
+            if visit is None:
                 continue
             meeting_id = self._meeting_of.get(visit.visit_id)
-            if meeting_id is not None:
+            if name is not None and meeting_id is not None and self._publish is not None:
                 self._publish(name, event_data(event) | {"meeting_id": meeting_id}, meeting_id)
             if not visit.state.open:
-                self._meeting_of.pop(visit.visit_id, None)
+                self._unbind(visit.visit_id)
 
     async def sync_settings(self) -> int:
         """Take queues and agents' profiles changed in the store by someone else
@@ -466,7 +494,7 @@ class Helpdesk:
         not yet taken left (``visit.abandoned``), or the meeting of a visit ended
         (abandoned, or completed if an agent served it). Never blocks nor raises."""
         if name in ("lobby.waiting", "participant.joined"):
-            if data.get("role") == "guest" and meeting_id in self._meeting_of.values():
+            if data.get("role") == "guest" and meeting_id in self._visits_in:
                 self._visitors.setdefault(meeting_id, set()).add(str(data.get("participant_id")))
             return
         if name == "participant.left":
@@ -477,9 +505,7 @@ class Helpdesk:
             return
         else:
             self._visitors.pop(meeting_id, None)
-        for visit_id, mid in list(self._meeting_of.items()):
-            if mid != meeting_id:
-                continue
+        for visit_id in sorted(self._visits_in.get(meeting_id, ())):
             with contextlib.suppress(FrontdeskError):
                 state = self._router.visit(visit_id).state
                 if state in (VisitState.QUEUED, VisitState.OFFERED):
