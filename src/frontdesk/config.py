@@ -145,7 +145,19 @@ class Settings:
     # the rest stays free for visitors a back end vouched for.
     max_unvouched_lobby: int = 50
     max_participants: int = 50  # joined + reconnecting, per meeting
+    # Helpdesk: seconds an agent has to answer an offer before it passes on,
+    # and offers missed in a row before the agent is set away.
+    helpdesk_offer_timeout: float = 20.0
+    helpdesk_missed_offers: int = 2
     log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not self.helpdesk_offer_timeout > 0 or self.helpdesk_offer_timeout == float("inf"):
+            raise ValidationFailed(
+                "FRONTDESK_HELPDESK_OFFER_TIMEOUT must be a positive number of seconds"
+            )
+        if self.helpdesk_missed_offers < 1:
+            raise ValidationFailed("FRONTDESK_HELPDESK_MISSED_OFFERS must be at least 1")
 
     @property
     def longest_token_life_s(self) -> int:

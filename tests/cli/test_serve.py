@@ -185,3 +185,45 @@ def test_permessage_deflate_only_when_configured(tmp_path: Path) -> None:
     assert _negotiated_extensions(tmp_path, {}) is None
     on = _negotiated_extensions(tmp_path, {"FRONTDESK_WS_DEFLATE": "1"})
     assert on is not None and "permessage-deflate" in on
+
+
+def test_helpdesk_settings_from_the_environment_and_flags(tmp_path: Path) -> None:
+    """``FRONTDESK_HELPDESK_OFFER_TIMEOUT`` (as the sample bank sets it) and
+    ``--helpdesk-missed-offers`` reach the node; a bad value stops it at once."""
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FRONTDESK_") and k != "COVERAGE_PROCESS_START"
+    }
+    env["FRONTDESK_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+    env["FRONTDESK_HELPDESK_OFFER_TIMEOUT"] = "4"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(FRONTDESK), "serve", "--port", str(port), "--helpdesk-missed-offers", "3"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}", proc)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+    assert "offers answered within 4 s; away after 3 missed" in log.read_text()
+
+    for extra, args in (
+        ({"FRONTDESK_HELPDESK_OFFER_TIMEOUT": "0"}, []),
+        ({}, ["--helpdesk-missed-offers", "0"]),
+    ):
+        done = subprocess.run(
+            [str(FRONTDESK), "serve", "--port", str(free_port()), *args],
+            cwd=tmp_path,
+            env=env | extra,
+            capture_output=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done
+        assert b"validation_failed" in done.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 import uvicorn
@@ -101,6 +101,18 @@ def serve(
         min=0,
         help="Delete chat text older than this many days, keeping who wrote when (0: keep).",
     ),
+    helpdesk_offer_timeout: float | None = typer.Option(
+        None,
+        "--helpdesk-offer-timeout",
+        envvar="FRONTDESK_HELPDESK_OFFER_TIMEOUT",
+        help="Seconds an agent has to answer a helpdesk offer before it passes on (20).",
+    ),
+    helpdesk_missed_offers: int | None = typer.Option(
+        None,
+        "--helpdesk-missed-offers",
+        envvar="FRONTDESK_HELPDESK_MISSED_OFFERS",
+        help="Helpdesk offers an agent may miss in a row before being set away (2).",
+    ),
     log_level: str = typer.Option(
         "info",
         "--log-level",
@@ -126,7 +138,7 @@ def serve(
     from frontdesk.config import _ice, _list, _networks
     from frontdesk.server.app import create_app
 
-    settings = Settings.from_env(
+    settings = _settings(
         host=host,
         port=port,
         public_url=public_url,
@@ -143,6 +155,8 @@ def serve(
             _networks(webhook_allowed_networks) if webhook_allowed_networks else None
         ),
         chat_retention_days=chat_retention_days,
+        helpdesk_offer_timeout=helpdesk_offer_timeout,
+        helpdesk_missed_offers=helpdesk_missed_offers,
         log_level=log_level,
     )
     access_level = _level(access_log_level, "--access-log-level")
@@ -176,6 +190,11 @@ def serve(
         typer.echo("  bus           in-process (one node)")
     if settings.chat_retention_days:
         typer.echo(f"  retention     chat text kept {settings.chat_retention_days} day(s)")
+    if (settings.helpdesk_offer_timeout, settings.helpdesk_missed_offers) != (20.0, 2):
+        typer.echo(
+            f"  helpdesk      offers answered within {settings.helpdesk_offer_timeout:g} s;"
+            f" away after {settings.helpdesk_missed_offers} missed"
+        )
     shown = "every request" if access_level <= logging.INFO else "off (--access-log-level info)"
     typer.echo(f"  access log    {shown}")
     if kit is not None:
@@ -220,6 +239,16 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def _settings(**flags: Any) -> Settings:
+    """The node's settings from the environment and the flags; a bad value
+    (a helpdesk offer timeout of 0, say) is refused before anything starts."""
+    try:
+        return Settings.from_env(**flags)
+    except FrontdeskError as err:
+        typer.echo(f"error ({err.code}): {err.detail}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _level(name: str, flag: str) -> int:

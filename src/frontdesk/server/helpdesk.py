@@ -50,6 +50,7 @@ from frontdesk.domain.helpdesk import (
     QueueBoard,
     Router,
     RouterCommand,
+    RouterLimits,
     SetPresence,
     Tick,
     Transfer,
@@ -118,6 +119,14 @@ class VisitStatus:
     app_id: str | None
     position: int | None
     estimate: timedelta | None
+
+
+def router_limits(settings: Settings) -> RouterLimits:
+    """The router's limits as this node is configured (offer timeout, missed offers)."""
+    return RouterLimits(
+        offer_timeout=timedelta(seconds=settings.helpdesk_offer_timeout),
+        max_missed_offers=settings.helpdesk_missed_offers,
+    )
 
 
 def _visit_of(event: ev.RouterEvent) -> VisitView | None:
@@ -193,7 +202,8 @@ class Helpdesk:
         self._background: set[asyncio.Task[None]] = set()
         #: Meeting id -> the guests' participant ids seen in it (the visitor's sessions).
         self._visitors: dict[str, set[str]] = {}
-        self._router = Router()
+        self._limits = router_limits(settings)
+        self._router = Router(self._limits)
         self._meeting_of: dict[str, str] = {}  # open visit -> its meeting
         #: The index the other way (meeting -> its open visits), kept with
         #: ``_meeting_of`` by ``_bind``/``_unbind`` only: a meeting's events look
@@ -258,7 +268,12 @@ class Helpdesk:
         for q in queues:
             handled[q.name], outcomes[q.name] = await hd.history(q.name, q.service_level, _HISTORY)
         self._router = Router.restore(
-            queues, await hd.list_agents(), [v.visit for v in visits], handled, outcomes
+            queues,
+            await hd.list_agents(),
+            [v.visit for v in visits],
+            handled,
+            outcomes,
+            self._limits,
         )
         self._meeting_of, self._visits_in = {}, {}
         for v in visits:
