@@ -55,3 +55,18 @@ def test_neither_the_server_nor_the_app_sdk_imports_the_service_client() -> None
     for package in ("server", "client"):
         for path in (ROOT / package).rglob("*.py"):
             assert "service_client" not in _imports(path), path
+
+
+def test_the_cli_imports_no_http_routes() -> None:
+    """Admin commands act through the services; the routes only translate HTTP."""
+    for path in sorted((ROOT / "cli").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            modules: list[str] = []
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for module in modules:
+                last = module.split(".")[-1]
+                assert not (last.startswith("routes_") or last == "rtc"), (path, module)

@@ -15,7 +15,7 @@ from frontdesk.cli._common import JsonOpt, emit, run
 from frontdesk.domain.helpdesk import AgentProfile, Capacity, OpeningHours, Queue
 from frontdesk.errors import ValidationFailed
 from frontdesk.server.operations import Operations
-from frontdesk.server.routes_helpdesk import queue_out
+from frontdesk.server.queue_out import queue_out
 
 __all__ = ["queues"]
 

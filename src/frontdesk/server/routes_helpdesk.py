@@ -8,7 +8,6 @@ router decides.
 from __future__ import annotations
 
 import dataclasses
-import math
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -29,6 +28,7 @@ from frontdesk.domain.model import User, ensure_supervisor
 from frontdesk.errors import AlreadyExists
 from frontdesk.server.deps import AppDep, UserDep
 from frontdesk.server.helpdesk import Helpdesk, VisitStatus, visit_json
+from frontdesk.server.queue_out import queue_out, seconds_out
 from frontdesk.server.schemas import Problem
 from frontdesk.store.helpdesk import Callback
 
@@ -53,10 +53,6 @@ async def get_helpdesk(request: Request) -> Helpdesk:
 
 
 HelpdeskDep = Annotated[Helpdesk, Depends(get_helpdesk)]
-
-
-def _seconds(value: timedelta | None) -> int | None:
-    return None if value is None else math.ceil(value.total_seconds())
 
 
 # --- schemas (the JSON edge) ---------------------------------------------------------
@@ -95,20 +91,6 @@ class QueueIn(_In):
             agents=frozenset(self.agents),
             service_level=timedelta(seconds=self.service_level_s),
         )
-
-
-def queue_out(q: Queue) -> dict[str, Any]:
-    return {
-        "name": q.name,
-        "topics": sorted(q.topics),
-        "languages": sorted(q.languages),
-        "hours": None
-        if q.hours is None
-        else {"time_zone": q.hours.time_zone, "weekly": q.hours.to_dict()},
-        "max_wait_s": _seconds(q.max_wait),
-        "service_level_s": _seconds(q.service_level),
-        "agents": sorted(q.agents),
-    }
 
 
 class AgentIn(_In):
@@ -152,7 +134,7 @@ def status_out(s: VisitStatus) -> dict[str, Any]:
     return visit_json(s.visit) | {
         "meeting_id": s.meeting_id,
         "position": s.position,
-        "estimated_wait_s": _seconds(s.estimate),
+        "estimated_wait_s": seconds_out(s.estimate),
     }
 
 
@@ -175,9 +157,9 @@ def board_out(b: QueueBoard) -> dict[str, Any]:
         "open": b.open,
         "waiting": b.waiting,
         "offered": b.offered,
-        "longest_wait_s": _seconds(b.longest_wait),
+        "longest_wait_s": seconds_out(b.longest_wait),
         "service_level": b.service_level,
-        "handle_time_s": _seconds(b.handle_time),
+        "handle_time_s": seconds_out(b.handle_time),
         "agents": [
             {
                 "agent": a.agent_id,
@@ -212,7 +194,7 @@ async def create_visit(body: VisitIn, hd: HelpdeskDep, app: AppDep) -> JSONRespo
         "discovery_uri": made.grant.discovery_uri,
         "expires_at": made.grant.expires_at.isoformat(),
         "position": made.position,
-        "estimated_wait_s": _seconds(made.estimate),
+        "estimated_wait_s": seconds_out(made.estimate),
     }
     return JSONResponse(out, status_code=201, headers={"Cache-Control": "no-store"})
 
