@@ -13,9 +13,11 @@ import httpx
 
 from frontdesk.client import Meeting, MeetingEvent, SessionState, join_as_user, join_with_token
 from frontdesk.domain.helpdesk import Medium, Queue, Tick, VisitState
+from frontdesk.protocol.events import event_from_record
 from tests.support.live_server import LiveServer
 
 PASSWORD = "correct horse battery"
+PASSWORD_ALICE = PASSWORD  # the server fixture's organizer
 
 
 async def _position(events: Any, state: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -136,3 +138,57 @@ async def test_a_visitor_who_leaves_the_lobby_abandons_the_visit(server: LiveSer
             await asyncio.sleep(0.05)
     events = [e.type for e in await ops.store.helpdesk.visit_events(made.visit.visit_id)]
     assert events == ["visit.queued", "visit.abandoned"]
+
+
+async def test_the_lobby_entry_names_the_visit_its_token_was_minted_for(
+    server: LiveServer,
+) -> None:
+    """The visit's guest token carries the visit id; the lobby entry of its
+    visitor names it (in the snapshot, in the event, and after the room is
+    restored from the store), so the agent who accepted admits that entry even
+    when someone of the same name waits too. A plain guest token names none."""
+    ops = server.ops
+    hd = server.app.state.helpdesk
+    bank = await ops.apps.create("Harbor Bank")
+    await hd.put_queue(Queue("advice", agents=frozenset({"alice"})))
+    made = await hd.create_visit(
+        bank, queue="advice", display_name="Vera", medium=Medium.VIDEO, topic=None,
+        language=None, context="",
+    )  # fmt: skip
+    visit_id, meeting_id = made.visit.visit_id, made.grant.meeting_id
+    assert made.grant.claims.visit_id == visit_id
+    # Another guest of the same name, vouched for by the same back end, but no visitor.
+    twin = await ops.guest_tokens.mint(meeting_id, display_name="Vera", app=bank)
+    assert twin.claims.visit_id is None
+    other = await join_with_token(twin.discovery_uri, twin.token).connect()
+
+    token, _, _ = await ops.accounts.login("alice", PASSWORD_ALICE)
+    alice = await join_as_user(server.base_url, meeting_id, token).connect()
+    vera = await join_with_token(made.grant.discovery_uri, made.grant.token).connect()
+    async with asyncio.timeout(10):
+        while len(alice.lobby) < 2:  # vera's entry from the event
+            await asyncio.sleep(0.02)
+    heard = {e.visit_id: e.participant_id for e in alice.lobby.values()}
+    assert heard == {visit_id: vera.participant_id, None: other.participant_id}
+    await alice.leave()
+
+    # A fresh look at the meeting (its snapshot) names the visit too.
+    alice = await join_as_user(server.base_url, meeting_id, token).connect()
+    shown = {e.visit_id: e.participant_id for e in alice.lobby.values()}
+    assert shown == heard
+    await alice.admit(shown[visit_id])
+    await vera.admitted(timeout=10)
+    assert other.state is SessionState.LOBBY
+
+    # The stored events keep it, for a room restored on another node.
+    payloads = [
+        event_from_record(r.seq, r.type, r.at, r.data).payload
+        for r in await ops.store.events_since(meeting_id, 0)
+        if "participant" in r.data
+    ]
+    seen = {(p.participant.id, p.participant.visit_id) for p in payloads}  # type: ignore[attr-defined]
+    assert (vera.participant_id, visit_id) in seen
+    assert (other.participant_id, None) in seen
+    assert {pid for pid, visit in seen if visit is not None} == {vera.participant_id}
+    for m in (alice, vera, other):
+        await m.leave()

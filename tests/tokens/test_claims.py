@@ -166,6 +166,20 @@ def forged_guest(ring: KeyRing, **changes: Any) -> str:
 def test_forged_guest_control(ring: KeyRing) -> None:
     claims = verify_guest_token(ring, forged_guest(ring), issuer=ISSUER, meeting_id="m_1", now=NOW)
     assert claims.display_name == "Ann" and claims.app_id is None
+    assert claims.visit_id is None  # a token from before visits carried one
+
+
+def test_a_visit_token_names_its_visit(ring: KeyRing) -> None:
+    token = guest(ring, visit_id="v_abc")
+    claims = verify_guest_token(ring, token, issuer=ISSUER, meeting_id="m_1", now=NOW)
+    assert claims.visit_id == "v_abc"
+    assert (
+        verify_guest_token(ring, guest(ring), issuer=ISSUER, meeting_id="m_1", now=NOW).visit_id
+        is None
+    )
+    for bad in ("", "v" * 65):
+        with pytest.raises(ValidationFailed):
+            guest(ring, visit_id=bad)
 
 
 @pytest.mark.parametrize(
@@ -188,6 +202,9 @@ def test_forged_guest_control(ring: KeyRing) -> None:
         {"origins": "https://a"},
         {"origins": [1]},
         {"app_id": 3},
+        {"visit": 3},
+        {"visit": ""},
+        {"visit": "v" * 65},
         {"exp": 10**20},
     ],
 )

@@ -441,6 +441,7 @@ class Meeting:
                     view.state,
                     view.lobby_since,
                     None,
+                    view.visit_id,
                 )
             case (
                 ev.ParticipantAdmitted(participant_id=pid)

@@ -52,6 +52,7 @@ class Join:
     user_role: UserRole | None = None
     monitor: bool = False
     guest_app: str | None = None  # the application whose token vouched (method TOKEN)
+    visit_id: str | None = None  # the helpdesk visit its token was minted for (method TOKEN)
 
 
 @dataclass(frozen=True, slots=True)

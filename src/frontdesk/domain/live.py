@@ -248,6 +248,7 @@ class LiveState:
             state=p.state,
             waiting_since=p.lobby_since,
             timeout_at=self.lobby_timeout_at(p),
+            visit_id=p.visit_id,
         )
 
     def may_read_chat(self, participant_id: str) -> bool:

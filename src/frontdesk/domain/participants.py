@@ -86,6 +86,9 @@ class Participant:
     # While RECONNECTING: the state a Reconnect restores (LOBBY or JOINED).
     resume_state: SessionState | None = None
     supervisor: SupervisorMode | None = None
+    #: The helpdesk visit this guest came for (its token's ``visit`` claim): the
+    #: agent who accepted the visit admits the entry that names it.
+    visit_id: str | None = None
 
     @property
     def staff(self) -> bool:
@@ -133,6 +136,7 @@ class Participant:
             left_reason=self.left_reason,
             reconnecting_since=self.reconnecting_since,
             supervisor=self.supervisor,
+            visit_id=self.visit_id,
         )
 
     def guest_view(self) -> ParticipantView:
@@ -162,6 +166,7 @@ class Participant:
             left_reason=view.left_reason,
             reconnecting_since=view.reconnecting_since,
             supervisor=view.supervisor,
+            visit_id=view.visit_id,
         )
 
 
@@ -187,6 +192,8 @@ class ParticipantView:
     reconnecting_since: datetime | None = None
     #: Set for supervisors only, and shown to agents only (absent on the wire otherwise).
     supervisor: SupervisorMode | None = None
+    #: The helpdesk visit of a visitor (absent on the wire otherwise).
+    visit_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +208,7 @@ class LobbyEntry:
     state: SessionState
     waiting_since: datetime | None
     timeout_at: datetime | None
+    visit_id: str | None = None  # a helpdesk visitor's visit
 
 
 @dataclass(frozen=True, slots=True)

@@ -345,6 +345,7 @@ class Room:
             state=state,
             username=c.username if method is JoinMethod.USER else None,
             guest_app=c.guest_app if method is JoinMethod.TOKEN else None,
+            visit_id=c.visit_id if method is JoinMethod.TOKEN else None,
             vouched=method is not JoinMethod.URL,
             lobby_since=b.now if state is SessionState.LOBBY else None,
             joined_at=b.now if state is SessionState.JOINED else None,

@@ -58,8 +58,9 @@ _RECORD_ONLY = frozenset({"username", "guest_app"})
 #: Fields said only when true (older peers never saw them; messages stay small).
 _ONLY_WHEN_TRUE = frozenset({"redacted"})
 #: Fields said only when they hold something (``None``, empty): added for
-#: supervisors, so every frame and record without one stays as it always was.
-_OMITTED_WHEN_EMPTY = frozenset({"supervisor", "whispers"})
+#: supervisors and helpdesk visits, so every frame and record without one
+#: stays as it always was.
+_OMITTED_WHEN_EMPTY = frozenset({"supervisor", "whispers", "visit_id"})
 
 #: The stored events whose content the chat retention policy deletes, and the
 #: fields that hold it: the record keeps everything else (who, when, to whom)

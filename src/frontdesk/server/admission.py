@@ -101,7 +101,12 @@ class GuestAdmission:
                 )
             await ops.audience.note_guest_app(meeting, claims.app_id)
             join = cmd.Join(
-                pid, claims.display_name, claims.role, JoinMethod.TOKEN, guest_app=claims.app_id
+                pid,
+                claims.display_name,
+                claims.role,
+                JoinMethod.TOKEN,
+                guest_app=claims.app_id,
+                visit_id=claims.visit_id,
             )
             single_use = claims if claims.single_use else None
             app_id = claims.app_id

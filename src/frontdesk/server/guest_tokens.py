@@ -74,6 +74,7 @@ class GuestTokens:
         single_use: bool = False,
         origins: Sequence[str] = (),
         app: App | None = None,
+        visit_id: str | None = None,
     ) -> GuestGrant:
         meeting = await self._meetings.for_app(meeting_id, app)
         meeting.ensure_open()
@@ -95,6 +96,7 @@ class GuestTokens:
             now=self._clock(),
             app_id=app_id,
             origins=[o.rstrip("/") for o in origins],
+            visit_id=visit_id,
         )
         return GuestGrant(
             token=token,

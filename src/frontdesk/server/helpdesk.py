@@ -648,10 +648,10 @@ class Helpdesk:
         meeting = await self._meetings.create(
             subject=f"{queue}: {display_name}"[:200], organizer=organizer, app_id=app.client_id
         )
-        grant = await self._guest_tokens.mint(
-            meeting.id, display_name=display_name, ttl_s=ttl_s, app=app
-        )
         visit_id = new_visit_id()
+        grant = await self._guest_tokens.mint(
+            meeting.id, display_name=display_name, ttl_s=ttl_s, app=app, visit_id=visit_id
+        )
         command = dataclasses.replace(probe, visit_id=visit_id)
         await self.run(command, new_visit=(meeting.id, app.client_id))
         return VisitGrant(

@@ -46,6 +46,8 @@ __all__ = [
 ACCESS_AUDIENCE = "frontdesk:service"
 SESSION_AUDIENCE = "frontdesk:user"
 GUEST_SUBJECT_PREFIX = "guest:"
+#: The longest visit id a guest token may name (ours are ``v_`` + 16 characters).
+_MAX_VISIT_ID = 64
 
 
 def meeting_audience(meeting_id: str) -> str:
@@ -69,6 +71,9 @@ class GuestClaims:
     single_use: bool
     origins: tuple[str, ...]
     app_id: str | None
+    #: The helpdesk visit the token was minted for (claim ``visit``); tokens
+    #: minted before visits carried one, and plain guest tokens, have none.
+    visit_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,14 +188,18 @@ def issue_guest_token(
     now: datetime,
     app_id: str | None = None,
     origins: Sequence[str] = (),
+    visit_id: str | None = None,
 ) -> tuple[str, GuestClaims]:
-    """A short-lived token that lets one visitor join one meeting."""
+    """A short-lived token that lets one visitor join one meeting (for a
+    helpdesk visit: ``visit_id``, so the visitor's lobby entry names it)."""
     name = check_display_name(display_name)
     role = guest_token_role(role)
     if isinstance(origins, str) or not all(isinstance(o, str) and o for o in origins):
         raise ValidationFailed("origins must be a list of non-empty strings")
     if app_id is not None:
         _check_text(app_id, "app_id")
+    if visit_id is not None and len(_check_text(visit_id, "visit_id")) > _MAX_VISIT_ID:
+        raise ValidationFailed(f"visit_id must be at most {_MAX_VISIT_ID} characters")
     subject = GUEST_SUBJECT_PREFIX + secrets.token_urlsafe(12)
     extra: dict[str, Any] = {
         "name": name,
@@ -200,6 +209,8 @@ def issue_guest_token(
     }
     if app_id is not None:
         extra["app_id"] = app_id
+    if visit_id is not None:
+        extra["visit"] = visit_id
     token, jti, iat, exp = _issue(
         ring,
         issuer=issuer,
@@ -221,6 +232,7 @@ def issue_guest_token(
         single_use=bool(single_use),
         origins=tuple(origins),
         app_id=app_id,
+        visit_id=visit_id,
     )
     return token, claims
 
@@ -263,6 +275,11 @@ def verify_guest_token(
     app_id = claims.get("app_id")
     if app_id is not None and (not isinstance(app_id, str) or not app_id):
         raise TokenInvalid("claim 'app_id' must be a string")
+    visit_id = claims.get("visit")
+    if visit_id is not None and (
+        not isinstance(visit_id, str) or not visit_id or len(visit_id) > _MAX_VISIT_ID
+    ):
+        raise TokenInvalid("claim 'visit' must be a visit id")
     return GuestClaims(
         meeting_id=meeting_id,
         display_name=name,
@@ -274,6 +291,7 @@ def verify_guest_token(
         single_use=single_use,
         origins=tuple(origins),
         app_id=app_id,
+        visit_id=visit_id,
     )
 
 

@@ -454,7 +454,7 @@ async function answerOffer(accept) {
     if (accept) {
       announce(status, `You took ${offer.display_name}`);
       const meetingId = (visit && visit.meeting_id) || offer.meeting_id;
-      pendingAdmit = { meetingId, name: offer.display_name };
+      pendingAdmit = { meetingId, visitId: offer.visit_id, name: offer.display_name };
       await openMeeting(meetingId);
       admitPending();
     } else {
@@ -469,11 +469,14 @@ async function answerOffer(accept) {
 }
 
 // The visitor of the visit I accepted waits in its meeting's lobby: let them in
-// once (now, or when they arrive). Only a vouched entry of that name is taken.
+// once (now, or when they arrive). The entry naming the visit is taken; a
+// visitor whose token predates visit ids: a vouched entry of that name.
 async function admitPending() {
   const p = pendingAdmit;
   if (!p || !current || current.state !== "joined" || (current.info || {}).id !== p.meetingId) return;
-  const entry = (current.lobby || []).find((e) => e.display_name === p.name && e.vouched);
+  const lobby = current.lobby || [];
+  const entry = lobby.find((e) => e.visit_id === p.visitId)
+    || lobby.find((e) => !e.visit_id && e.display_name === p.name && e.vouched);
   if (!entry) return;
   pendingAdmit = null;
   try {

@@ -37,6 +37,8 @@ export interface LobbyEntry {
   display_name: string;
   vouched?: boolean;
   timeout_at?: string | null;
+  /** The helpdesk visit a visitor came for (its guest token's `visit` claim). */
+  visit_id?: string;
   [field: string]: unknown;
 }
 

@@ -200,6 +200,7 @@ export class Meeting {
           state: p.state,
           waiting_since: p.lobby_since,
           timeout_at: null,
+          ...(p.visit_id ? { visit_id: p.visit_id } : {}),
         }]);
         this._emit("lobby", this.lobby);
         break;

@@ -469,7 +469,8 @@ export const VALUE_SCHEMAS = freeze({
     "hand_raised": "bool",
     "left_reason": "str?",
     "reconnecting_since": "str?",
-    "supervisor": "str?"
+    "supervisor": "str?",
+    "visit_id": "str?"
   },
   "lobby_entry": {
     "participant_id": "str",
@@ -479,7 +480,8 @@ export const VALUE_SCHEMAS = freeze({
     "vouched": "bool",
     "state": "str",
     "waiting_since": "str?",
-    "timeout_at": "str?"
+    "timeout_at": "str?",
+    "visit_id": "str?"
   },
   "chat_message": {
     "seq": "int",
