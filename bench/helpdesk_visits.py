@@ -1,6 +1,7 @@
 """Helpdesk visits accepted per second, end to end, on one node.
 
     .venv/bin/python bench/helpdesk_visits.py [--agents 20] [--producers 8] [--seconds 20]
+        [--poll 0.2]
 
 Starts ``frontdesk serve`` as its own process (SQLite in a temporary directory,
 127.0.0.1 on a free port) with one queue served by ``--agents`` agents (one
@@ -8,15 +9,18 @@ video visit each). ``--producers`` back-end tasks create visits over the service
 API (``POST /v1/visits``: a meeting, a guest token, the routing decision, all
 stored) as fast as they are answered, while each agent's task polls its console
 state (``GET /v1/me/helpdesk``), accepts the offer it finds and completes it
-(``POST .../accept``, ``POST .../complete``); an idle console asks every
-``--poll`` s. Prints visits created, accepted and completed per second over the
-measured window, and the accept latency.
+(``POST .../accept``, ``POST .../complete``). An idle console waits for its next
+change (``?after=REV&wait_s=...``: offers pushed as they are made), or, with
+``--poll S``, asks again every S seconds as consoles did before. Prints visits
+created, accepted and completed per second over the measured window, the
+accept latency, and the node's CPU per visit.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -58,11 +62,23 @@ async def seed(database_url: str, agents: int) -> tuple[str, str, list[str]]:
         await store.close()
 
 
-args_poll_s = 0.2  # how often an idle agent's console asks for offers (set by --poll)
+args_poll_s = 0.0  # how often an idle agent's console asks (--poll); 0: it waits (pushed)
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def run(
-    base: str, client_id: str, secret: str, names: list[str], producers: int, seconds: float
+    base: str,
+    client_id: str,
+    secret: str,
+    names: list[str],
+    producers: int,
+    seconds: float,
+    node_pid: int,
 ) -> list[str]:
     counts = {"created": 0, "accepted": 0, "completed": 0, "refused": 0}
     accept_s: list[float] = []
@@ -102,11 +118,15 @@ async def run(
 
         async def serve(name: str) -> None:
             h = sessions[name]
+            rev = None
             while not stop.is_set():
-                r = await http.get("/v1/me/helpdesk", headers=h)
-                offer = r.json().get("offer")
+                pushed = args_poll_s <= 0 and rev is not None
+                params = {"after": rev, "wait_s": 2} if pushed else None
+                r = await http.get("/v1/me/helpdesk", headers=h, params=params)
+                rev, offer = r.json().get("rev"), r.json().get("offer")
                 if not offer:
-                    await asyncio.sleep(args_poll_s)
+                    if args_poll_s > 0:
+                        await asyncio.sleep(args_poll_s)
                     continue
                 t0 = time.perf_counter()
                 a = await http.post(f"/v1/me/helpdesk/visits/{offer['visit_id']}/accept", headers=h)
@@ -125,10 +145,11 @@ async def run(
         tasks += [asyncio.create_task(serve(n)) for n in names]
         await asyncio.sleep(2.0)  # warm-up
         measuring.set()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_s(node_pid)
         await asyncio.sleep(seconds)
         measuring.clear()
-        elapsed = time.perf_counter() - t0
+        elapsed, node_cpu = time.perf_counter() - t0, cpu_s(node_pid) - cpu0
+        load = os.getloadavg()[0]
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     return [
@@ -137,6 +158,9 @@ async def run(
         f"{counts['accepted'] / elapsed:.1f} accepted/s, "
         f"{counts['completed'] / elapsed:.1f} completed/s, {counts['refused']} refused",
         summary("POST .../accept", accept_s) if accept_s else "no accept measured",
+        f"node CPU {100 * node_cpu / elapsed:.0f} % of a core, "
+        f"{1000 * node_cpu / max(1, counts['accepted']):.1f} ms per visit accepted; "
+        f"loadavg {load:.2f}",
     ]
 
 
@@ -151,7 +175,7 @@ async def main(agents: int, producers: int, seconds: float) -> None:
         try:
             async with httpx.AsyncClient(base_url=base, timeout=5) as probe:
                 await wait_ready(probe, proc)
-            lines = await run(base, client_id, secret, names, producers, seconds)
+            lines = await run(base, client_id, secret, names, producers, seconds, proc.pid)
         finally:
             stop_process(proc)
     print(f"helpdesk visits end to end on one node ({base}, SQLite, node in its own process)")
@@ -165,7 +189,9 @@ if __name__ == "__main__":
     ap.add_argument("--agents", type=int, default=20)
     ap.add_argument("--producers", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--poll", type=float, default=0.2, help="idle console poll interval, s")
+    ap.add_argument(
+        "--poll", type=float, default=0.0, help="idle console poll interval, s (0: pushed)"
+    )
     args = ap.parse_args()
     args_poll_s = args.poll
     asyncio.run(main(args.agents, args.producers, args.seconds))

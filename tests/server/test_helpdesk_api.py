@@ -3,6 +3,7 @@ transferred and completed; queues, refusals, callbacks, the board, a restart."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -220,3 +221,38 @@ async def test_bad_queues_are_refused(harness: Harness, body: dict[str, Any]) ->
     svc = await harness.authed()
     r = await svc.post("/v1/queues", json=body)
     assert r.status_code == 422 and r.json()["code"] == "validation_failed", r.text
+
+
+async def test_a_waiting_console_hears_of_its_offer_as_it_is_made(harness: Harness) -> None:
+    """``GET /v1/me/helpdesk?after=REV&wait_s=S`` answers when something changed
+    for the agent (an offer made), not before; at once for a stale revision;
+    with the same revision when nothing changed within ``wait_s``."""
+    h = harness
+    svc = await h.authed()
+    ann = await agent(h, "ann")
+    await svc.post("/v1/queues", json={"name": "advice", "agents": ["ann"]})
+    r = await ann.put("/v1/me/helpdesk/state", json={"state": "available"})
+    rev = r.json()["rev"]
+    r = await ann.get("/v1/me/helpdesk", params={"after": rev, "wait_s": 0.2})
+    assert (r.json()["rev"], r.json()["offer"]) == (rev, None)  # nothing changed
+
+    waiting = asyncio.create_task(ann.get("/v1/me/helpdesk", params={"after": rev, "wait_s": 20}))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    r = await svc.post("/v1/visits", json={"queue": "advice", "display_name": "Vera"})
+    assert r.status_code == 201, r.text
+    async with asyncio.timeout(10):
+        answer = (await waiting).json()
+    assert answer["offer"]["visit_id"] == r.json()["visit_id"]
+    assert answer["rev"] != rev
+    # A revision already old is answered at once.
+    async with asyncio.timeout(10):
+        r = await ann.get("/v1/me/helpdesk", params={"after": rev, "wait_s": 20})
+    assert r.json()["rev"] == answer["rev"]
+    # Another agent's decisions do not wake this one.
+    await agent(h, "bob")
+    await svc.post("/v1/queues", json={"name": "loans", "agents": ["bob"]})
+    r = await ann.get("/v1/me/helpdesk", params={"after": answer["rev"], "wait_s": 0.3})
+    assert r.json()["rev"] == answer["rev"]
+    r = await ann.get("/v1/me/helpdesk", params={"after": rev, "wait_s": 26})
+    assert r.status_code == 422

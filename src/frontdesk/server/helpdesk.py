@@ -215,6 +215,14 @@ class Helpdesk:
         self._timer: asyncio.Task[None] | None = None
         #: Sends a frame to the visitor(s) of a meeting hosted here (set by the app).
         self.notify: Callable[[str, str], int] | None = None
+        #: Each agent's revision: bumped by every decision that changes what
+        #: :meth:`agent_status` says, so a console waits for the next one
+        #: (:meth:`agent_status_after`) instead of asking again and again. The
+        #: node's start time prefixes it: a revision from before a restart is
+        #: never taken for a current one.
+        self._boot = format(time.time_ns(), "x")
+        self._agent_rev: dict[str, int] = {}
+        self._agent_waiters: dict[str, set[asyncio.Future[None]]] = {}
 
     @property
     def router(self) -> Router:
@@ -229,6 +237,7 @@ class Helpdesk:
         self._timer = asyncio.create_task(self._run_timer(), name="frontdesk-helpdesk")
 
     async def stop(self) -> None:
+        self._new_revisions()  # consoles waiting: answered now
         for task in (self._timer, self._saver):
             if task is None:
                 continue
@@ -278,7 +287,18 @@ class Helpdesk:
         self._meeting_of, self._visits_in = {}, {}
         for v in visits:
             self._bind(v.visit.visit_id, v.meeting_id)
+        self._new_revisions()
         self._wake.set()
+
+    def _new_revisions(self) -> None:
+        """A router rebuilt from the store: every agent's revision is new."""
+        self._boot = format(time.time_ns(), "x")
+        self._agent_rev = {}
+        waiting, self._agent_waiters = self._agent_waiters, {}
+        for waiters in waiting.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def _bind(self, visit_id: str, meeting_id: str) -> None:
         self._unbind(visit_id)
@@ -432,6 +452,7 @@ class Helpdesk:
             await self._load()
 
     def _tell(self, events: Sequence[ev.RouterEvent]) -> None:
+        self._bump(events)
         touched: set[str] = set()
         for event in events:
             visit = _visit_of(event)
@@ -573,9 +594,60 @@ class Helpdesk:
             await self.run(PutAgent(AgentProfile(agent)))
         await self.run(SetPresence(agent, presence))
 
+    def _bump(self, events: Sequence[ev.RouterEvent]) -> None:
+        """Move the revision of every agent these decisions concern, and wake
+        the consoles waiting for one."""
+        agents: set[str] = set()
+        for event in events:
+            if isinstance(event, ev.QueueUpdated | ev.QueueDeleted):
+                # Membership may have changed (rare): everyone who may be concerned.
+                agents.update(self._agent_waiters)
+                agents.update(
+                    event.queue.agents if isinstance(event, ev.QueueUpdated) else self._agent_rev
+                )
+                continue
+            if isinstance(event, ev.AgentChanged):
+                agents.add(event.agent.agent_id)
+            for name in ("agent", "from_agent", "to_agent"):
+                value = getattr(event, name, None)
+                if isinstance(value, str):
+                    agents.add(value)
+            visit = _visit_of(event)
+            if visit is not None:
+                agents.update(a for a in (visit.agent, visit.target_agent) if a)
+        for agent in agents:
+            self._agent_rev[agent] = self._agent_rev.get(agent, 0) + 1
+            for waiter in self._agent_waiters.pop(agent, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def agent_rev(self, agent: str) -> str:
+        """The agent's revision (opaque): it changes when its status may have."""
+        return f"{self._boot}.{self._agent_rev.get(agent, 0)}"
+
+    async def agent_status_after(self, agent: str, after: str, wait_s: float) -> dict[str, Any]:
+        """The agent's status once its revision is no longer ``after``, or after
+        ``wait_s`` seconds, whichever comes first: offers reach a waiting
+        console as they are made (a long poll)."""
+        if after == self.agent_rev(agent) and wait_s > 0:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._agent_waiters.setdefault(agent, set()).add(waiter)
+            try:
+                await asyncio.wait_for(waiter, timeout=wait_s)
+            except TimeoutError:
+                pass
+            finally:
+                waiters = self._agent_waiters.get(agent)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
+                        del self._agent_waiters[agent]
+        return self.agent_status(agent)
+
     def agent_status(self, agent: str) -> dict[str, Any]:
         if not self._router.has_agent(agent):
             return {
+                "rev": self.agent_rev(agent),
                 "agent": agent,
                 "state": AgentState.OFFLINE.value,
                 "queues": [],
@@ -585,6 +657,7 @@ class Helpdesk:
         view = self._router.agent(agent)
         offer = self._router.offer_of(agent)
         return {
+            "rev": self.agent_rev(agent),
             "agent": agent,
             "state": self._router.agent_state(agent).value,
             "presence": view.presence.value,

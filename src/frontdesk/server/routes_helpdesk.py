@@ -299,11 +299,26 @@ async def service_callbacks(
 
 
 # --- the agent's side (user API) ----------------------------------------------------------
+#: The longest a console's request waits for a change (proxies keep it open).
+MAX_WAIT_S = 25.0
+
+
 @router.get("/me/helpdesk", responses=_ERRORS)
-async def my_helpdesk(hd: HelpdeskDep, user: UserDep) -> dict[str, Any]:
+async def my_helpdesk(
+    hd: HelpdeskDep,
+    user: UserDep,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    wait_s: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
+) -> dict[str, Any]:
     """The agent's state, queues, open offer (with the visitor's name, topic,
-    context and waiting time) and the visits it serves: what the console polls."""
-    return hd.agent_status(user.username)
+    context and waiting time) and the visits it serves, with its revision
+    ``rev``. With ``after`` (a ``rev`` read before) and ``wait_s``, the answer
+    waits until something changed for the agent (an offer made, say), at most
+    ``wait_s`` seconds: offers reach the console as they are made, without
+    asking again and again."""
+    if after is None:
+        return hd.agent_status(user.username)
+    return await hd.agent_status_after(user.username, after, wait_s)
 
 
 @router.put("/me/helpdesk/state", responses=_ERRORS)

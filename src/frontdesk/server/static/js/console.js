@@ -27,6 +27,7 @@ let helpdeskAt = 0; // when it was read (the waiting clock counts on from there)
 let offerId = null; // the offer on show, to beep once per new offer
 let pendingAdmit = null; // {meetingId, name}: the accepted visitor to let in from the lobby
 let boardQueue = "";
+let helpdeskWatch = 0; // which wait for my next helpdesk change runs (0: none)
 
 // --- the user API ---------------------------------------------------------------------
 class ApiError extends Error {
@@ -217,17 +218,19 @@ function startPolling() {
   poll();
   pollTimer = setInterval(poll, POLL_MS);
   clockTimer = setInterval(() => { renderQueue(); tickOffer(); }, 1000);
+  watchHelpdesk();
 }
 
 function stopPolling() {
   clearInterval(pollTimer);
   clearInterval(clockTimer);
   pollTimer = clockTimer = null;
+  helpdeskWatch += 1; // ends the running wait
 }
 
 async function poll() {
   if (session && session.role === "supervisor") { loadSupervised(); loadBoard(); }
-  loadHelpdesk();
+  loadCallbacks(); // my helpdesk state comes by watchHelpdesk
   try {
     restQueue = (await api("/v1/me/lobby")).items;
   } catch (e) {
@@ -352,6 +355,28 @@ async function decide(entry, admit) {
 // --- the helpdesk: my state, offers, visits, callbacks -------------------------------------
 const STATE_LABEL = { available: "Available", busy: "Busy", away: "Away", offline: "Offline" };
 
+// Offers are pushed: the server answers when something changed for me (an offer
+// made, taken back, a visit moved), so an offer shows as it is made.
+async function watchHelpdesk() {
+  const mine = ++helpdeskWatch;
+  while (mine === helpdeskWatch) {
+    const rev = helpdesk && helpdesk.rev;
+    if (!rev) {
+      await loadHelpdesk();
+      if (!(helpdesk && helpdesk.rev)) await new Promise((r) => setTimeout(r, POLL_MS));
+      continue;
+    }
+    try {
+      const data = await api(`/v1/me/helpdesk?after=${encodeURIComponent(rev)}&wait_s=25`);
+      if (mine !== helpdeskWatch) return;
+      showHelpdesk(data);
+    } catch (e) {
+      if (e.status === 401) return;
+      await new Promise((r) => setTimeout(r, POLL_MS)); // transient: try again soon
+    }
+  }
+}
+
 async function loadHelpdesk() {
   let data;
   try {
@@ -360,6 +385,10 @@ async function loadHelpdesk() {
     if (e.status === 403 || e.status === 404) { helpdesk = null; $("#helpdesk").hidden = true; }
     return; // otherwise transient: keep what is shown
   }
+  showHelpdesk(data);
+}
+
+function showHelpdesk(data) {
   helpdesk = data;
   helpdeskAt = Date.now();
   renderHelpdesk();
