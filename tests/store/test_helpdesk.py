@@ -152,3 +152,48 @@ async def test_callbacks_are_listed_until_resolved(store: SqlStore) -> None:
     assert (done.resolved_by, done.resolved_at) == ("bob", T0 + 9 * S)
     assert [c.id for c in await store.helpdesk.list_callbacks()] == ["cb_1"]
     assert len(await store.helpdesk.list_callbacks(open_only=False)) == 2
+
+
+async def test_a_visit_its_meeting_and_the_hand_over_are_stored_with_the_decision(
+    store: SqlStore,
+) -> None:
+    """The meeting made for a visit is inserted in the decision's transaction,
+    and accepting hands the meeting to the agent in its own: both or nothing."""
+    from dataclasses import replace
+
+    from frontdesk.domain.model import MeetingState
+    from frontdesk.errors import MeetingNotFound
+    from tests.store.samples import meeting
+
+    router = Router()
+    router.handle(PutQueue(Queue("advice", agents=frozenset({"ann"}))), T0)
+    router.handle(PutAgent(AgentProfile("ann")), T0)
+    events = router.handle(Enqueue("v_1", "advice", "Vera", Medium.VIDEO, None, None, ""), T0)
+    made = meeting("m_v_1", organizer="alice")
+    await store.helpdesk.save(replace(changes_of(events, T0), meetings=[made]))
+    assert (await store.get_meeting("m_v_1")).organizer == "alice"
+    assert (await store.helpdesk.get_visit("v_1")).meeting_id == "m_v_1"
+
+    await store.helpdesk.save(HelpdeskChanges(organizers={"m_v_1": "ann"}))
+    handed = await store.get_meeting("m_v_1")
+    assert (handed.organizer, handed.revision) == ("ann", made.revision + 1)
+    await store.helpdesk.save(HelpdeskChanges(organizers={"m_v_1": "ann"}))  # no change
+    assert (await store.get_meeting("m_v_1")).revision == made.revision + 1
+    ended = replace(handed, state=MeetingState.ENDED, revision=handed.revision + 1)
+    await store.update_meeting(ended)
+    await store.helpdesk.save(HelpdeskChanges(organizers={"m_v_1": "bob"}))
+    assert (await store.get_meeting("m_v_1")).organizer == "ann"  # an ended meeting keeps it
+
+    # A decision refused by the fence stores neither the visit nor its meeting.
+    lease = await store.acquire_lease(HELPDESK_LEASE, "node-a", "ws://a/v1/rtc", 30)
+    await store.release_lease(HELPDESK_LEASE, lease.as_fence)
+    await store.acquire_lease(HELPDESK_LEASE, "node-b", "ws://b/v1/rtc", 30)
+    events = router.handle(Enqueue("v_2", "advice", "Walt", Medium.VIDEO, None, None, ""), T0)
+    with pytest.raises(LeaseLost):
+        await store.helpdesk.save(
+            replace(changes_of(events, T0), meetings=[meeting("m_v_2")]), lease.as_fence
+        )
+    with pytest.raises(MeetingNotFound):
+        await store.get_meeting("m_v_2")
+    with pytest.raises(VisitNotFound):
+        await store.helpdesk.get_visit("v_2")

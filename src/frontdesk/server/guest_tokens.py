@@ -77,6 +77,31 @@ class GuestTokens:
         visit_id: str | None = None,
     ) -> GuestGrant:
         meeting = await self._meetings.for_app(meeting_id, app)
+        return await self.mint_for(
+            meeting,
+            display_name=display_name,
+            role=role,
+            ttl_s=ttl_s,
+            single_use=single_use,
+            origins=origins,
+            app=app,
+            visit_id=visit_id,
+        )
+
+    async def mint_for(
+        self,
+        meeting: Meeting,
+        *,
+        display_name: str,
+        role: Role = Role.GUEST,
+        ttl_s: int | None = None,
+        single_use: bool = False,
+        origins: Sequence[str] = (),
+        app: App | None = None,
+        visit_id: str | None = None,
+    ) -> GuestGrant:
+        """:meth:`mint` for a meeting in hand, one the application may see (a
+        helpdesk visit's, made with its token and stored with the visit)."""
         meeting.ensure_open()
         app_id = app.client_id if app else None
         guest_token_role(role)  # refused before anything is signed

@@ -60,7 +60,7 @@ from frontdesk.domain.helpdesk import (
 )
 from frontdesk.domain.helpdesk import events as ev
 from frontdesk.domain.helpdesk.model import check_text
-from frontdesk.domain.model import App, User
+from frontdesk.domain.model import App, Meeting, User
 from frontdesk.domain.names import check_display_name
 from frontdesk.errors import (
     FrontdeskError,
@@ -378,9 +378,13 @@ class Helpdesk:
         command: RouterCommand,
         *,
         new_visit: tuple[str, str | None] | None = None,
+        new_meeting: Meeting | None = None,
+        hand_over: tuple[str, str] | None = None,
     ) -> list[ev.RouterEvent]:
         """One decision: decide, store, then tell. ``new_visit`` is the
-        (meeting id, app id) of an ``Enqueue``.
+        (meeting id, app id) of an ``Enqueue``, ``new_meeting`` the meeting
+        made for it, ``hand_over`` the (meeting id, organizer) an ``Accept``
+        gives its meeting: stored in the decision's own transaction.
 
         The decision is taken at once (``Router.handle`` never awaits, so
         decisions are one at a time by construction); its changes join the
@@ -405,6 +409,8 @@ class Helpdesk:
                 for e in events
                 if (v := _visit_of(e)) is not None
             ],
+            meetings=[new_meeting] if new_meeting is not None else [],
+            organizers=dict([hand_over]) if hand_over is not None else {},
         )
         stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._unsaved.append((changes, stored))
@@ -429,6 +435,8 @@ class Helpdesk:
                     visits=[v for c, _ in batch for v in c.visits],
                     new_visits={k: m for c, _ in batch for k, m in c.new_visits.items()},
                     events=[e for c, _ in batch for e in c.events],
+                    meetings=[m for c, _ in batch for m in c.meetings],
+                    organizers={k: o for c, _ in batch for k, o in c.organizers.items()},
                 )
                 try:
                     await self._store.helpdesk.save(merged, self._fence)
@@ -681,11 +689,11 @@ class Helpdesk:
 
     async def accept(self, user: User, visit_id: str) -> dict[str, Any]:
         """The agent takes the visit and becomes its meeting's organizer."""
-        await self.run(Accept(user.username, visit_id))
         meeting_id = self._meeting_of.get(visit_id)
+        hand_over = (meeting_id, user.username) if meeting_id is not None else None
+        await self.run(Accept(user.username, visit_id), hand_over=hand_over)
         if meeting_id is not None:
-            with contextlib.suppress(FrontdeskError):
-                await self._meetings.hand_over(meeting_id, user.username)
+            self._meetings.changed_elsewhere(meeting_id)
         return self._with_meeting(self._router.visit(visit_id))
 
     async def decline(self, user: User, visit_id: str) -> None:
@@ -718,15 +726,17 @@ class Helpdesk:
         # Refused here (closed, full, bad topic) before a meeting is made for nothing.
         probe = Enqueue("probe", queue, display_name, medium, topic, language, context)
         self._router.check(probe, self._clock())
-        meeting = await self._meetings.create(
+        # The meeting is stored with the visit, in the decision's transaction.
+        meeting = self._meetings.prepare(
             subject=f"{queue}: {display_name}"[:200], organizer=organizer, app_id=app.client_id
         )
         visit_id = new_visit_id()
-        grant = await self._guest_tokens.mint(
-            meeting.id, display_name=display_name, ttl_s=ttl_s, app=app, visit_id=visit_id
+        grant = await self._guest_tokens.mint_for(
+            meeting, display_name=display_name, ttl_s=ttl_s, app=app, visit_id=visit_id
         )
         command = dataclasses.replace(probe, visit_id=visit_id)
-        await self.run(command, new_visit=(meeting.id, app.client_id))
+        await self.run(command, new_visit=(meeting.id, app.client_id), new_meeting=meeting)
+        self._meetings.stored(meeting)
         return VisitGrant(
             visit=self._router.visit(visit_id),
             grant=grant,

@@ -9,7 +9,6 @@ those made by no application.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -68,6 +67,32 @@ class Meetings:
             await self._store.get_user(organizer)
         except UserNotFound:
             raise ValidationFailed(f"organizer {organizer!r} is not a Frontdesk user") from None
+        meeting = self.prepare(
+            subject=subject,
+            organizer=organizer,
+            start=start,
+            end=end,
+            access_policy=access_policy,
+            lobby_bypass=lobby_bypass,
+            app_id=app_id,
+        )
+        await self._store.create_meeting(meeting)
+        self._remember(meeting)
+        return meeting
+
+    def prepare(
+        self,
+        *,
+        subject: str,
+        organizer: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        access_policy: AccessPolicy = AccessPolicy.LOBBY,
+        lobby_bypass: LobbyBypass = LobbyBypass.NONE,
+        app_id: str | None = None,
+    ) -> Meeting:
+        """A new meeting, not stored: whoever stores it (the helpdesk, with the
+        visit it is made for) checked the organizer and calls :meth:`stored`."""
         now = self._clock()
         scheduled = start is not None and start > now
         meeting = Meeting(
@@ -83,22 +108,16 @@ class Meetings:
             state=MeetingState.SCHEDULED if scheduled else MeetingState.ACTIVE,
             created_by_app=app_id,
         )
-        await self._store.create_meeting(meeting)
-        self._remember(meeting)
         return meeting
 
-    async def hand_over(self, meeting_id: str, organizer: str) -> Meeting:
-        """Make ``organizer`` the meeting's organizer: the helpdesk agent who took
-        the visit the meeting was made for. A room already live keeps the
-        organizer it loaded with; the agent moderates it as a presenter."""
-        meeting = await self._store.get_meeting(meeting_id)
-        meeting.ensure_open()
-        if meeting.organizer == organizer:
-            return meeting
-        changed = dataclasses.replace(meeting, organizer=organizer, revision=meeting.revision + 1)
-        await self._store.update_meeting(changed)
-        self._remember(changed)
-        return changed
+    def stored(self, meeting: Meeting) -> None:
+        """A meeting from :meth:`prepare` was stored (joins read it from here)."""
+        self._remember(meeting)
+
+    def changed_elsewhere(self, meeting_id: str) -> None:
+        """A meeting was changed in another service's transaction (its
+        organizer handed over with a helpdesk decision): read it afresh."""
+        self._recent.pop(meeting_id, None)
 
     async def get(self, meeting_id: str) -> Meeting:
         meeting = await self._store.get_meeting(meeting_id)

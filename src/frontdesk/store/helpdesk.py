@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from frontdesk.domain.helpdesk import AgentProfile, AgentView, OpeningHours, Queue, VisitView
+from frontdesk.domain.model import Meeting
 
 __all__ = [
     "HELPDESK_LEASE",
@@ -73,6 +74,12 @@ class HelpdeskChanges:
     #: For visits not stored yet: visit id -> (meeting id, application id).
     new_visits: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
     events: Sequence[VisitEventRecord] = ()
+    #: Meetings made for new visits, inserted first, in the same transaction:
+    #: a visit and its meeting are stored together or not at all.
+    meetings: Sequence[Meeting] = ()
+    #: Meeting id -> its new organizer (the agent who accepted its visit); an
+    #: ended meeting keeps the one it had.
+    organizers: Mapping[str, str] = field(default_factory=dict)
 
 
 def queue_config(queue: Queue) -> dict[str, Any]:

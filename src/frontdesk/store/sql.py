@@ -280,6 +280,25 @@ class SqlStore(Store):
             )
         await done
 
+    async def _insert_meetings_in(self, conn: AsyncConnection, meetings: Sequence[Meeting]) -> None:
+        """Insert meetings within a transaction of another write (a helpdesk decision)."""
+        await conn.execute(sa.insert(t.meetings), [_meeting_row(m) for m in meetings])
+
+    async def _hand_over_in(self, conn: AsyncConnection, organizers: Mapping[str, str]) -> None:
+        """Give meetings new organizers within another write's transaction: each
+        change is a new revision (a concurrent change read before it retries)."""
+        c = t.meetings.c
+        for meeting_id, organizer in organizers.items():
+            await conn.execute(
+                sa.update(t.meetings)
+                .where(
+                    c.id == meeting_id,
+                    c.state != MeetingState.ENDED.value,
+                    c.organizer != organizer,
+                )
+                .values(organizer=organizer, revision=c.revision + 1)
+            )
+
     async def _insert_meeting(self, meeting: Meeting) -> None:
         async with self._write(f"meeting {meeting.id!r} or its join code") as conn:
             await conn.execute(sa.insert(t.meetings).values(**_meeting_row(meeting)))
