@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from frontdesk.cli.demo import find_bank, serve_app
+from frontdesk.client import join_as_user
 from frontdesk.config import Settings
 from frontdesk.service_client import ServiceClient
 from tests.support.live_server import LiveServer, free_port, live_server
@@ -249,9 +251,12 @@ window.RTCPeerConnection.prototype = RealPC.prototype;
 """
 
 
-async def test_chat_with_us_is_chat_only(bank: Bank, browser: Any, artifacts: Path) -> None:
+async def test_chat_with_us_is_chat_only_and_stays_through_a_transfer(
+    bank: Bank, browser: Any, artifacts: Path
+) -> None:
     """ "Chat with us": the customer's page never creates a peer connection, even
-    though the advisor's console has camera and microphone on."""
+    though the advisor's console has camera and microphone on. Then alice hands
+    the chat to bob: the customer stays connected and the page says what happens."""
     context = await browser.new_context()
     await context.add_init_script(COUNT_PEER_CONNECTIONS)
     customer = await context.new_page()
@@ -292,3 +297,32 @@ async def test_chat_with_us_is_chat_only(bank: Bank, browser: Any, artifacts: Pa
         await customer.evaluate("() => document.getElementById('remote-video').srcObject") is None
     )
     await customer.screenshot(path=str(artifacts / "harbor_bank_chat_only.png"))
+
+    await bank.node.ops.accounts.create("bob", "Bob Advisor", "battery staple horse")
+    status = customer.locator("#status")
+    async with httpx.AsyncClient(base_url=bank.node.base_url, timeout=10) as http:
+        headers = {}
+        for user, password in (("alice", "correct horse battery"), ("bob", "battery staple horse")):
+            r = await http.post("/v1/session", json={"username": user, "password": password})
+            headers[user] = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = await http.put(
+            "/v1/me/helpdesk/state", headers=headers["bob"], json={"state": "available"}
+        )
+        assert r.status_code == 200, r.text
+        [visit] = (await http.get("/v1/me/helpdesk", headers=headers["alice"])).json()["visits"]
+        helpdesk = f"/v1/me/helpdesk/visits/{visit['visit_id']}"
+        body = {"to_agent": "bob", "note": "a question about cards"}
+        r = await http.post(f"{helpdesk}/transfer", headers=headers["alice"], json=body)
+        assert r.status_code == 204, r.text
+        await status.filter(has_text="Another advisor is being asked to take over").wait_for(
+            timeout=10_000
+        )
+        r = await http.post(f"{helpdesk}/accept", headers=headers["bob"])
+        assert r.status_code == 200, r.text
+        await status.filter(has_text="Another advisor has taken your call").wait_for(timeout=10_000)
+        session = headers["bob"]["Authorization"].removeprefix("Bearer ")
+        async with join_as_user(bank.node.base_url, visit["meeting_id"], session) as bob:
+            await status.filter(has_text="You are talking to Bob Advisor").wait_for(timeout=10_000)
+            assert [m.text for m in bob.chat.history] == ["Just a question by chat"]
+    assert await customer.evaluate("() => window.harborMeeting.state") == "joined"
+    assert await customer.locator("#chat-input").is_enabled()

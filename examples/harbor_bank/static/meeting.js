@@ -15,6 +15,7 @@ const minutes = (s) => { const m = Math.max(1, Math.round(s / 60)); return `${m}
 
 let meeting = null;
 let visit = null;  // the helpdesk visit: {state, position, estimated_wait_s}, live from Frontdesk
+let handover = null;  // during a transfer: the id of the advisor who handed the call on
 
 /** An error whose message is meant for the customer as it is. */
 class Plain extends Error {}
@@ -102,20 +103,18 @@ $("message-form").addEventListener("submit", async (event) => {
 
 // --- the call -----------------------------------------------------------------------
 function advisor() {
-  // the organizer is the advisor serving the visit (after a transfer, the new one)
+  // the advisor who came last (after a transfer, the new one, whatever their role)
   const others = [...meeting.roster.values()].filter((p) => p.id !== meeting.participantId);
-  return others.filter((p) => p.role === "organizer").pop() || others.pop() || null;
+  return others.filter((p) => p.role !== "guest").pop() || others.pop() || null;
 }
 
 function showTalking() {
   const who = advisor();
-  if (visit && visit.state !== "accepted" && visit.state !== "completed") {
-    say(visitText(visit, true));  // a transfer under way
-  } else if (who) {
-    say(`You are talking to ${who.display_name}.`);
-  } else {
-    say("Your advisor is joining…");
-  }
+  // a transfer is over once another advisor has taken the call and is here
+  if (handover !== null && visit.state === "accepted" && who && who.id !== handover) handover = null;
+  if (handover !== null) say(visitText(visit, true));
+  else if (who) say(`You are talking to ${who.display_name}.`);
+  else say("Your advisor is joining…");
 }
 
 function showMessage(message) {
@@ -174,7 +173,10 @@ async function main() {
   meeting.on("chat", showMessage);
   meeting.on("visit_position", (v) => {
     visit = v;
-    if (meeting.state === "joined") showTalking(); else if (meeting.state === "lobby") showWaiting();
+    if (meeting.state === "lobby") showWaiting();
+    if (meeting.state !== "joined") return;
+    if (v.state === "queued" || v.state === "offered") handover ??= advisor()?.id ?? "";
+    showTalking();
   });
   meeting.on("event", (e) => { if (e.name === "lobby_position" && meeting.state === "lobby") showWaiting(); });
   meeting.on("roster", () => {
@@ -206,6 +208,8 @@ async function main() {
 
   if (meeting.state === "lobby") showWaiting();
   await meeting.admitted();
+  // Let in means taken (whatever update was missed); what comes later is a transfer.
+  if (visit) visit = { ...visit, state: "accepted" };
   showTalking();
   $("chat-input").disabled = $("chat-send").disabled = false;
   if (media) {
