@@ -88,9 +88,12 @@ async def demo_world(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, str]]:
 
 
 async def test_the_story_is_told_step_by_step_in_order(
-    demo_world: tuple[LiveServer, str], capsys: pytest.CaptureFixture[str]
+    demo_world: tuple[LiveServer, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     node, bank_url = demo_world
+    monkeypatch.setenv(demo.OFFER_TIMEOUT_ENV, "1")  # what the node's router was given
     tl = await tell(node.base_url, bank_url)
     out = capsys.readouterr().out
     assert tl.ok and tl.done == list(STEPS), out
@@ -100,10 +103,8 @@ async def test_the_story_is_told_step_by_step_in_order(
     offered = lines[where["offered to the first advisor"]]
     assert "alice sees 'Ann Customer': 'customer since 2014," in offered
     # the wait is said before it is waited, then bob gets the offer alice let pass
-    assert (
-        "alice does not answer; the offer stands 1 s"
-        in lines[where["offered to the first advisor"] + 1]
-    )
+    said = lines[where["offered to the first advisor"] + 1]
+    assert f"alice does not answer; the offer stands 1 s ({demo.OFFER_TIMEOUT_ENV}=1)" in said
     assert "now offered to bob" in lines[where["passed on at the offer timeout"]]
     assert "bob is the meeting's organizer" in lines[where["accepted by the second advisor"]]
     assert "bob → alice: 'fixed rate" in lines[where["transferred with a note"]]
@@ -167,3 +168,14 @@ async def test_once_exits_non_zero_when_the_story_stops_early(
 
     monkeypatch.setattr(demo, "story", raising_story)
     assert await demo._run(True, 0, 0, tmp_path / "again") == 1
+
+
+def test_the_story_says_where_the_offer_timeout_comes_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(demo.OFFER_TIMEOUT_ENV, raising=False)
+    assert demo._why(3.6) == f"{demo.OFFER_TIMEOUT_ENV}=4"  # the demo's own choice
+    # a node without the setting keeps its default, and the story says so
+    assert demo._why(20.0) == f"this node's default; it does not read {demo.OFFER_TIMEOUT_ENV}=4"
+    monkeypatch.setenv(demo.OFFER_TIMEOUT_ENV, "10")
+    assert demo._why(9.8) == f"{demo.OFFER_TIMEOUT_ENV}=10"

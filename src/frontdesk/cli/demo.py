@@ -211,11 +211,21 @@ class _Advisor:
         return self.headers["Authorization"].removeprefix("Bearer ")
 
 
+def _why(wait: float) -> str:
+    """Where the offer's lifetime comes from: the setting, or the node's default
+    when the node does not read the setting."""
+    asked = os.environ.get(OFFER_TIMEOUT_ENV) or "4"
+    with contextlib.suppress(ValueError):
+        if abs(float(asked) - wait) <= 1.5:
+            return f"{OFFER_TIMEOUT_ENV}={asked}"
+    return f"this node's default; it does not read {OFFER_TIMEOUT_ENV}={asked}"
+
+
 def _heard(data: dict[str, Any]) -> str:
     """What the bank's page says for a ``visit_position`` (short)."""
     state = data.get("state")
     if state == "queued":
-        return f"number {data['position']}" if data.get("position") else "queued"
+        return f"number {data['position']}" if data.get("position") else "back in the queue"
     return {"offered": "an advisor is asked", "accepted": "taken"}.get(str(state), str(state))
 
 
@@ -329,10 +339,7 @@ async def story(
 
         await tl.step("offered to the first advisor", offer_to_first())
         wait = max(0.0, (material["deadline"] - datetime.now(UTC)).total_seconds())
-        tl.say(
-            f"{first.username} does not answer; the offer stands {wait:.0f} s "
-            f"({OFFER_TIMEOUT_ENV}, 20 s by default)"
-        )
+        tl.say(f"{first.username} does not answer; the offer stands {wait:.0f} s ({_why(wait)})")
 
         async def passed_on() -> str:
             await poll(second, offered)
