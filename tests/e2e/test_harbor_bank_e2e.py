@@ -157,6 +157,10 @@ async def test_customer_talks_to_an_advisor_by_video(
 
     await customer.screenshot(path=str(artifacts / "harbor_bank_customer.png"))
     await advisor.screenshot(path=str(artifacts / "harbor_bank_advisor.png"))
+    # on a phone the call fits the screen's width: nothing to scroll sideways
+    await customer.set_viewport_size({"width": 375, "height": 740})
+    assert await customer.evaluate("() => document.documentElement.scrollWidth") <= 375
+    await customer.screenshot(path=str(artifacts / "harbor_bank_customer_375.png"))
 
     # The advisor ends the call: plain words, no frozen tiles, no live-looking chat.
     await advisor.evaluate("window.frontdeskMeeting.end()")
