@@ -1,6 +1,6 @@
 """``python -m harbor_bank serve [--port 8081]`` runs the bank;
-``python -m harbor_bank add-customer USERNAME "Full Name"`` opens an account
-(the password is read from stdin). Configuration: see :mod:`harbor_bank.config`."""
+``python -m harbor_bank add-customer USERNAME "Full Name" [--since YEAR]`` opens
+an account (the password is read from stdin). Configuration: see :mod:`harbor_bank.config`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     add = commands.add_parser("add-customer", help="open a customer account")
     add.add_argument("username")
     add.add_argument("full_name")
+    add.add_argument("--since", type=int, help="the year the customer joined the bank")
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
         password = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass()
         database = os.environ.get("BANK_DATABASE", "var/harbor_bank.db")
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-        customer = Accounts(database).add(args.username, args.full_name, password)
+        customer = Accounts(database).add(args.username, args.full_name, password, since=args.since)
         print(f"opened an account for {customer.full_name} ({customer.username})")
 
 

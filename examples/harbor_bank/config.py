@@ -4,7 +4,10 @@
 ``BANK_FRONTDESK_URL``      the Frontdesk node (service API, browser SDK)
 ``FRONTDESK_CLIENT_ID``     the bank's trusted-application credentials, from
 ``FRONTDESK_CLIENT_SECRET`` ``frontdesk apps create "Harbor Bank"``
-``BANK_ADVISOR``            Frontdesk username of the advisor on duty (``alice``)
+``BANK_QUEUE``              the Frontdesk helpdesk queue "Talk to an advisor"
+                            goes through (``advice``)
+``BANK_ADVISOR``            Frontdesk username of the advisor who holds office
+                            hours (``alice``)
 ``BANK_PUBLIC_URL``         the bank's own origin, e.g. ``http://127.0.0.1:8081``
                             (the only web origin allowed to use its guest tokens;
                             ``serve`` defaults it to the address it binds)
@@ -29,6 +32,7 @@ class BankConfig:
     client_id: str
     client_secret: str
     public_url: str = ""  # required by create_app: the bank's own origin
+    queue: str = "advice"
     advisor: str = "alice"
     database: str = "var/harbor_bank.db"
     secret_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
@@ -54,6 +58,7 @@ class BankConfig:
             client_id=env["FRONTDESK_CLIENT_ID"],
             client_secret=env["FRONTDESK_CLIENT_SECRET"],
             public_url=public_url.rstrip("/"),
+            queue=env.get("BANK_QUEUE", "advice"),
             advisor=env.get("BANK_ADVISOR", "alice"),
             database=env.get("BANK_DATABASE", "var/harbor_bank.db"),
             secret_key=key.encode() if key else secrets.token_bytes(32),

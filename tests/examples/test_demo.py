@@ -1,19 +1,25 @@
-"""``frontdesk demo``: the verdict is "ok" only when every expected step completed;
-a failure anywhere (an assertion, an HTTP error, a step never reached) is a
-failure and ``--once`` exits non-zero."""
+"""``frontdesk demo``: the helpdesk story (a visit offered to one advisor,
+passed on at the offer timeout, accepted by the other, transferred with a note,
+completed) told step by step; the verdict is "ok" only when every expected step
+completed; a failure anywhere (an assertion, an HTTP error, a step never
+reached) is a failure and ``--once`` exits non-zero."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from frontdesk.cli import demo
-from frontdesk.cli.demo import STEPS, Timeline, find_bank, serve_app, tell
+from frontdesk.cli.demo import STEPS, Timeline, find_bank, open_the_bank, serve_app, tell
 from frontdesk.config import Settings
+from frontdesk.domain.helpdesk import RouterLimits
 from tests.support.live_server import LiveServer, live_server
 
 harbor_bank = find_bank()
@@ -46,24 +52,78 @@ async def _value(v: Any) -> Any:
     return v
 
 
-@pytest.fixture
-async def node_and_bank(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, str]]:
-    """The demo's world, except that the advisor's password is not the demo's."""
-    async with live_server(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db")) as node:
-        creds = await node.ops.apps.create("Harbor Bank")
-        await node.ops.accounts.create(demo.ADVISOR[0], demo.ADVISOR[1], "another password 99")
-        port = demo.pick_port(0)
-        config = harbor_bank.BankConfig(
-            frontdesk_url=node.base_url,
-            client_id=creds.client_id,
-            client_secret=creds.client_secret,
-            public_url=f"http://127.0.0.1:{port}",
-            database=str(tmp_path / "bank.db"),
+@contextlib.asynccontextmanager
+async def _world(
+    tmp_path: Path, advisors: tuple[tuple[str, str, str], ...]
+) -> AsyncIterator[tuple[LiveServer, str]]:
+    """The demo's world on a live node (port 0) with offers that time out after
+    one second: set on the node's router, as ``FRONTDESK_HELPDESK_OFFER_TIMEOUT``
+    does where the node has that setting."""
+    port = demo.pick_port(0)
+    origin = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/fd.db", allowed_origins=(origin,)
+    )
+    async with live_server(settings) as node:
+        node.app.state.helpdesk.router.limits = RouterLimits(offer_timeout=timedelta(seconds=1))
+        app = await open_the_bank(
+            harbor_bank, node.app, node.base_url, origin, tmp_path, advisors=advisors
         )
-        app = harbor_bank.create_app(config)
-        app.state.accounts.add(*demo.CUSTOMER)
         async with serve_app(app, port) as bank_url:
             yield node, bank_url
+
+
+@pytest.fixture
+async def node_and_bank(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, str]]:
+    """The demo's world, except that alice's password is not the demo's."""
+    (alice, name, _), bob = demo.ADVISORS
+    async with _world(tmp_path, ((alice, name, "another password 99"), bob)) as world:
+        yield world
+
+
+@pytest.fixture
+async def demo_world(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, str]]:
+    async with _world(tmp_path, demo.ADVISORS) as world:
+        yield world
+
+
+async def test_the_story_is_told_step_by_step_in_order(
+    demo_world: tuple[LiveServer, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    node, bank_url = demo_world
+    monkeypatch.setenv(demo.OFFER_TIMEOUT_ENV, "1")  # what the node's router was given
+    tl = await tell(node.base_url, bank_url)
+    out = capsys.readouterr().out
+    assert tl.ok and tl.done == list(STEPS), out
+    lines = out.splitlines()
+    where = {step: next(i for i, x in enumerate(lines) if step in x) for step in STEPS}
+    assert list(where.values()) == sorted(where.values())  # printed as they happened
+    offered = lines[where["offered to the first advisor"]]
+    assert "alice sees 'Ann Customer': 'customer since 2014," in offered
+    # the wait is said before it is waited, then bob gets the offer alice let pass
+    said = lines[where["offered to the first advisor"] + 1]
+    assert f"alice does not answer; the offer stands 1 s ({demo.OFFER_TIMEOUT_ENV}=1)" in said
+    assert "now offered to bob" in lines[where["passed on at the offer timeout"]]
+    assert "bob is the meeting's organizer" in lines[where["accepted by the second advisor"]]
+    assert "bob → alice: 'fixed rate" in lines[where["transferred with a note"]]
+    taken = lines[where["taken over by the first advisor"]]
+    assert "alice sees the chat so far" in taken and "still connected" in taken
+    # what the customer's page said along the way, from the live visit_position
+    heard = lines[where["completed"]]
+    assert "number 1 → an advisor is asked" in heard and heard.endswith("taken)")
+    async with httpx.AsyncClient(base_url=node.base_url) as http:
+        token = await node.ops.apps.create("Auditor")
+        t = await http.post(
+            "/v1/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(token.client_id, token.client_secret),
+        )
+        svc = {"Authorization": f"Bearer {t.json()['access_token']}"}
+        board = (await http.get("/v1/queues/advice/board", headers=svc)).json()
+    assert (board["waiting"], board["offered"]) == (0, 0)
+    assert {a["agent"]: a["visits"] for a in board["agents"]} == {"alice": [], "bob": []}
 
 
 async def test_a_failed_advisor_login_fails_the_story(
@@ -72,15 +132,26 @@ async def test_a_failed_advisor_login_fails_the_story(
     node, bank_url = node_and_bank
     tl = await tell(node.base_url, bank_url)
     assert not tl.ok
-    assert tl.failed == ["advisor signed in (console login)"]
+    assert tl.failed == ["advisors signed in (console login)"]
     assert tl.done == list(STEPS[:4])  # up to the lobby all went well
-    assert "admitted" in tl.missing and "media connected" in tl.missing
+    assert "admitted" in tl.missing and "transferred with a note" in tl.missing
     out = capsys.readouterr().out
-    assert "FAILED at: advisor signed in (console login)" in out
+    assert "FAILED at: advisors signed in (console login)" in out
     assert "every step succeeded" not in out
     # the discovery line carries its detail on the same line
     [line] = [x for x in out.splitlines() if re.search(r"\bok\s+discovery\b", x)]
     assert "→ ws://127.0.0.1:" in line
+
+
+def test_the_node_takes_nothing_but_the_offer_timeout_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRONTDESK_REDIS_URL", "redis://127.0.0.1:6379/15")
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", "sqlite+aiosqlite:////elsewhere.db")
+    settings = demo.node_settings(8123, "http://127.0.0.1:8124", tmp_path)
+    assert settings.redis_url is None and settings.port == 8123
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'frontdesk.db'}"
+    assert settings.allowed_origins == ("http://127.0.0.1:8124",)
 
 
 async def test_once_exits_non_zero_when_the_story_stops_early(
@@ -97,3 +168,14 @@ async def test_once_exits_non_zero_when_the_story_stops_early(
 
     monkeypatch.setattr(demo, "story", raising_story)
     assert await demo._run(True, 0, 0, tmp_path / "again") == 1
+
+
+def test_the_story_says_where_the_offer_timeout_comes_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(demo.OFFER_TIMEOUT_ENV, raising=False)
+    assert demo._why(3.6) == f"{demo.OFFER_TIMEOUT_ENV}=4"  # the demo's own choice
+    # a node without the setting keeps its default, and the story says so
+    assert demo._why(20.0) == f"this node's default; it does not read {demo.OFFER_TIMEOUT_ENV}=4"
+    monkeypatch.setenv(demo.OFFER_TIMEOUT_ENV, "10")
+    assert demo._why(9.8) == f"{demo.OFFER_TIMEOUT_ENV}=10"
