@@ -145,6 +145,9 @@ class Settings:
     # the rest stays free for visitors a back end vouched for.
     max_unvouched_lobby: int = 50
     max_participants: int = 50  # joined + reconnecting, per meeting
+    # The name the guest page shows for meetings no application branded (made
+    # from the console or the CLI); empty: the product's name.
+    brand_name: str = ""
     log_level: str = "info"
 
     @property

@@ -101,6 +101,13 @@ def serve(
         min=0,
         help="Delete chat text older than this many days, keeping who wrote when (0: keep).",
     ),
+    brand_name: str | None = typer.Option(
+        None,
+        "--brand-name",
+        envvar="FRONTDESK_BRAND_NAME",
+        help="Business name the guest page shows for meetings made from the console or "
+        "the CLI (an application's meetings show its own brand).",
+    ),
     log_level: str = typer.Option(
         "info",
         "--log-level",
@@ -143,6 +150,7 @@ def serve(
             _networks(webhook_allowed_networks) if webhook_allowed_networks else None
         ),
         chat_retention_days=chat_retention_days,
+        brand_name=brand_name,
         log_level=log_level,
     )
     access_level = _level(access_log_level, "--access-log-level")

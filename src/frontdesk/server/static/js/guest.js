@@ -1,9 +1,10 @@
 // The guest page (/j/{code}): name, camera/mic preview, lobby, meeting, end screen.
 // With a "#token=...&discovery=..." fragment it joins with the guest token instead
 // of the join URL (the token's name is shown and cannot be changed).
-import { join, joinWithToken } from "/sdk/frontdesk.js";
+import { describeError, join, joinWithToken } from "/sdk/frontdesk.js";
+import { applyBrand, businessName, endScreen, FINAL, preflight, startsText } from "/static/js/brand.js";
 import {
-  $, announce, endText, errorText, fillSelect, formatDuration, jwtPayload, listDevices, showScreen, until,
+  $, announce, fillSelect, formatDuration, jwtPayload, listDevices, showScreen, until,
 } from "/static/js/ui.js";
 import { MeetingView } from "/static/js/meeting_view.js";
 
@@ -150,11 +151,11 @@ async function onJoin(event) {
   } catch (err) {
     joinBtn.disabled = false;
     joinBtn.textContent = "Join";
-    if (err && (err.code === "token_expired" || err.code === "meeting_ended")) {
+    if (err && FINAL.has(err.code)) {
       showEnd(err.code);
       return;
     }
-    joinError.textContent = errorText(err);
+    joinError.textContent = describeError(err, { business: businessName() });
     joinError.hidden = false;
     joinError.focus();
     startPreview();
@@ -247,7 +248,7 @@ function showEnd(reason) {
   stopPreview();
   if (view) { view.destroy(); view = null; }
   document.body.classList.remove("in-meeting");
-  const [title, text] = endText(reason);
+  const [title, text] = endScreen(reason, businessName());
   $("#end-title").textContent = title;
   $("#end-text").textContent = text;
   const rejoin = $("#rejoin");
@@ -269,9 +270,27 @@ useCamera.addEventListener("change", startPreview);
 cameraSelect.addEventListener("change", startPreview);
 micSelect.addEventListener("change", startPreview);
 
-setupToken();
-if ($("#ended").hidden) {
+// --- before the form: is the link good, and whose meeting is it? -----------------
+function showSetup() {
   showScreen("setup");
   if (!nameInput.readOnly) nameInput.focus();
   startPreview();
 }
+
+async function start() {
+  const { code, info } = await preflight({ token, discoveryUri });
+  if (info) applyBrand(info.brand, info.subject);
+  if (code && FINAL.has(code)) { showEnd(code); return; }
+  if (info && info.state === "ended") { showEnd("meeting_ended"); return; }
+  setupToken();
+  if (!$("#ended").hidden) return;
+  if (info && info.state === "scheduled" && info.starts_at) {
+    $("#starts-at").textContent = startsText(info.starts_at);
+    showScreen("not-started");
+    return;
+  }
+  showSetup();
+}
+
+$("#continue").addEventListener("click", showSetup);
+start();
