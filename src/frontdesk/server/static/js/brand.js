@@ -12,19 +12,26 @@ const HEX = /^#[0-9a-f]{6}$/i;
 
 // --- what the page says (plain English, one place per string) ------------------
 
-/** Titles and texts of the end and preflight screens; `{business}` is the business. */
+/**
+ * The end and preflight screens: a title that says what happened and a text
+ * that says what to do next; `{business}` is the business. A reason not listed
+ * gets the "unknown" title and the SDK's sentence for its code.
+ */
 export const END_SCREENS = Object.freeze({
   left: ["You left the meeting", "Thank you. You can close this page."],
-  denied: ["You were not let in", null],
-  removed: ["You were removed from the meeting", null],
-  meeting_ended: ["This meeting has ended", "If you still need help, contact {business}."],
+  denied: ["You were not let in", "The host did not let you into this meeting. If you still need help, contact {business}."],
+  removed: ["You were removed", "The host removed you from the meeting. If this was a mistake, contact {business}."],
+  // ended while the visitor was in it (or waiting)
+  meeting_ended: ["The meeting has ended", "The host ended the meeting for everyone. If you still need help, contact {business}."],
+  // the link was opened after the end
+  link_ended: ["This meeting has ended", "If you still need help, contact {business}."],
   link_invalid: ["This link is not valid", "Check the link you were sent or ask for a new one."],
-  token_expired: ["Your invitation has expired", null],
-  token_used: ["This invitation was already used", null],
-  lobby_timeout: ["Nobody let you in", null],
-  connection_lost: ["Connection lost", null],
-  revoked: ["Your invitation was withdrawn", null],
-  unknown: ["The meeting is over for you", "If you still need help, contact {business}."],
+  token_expired: ["Your invitation expired", "Ask {business} for a new link."],
+  token_used: ["This invitation was already used", "Each invitation works once. Ask {business} for a new link."],
+  lobby_timeout: ["Nobody let you in", "You waited in the lobby for too long. You can try to join again, or contact {business}."],
+  connection_lost: ["Connection lost", "We could not reconnect you to the meeting. Check your internet connection and join again."],
+  revoked: ["Your invitation was withdrawn", "This invitation can no longer be used. Ask {business} for a new link."],
+  unknown: ["The meeting is over for you", null],
 });
 
 /** The codes that mean "this link or invitation leads nowhere". */
@@ -44,11 +51,14 @@ export function say(text, business) {
   return String(text).replaceAll("{business}", business || DEFAULT_BUSINESS);
 }
 
-/** [title, text] for how the session ended (or why it cannot start). */
-export function endScreen(reason, business) {
-  const key = INVALID.has(reason) ? "link_invalid" : reason;
+/**
+ * [title, text] for how the session ended, or why it cannot start (`screen`:
+ * a key of END_SCREENS when it is not the reason itself, e.g. "link_ended").
+ */
+export function endScreen(reason, business, screen) {
+  const key = screen || (INVALID.has(reason) ? "link_invalid" : reason);
   const [title, text] = END_SCREENS[key] || END_SCREENS.unknown;
-  return [title, say(text || describeError(key, { business }), business)];
+  return [title, say(text || describeError(reason, { business }), business)];
 }
 
 // --- the brand ------------------------------------------------------------------------

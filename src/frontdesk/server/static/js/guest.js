@@ -243,12 +243,12 @@ function capitalize(text) {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-function showEnd(reason) {
+function showEnd(reason, screen) {
   clearInterval(lobbyTimer);
   stopPreview();
   if (view) { view.destroy(); view = null; }
   document.body.classList.remove("in-meeting");
-  const [title, text] = endScreen(reason, businessName());
+  const [title, text] = endScreen(reason, businessName(), screen);
   $("#end-title").textContent = title;
   $("#end-text").textContent = text;
   const rejoin = $("#rejoin");
@@ -280,8 +280,10 @@ function showSetup() {
 async function start() {
   const { code, info } = await preflight({ token, discoveryUri });
   if (info) applyBrand(info.brand, info.subject);
+  // Nothing to join: say so (and whom to ask) before a name is typed.
+  const ended = code === "meeting_ended" || (info && info.state === "ended");
+  if (ended) { showEnd("meeting_ended", "link_ended"); return; }
   if (code && FINAL.has(code)) { showEnd(code); return; }
-  if (info && info.state === "ended") { showEnd("meeting_ended"); return; }
   setupToken();
   if (!$("#ended").hidden) return;
   if (info && info.state === "scheduled" && info.starts_at) {
