@@ -13,6 +13,7 @@ who organizes it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,11 @@ PRODUCT_NAME = "Frontdesk"
 LOGO_PATH = "/v1/brand/logos/"
 #: The accent of meetings nobody branded (the pages' own).
 DEFAULT_ACCENT = "#0b5cad"
+#: How old a brand read for a page (a discovery, the public info) may be: a
+#: change through this node is seen at once, one through another node (or the
+#: CLI) within this. Saves a read on every discovery.
+RECENT_S = 5.0
+_RECENT_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,20 @@ class Brands:
         self._apps = apps
         self._base_url = base_url.rstrip("/")
         self._default_name = brand_name(default_name) if default_name.strip() else PRODUCT_NAME
+        # client id -> (monotonic time read, the brand as stored)
+        self._recent: dict[str, tuple[float, Branding]] = {}
+
+    def _remember(self, client_id: str, branding: Branding) -> Branding:
+        if len(self._recent) >= _RECENT_MAX:
+            self._recent.clear()
+        self._recent[client_id] = (time.monotonic(), branding)
+        return branding
+
+    async def _recent_branding(self, client_id: str) -> Branding:
+        seen = self._recent.get(client_id)
+        if seen is not None and time.monotonic() - seen[0] <= RECENT_S:
+            return seen[1]
+        return self._remember(client_id, await self._store.get_branding(client_id))
 
     # --- what an application (or the operator) sets ------------------------------------
     async def of_app(self, client_id: str) -> Branding:
@@ -88,16 +108,18 @@ class Brands:
         colour = current.accent if isinstance(accent, Unset) else accent
         name = brand_name(name) if name is not None else None
         colour = accent_colour(colour) if colour is not None else None
-        return await self._store.save_branding(
+        saved = await self._store.save_branding(
             client_id, display_name=name, accent=colour, now=self._clock()
         )
+        return self._remember(client_id, saved)
 
     async def set_logo(self, client_id: str, data: bytes | None) -> Branding:
         """Store an uploaded logo (checked: PNG, JPEG or WebP, size-limited), or
         remove the logo with ``None``."""
         logo = logo_of(data) if data is not None else None
         await self.of_app(client_id)
-        return await self._store.save_logo(client_id, logo, self._clock())
+        saved = await self._store.save_logo(client_id, logo, self._clock())
+        return self._remember(client_id, saved)
 
     async def logo(self, etag: str) -> Logo:
         if not etag or len(etag) > 64:
@@ -128,7 +150,7 @@ class Brands:
         """The brand a meeting's pages show: its application's, else the default."""
         if meeting.created_by_app is None:
             return self.default_view()
-        return self.view(await self._store.get_branding(meeting.created_by_app))
+        return self.view(await self._recent_branding(meeting.created_by_app))
 
     async def public_info(self, meeting: Meeting) -> dict[str, Any]:
         """What anyone holding the meeting's link may know before joining."""
