@@ -149,6 +149,9 @@ class Settings:
     # and offers missed in a row before the agent is set away.
     helpdesk_offer_timeout: float = 20.0
     helpdesk_missed_offers: int = 2
+    # The name the guest page shows for meetings no application branded (made
+    # from the console or the CLI); empty: the product's name.
+    brand_name: str = ""
     log_level: str = "info"
 
     def __post_init__(self) -> None:

@@ -43,7 +43,7 @@ async def table_names(store: SqlStore) -> set[str]:
 async def test_open_migrates_to_head_and_again_is_a_no_op(target: Target) -> None:
     first = await target.open()
     try:
-        assert await current_revision(first.engine) == head_revision() == "0009"
+        assert await current_revision(first.engine) == head_revision() == "0010"
         await first.create_user(s.user())
     finally:
         await first.close()
@@ -255,7 +255,7 @@ def test_alembic_env_on_its_own(tmp_path: Path) -> None:
     cfg = alembic_config(url)
     cfg.stdout = out
     command.current(cfg)
-    assert "0009 (head)" in out.getvalue()
+    assert "0010 (head)" in out.getvalue()
 
     offline = alembic_config("postgresql+asyncpg://u@127.0.0.1/db")
     offline.output_buffer = io.StringIO()

@@ -281,11 +281,18 @@ def test_no_wire_fact_is_copied_by_hand() -> None:
             assert not re.search(rf"(?<![\w.]){re.escape(fact)}(?![\w])", code), (name, fact)
 
 
+LEAVE_REASONS_FOR_GUESTS = (
+    "removed", "denied", "lobby_timeout", "connection_lost", "revoked",
+)  # fmt: skip
+
 EXPORTS = [
+    "DEFAULT_BUSINESS",
     "FrontdeskError",
+    "GUEST_MESSAGES",
     "MAX_PEERS",
     "Meeting",
     "PROTOCOL",
+    "describeError",
     "join",
     "joinAsUser",
     "joinWithToken",
@@ -303,6 +310,34 @@ def test_module_exports_the_contract() -> None:
         " return [e instanceof Error, e.name, e.code, e.message, e.status]; })()"
     )
     assert err == [True, "FrontdeskError", "forbidden", "no", 403]
+
+
+def test_errors_speak_plainly_to_visitors() -> None:
+    """Every code a visitor can meet has a sentence with a next step, naming the
+    business; the developer's words stay in ``message``, never in ``userMessage``."""
+    said = _import_sdk(
+        "(() => { const e = new m.FrontdeskError('meeting_not_found', 'no meeting with this join"
+        " code'); return [e.userMessage, m.describeError('meeting_ended', {business: 'Harbor"
+        " Bank'}), m.describeError({code: 'something_new'}), m.describeError('token_used')]; })()"
+    )
+    assert said == [
+        "This link is not valid. Check the link you were sent or ask for a new one.",
+        "This meeting has ended. If you still need help, contact Harbor Bank.",
+        "Something went wrong on our side. Reload the page and try again.",
+        "This invitation has already been used. Ask the business that invited you for a new link.",
+    ]
+    messages = _import_sdk("m.GUEST_MESSAGES")
+    guest_codes = {
+        "meeting_not_found", "token_invalid", "token_wrong_meeting", "token_expired",
+        "token_used", "meeting_ended", "forbidden", "origin_refused", "rate_limited",
+        "limit_exceeded", "validation_failed", "unavailable", "protocol_error",
+        "unsupported_version", "media_unavailable", *LEAVE_REASONS_FOR_GUESTS,
+    }  # fmt: skip
+    for code in guest_codes:
+        text = messages[code]
+        assert text.endswith(".") and "_" not in text, (code, text)
+        # what happened, then what to do next: two sentences at least
+        assert len([s for s in text.split(". ") if s]) >= 2, (code, text)
     methods = _import_sdk("Object.getOwnPropertyNames(m.Meeting.prototype)")
     for name in (
         "on",

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from frontdesk.cli._common import JsonOpt, emit, run
+from frontdesk.domain.branding import MAX_LOGO_BYTES, Branding, logo_of
 from frontdesk.domain.model import (
+    UNSET,
     AccessPolicy,
     LobbyBypass,
     Meeting,
     MeetingState,
     Role,
+    Unset,
     User,
     UserRole,
 )
+from frontdesk.errors import ValidationFailed
 from frontdesk.server.operations import Operations
 
 __all__ = ["apps", "keys", "meetings", "users"]
@@ -34,19 +39,118 @@ ClientIdArg = typer.Argument(..., help="The application's client_id.")
 MeetingIdArg = typer.Argument(..., help="The meeting's id (m_...).")
 
 
+DisplayNameOpt = typer.Option(
+    None,
+    "--display-name",
+    help="The business's name as visitors see it on the guest page ('' clears it).",
+)
+LogoOpt = typer.Option(
+    None,
+    "--logo",
+    help="Logo image file shown to visitors: PNG, JPEG or WebP, at most 256 KiB (no SVG).",
+    dir_okay=False,
+)
+AccentOpt = typer.Option(
+    None,
+    "--accent",
+    help="Accent colour as #rrggbb, e.g. '#0a5c8a' ('' clears it); text on it is "
+    "black or white, whichever reads better.",
+)
+
+
+def _read_logo(path: Path) -> bytes:
+    """The logo file's bytes, checked (type by its bytes, size) before anything is stored."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_LOGO_BYTES + 1)
+    except OSError as exc:
+        raise ValidationFailed(f"cannot read the logo file {str(path)!r}: {exc.strerror}") from None
+    return logo_of(data).data
+
+
+def _brand_row(ops: Operations, client_id: str, b: Branding) -> dict[str, Any]:
+    return {
+        "client_id": client_id,
+        "display_name": b.display_name,
+        "accent": b.accent,
+        "accent_text": b.accent_text,
+        "logo_url": ops.brands.logo_url(b),
+        "updated_at": b.updated_at,
+    }
+
+
+def _blank_clears(value: str | None) -> str | Unset | None:
+    """An option not given keeps the value (UNSET); ``''`` clears it (None)."""
+    if value is None:
+        return UNSET
+    return value if value.strip() else None
+
+
 @apps.command("create")
 def apps_create(
     name: str = typer.Argument(..., help="The application's name (the business)."),
+    display_name: str | None = DisplayNameOpt,
+    logo: Path | None = LogoOpt,
+    accent: str | None = AccentOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Register an application; prints its client secret once (stored only hashed)."""
+    """Register an application; prints its client secret once (stored only hashed).
+    With --display-name, --logo or --accent, also its brand (see `apps brand`)."""
 
     async def go(ops: Operations) -> dict[str, Any]:
+        # Everything checked before the application exists: a bad logo creates nothing.
+        name_ = _blank_clears(display_name)
+        accent_ = _blank_clears(accent)
+        Branding(
+            display_name=name_ if isinstance(name_, str) else None,
+            accent=accent_ if isinstance(accent_, str) else None,
+        )
+        image = _read_logo(logo) if logo is not None else None
         c = await ops.apps.create(name)
-        return {"client_id": c.client_id, "client_secret": c.client_secret, "name": c.name}
+        out: dict[str, Any] = {
+            "client_id": c.client_id,
+            "client_secret": c.client_secret,
+            "name": c.name,
+        }
+        if display_name is not None or accent is not None or image is not None:
+            b = await ops.brands.update(c.client_id, display_name=name_, accent=accent_)
+            if image is not None:
+                b = await ops.brands.set_logo(c.client_id, image)
+            row = _brand_row(ops, c.client_id, b)
+            out.update({k: row[k] for k in ("display_name", "accent", "logo_url")})
+        return out
 
     out = run(go, as_json=as_json)
     emit(out, as_json=as_json, title="Application created: keep the secret, it is not shown again")
+
+
+@apps.command("brand")
+def apps_brand(
+    client_id: str = ClientIdArg,
+    display_name: str | None = DisplayNameOpt,
+    logo: Path | None = LogoOpt,
+    no_logo: bool = typer.Option(False, "--no-logo", help="Remove the logo."),
+    accent: str | None = AccentOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show or change the brand visitors see in the application's meetings: the
+    guest page shows its name, logo and accent colour (what is not set falls
+    back to the node's default). Without options, prints the brand as it is."""
+    if logo is not None and no_logo:
+        raise typer.BadParameter("give --logo FILE or --no-logo, not both")
+
+    async def go(ops: Operations) -> dict[str, Any]:
+        image = _read_logo(logo) if logo is not None else None
+        b = await ops.brands.of_app(client_id)
+        if display_name is not None or accent is not None:
+            b = await ops.brands.update(
+                client_id, display_name=_blank_clears(display_name), accent=_blank_clears(accent)
+            )
+        if image is not None or no_logo:
+            b = await ops.brands.set_logo(client_id, image)
+        return _brand_row(ops, client_id, b)
+
+    emit(run(go, as_json=as_json), as_json=as_json)
 
 
 def _app_row(a: Any) -> dict[str, Any]:
@@ -275,7 +379,12 @@ def meeting_row(ops: Operations, m: Meeting) -> dict[str, Any]:
 @meetings.command("create")
 def meetings_create(
     organizer: str = typer.Option(..., "--organizer", help="Username of the organizer."),
-    subject: str = typer.Option("", "--subject", help="What the meeting is about."),
+    subject: str = typer.Option(
+        "",
+        "--subject",
+        help="What the meeting is about, as its guests read it "
+        "(default: 'Meeting with' and the organizer's name).",
+    ),
     policy: AccessPolicy = typer.Option(
         AccessPolicy.LOBBY, "--policy", help="What a URL-only guest gets."
     ),

@@ -113,6 +113,13 @@ def serve(
         envvar="FRONTDESK_HELPDESK_MISSED_OFFERS",
         help="Helpdesk offers an agent may miss in a row before being set away (2).",
     ),
+    brand_name: str | None = typer.Option(
+        None,
+        "--brand-name",
+        envvar="FRONTDESK_BRAND_NAME",
+        help="Business name the guest page shows for meetings made from the console or "
+        "the CLI (an application's meetings show its own brand).",
+    ),
     log_level: str = typer.Option(
         "info",
         "--log-level",
@@ -157,6 +164,7 @@ def serve(
         chat_retention_days=chat_retention_days,
         helpdesk_offer_timeout=helpdesk_offer_timeout,
         helpdesk_missed_offers=helpdesk_missed_offers,
+        brand_name=brand_name,
         log_level=log_level,
     )
     access_level = _level(access_log_level, "--access-log-level")

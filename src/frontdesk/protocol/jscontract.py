@@ -182,6 +182,8 @@ export function closeErrorCode(closeCode) {{
 
 /** `{{base}}{join_path}{{code}}` is a meeting's join URL. */
 export const JOIN_PATH = {join_path};
+/** `{{base}}{join_info_path}{{code}}`: a meeting before joining (subject, state, brand). */
+export const JOIN_INFO_PATH = {join_info_path};
 /** `{{base}}{discovery_path}{{meeting_id}}` is a meeting's discovery URI. */
 export const DISCOVERY_PATH = {discovery_path};
 /** The RTC WebSocket endpoint below the node's base path. */
@@ -216,6 +218,12 @@ export function parseJoinUrl(url) {{
 /** The join code of a join URL (see parseJoinUrl). */
 export function joinCode(url) {{
   return parseJoinUrl(url).code;
+}}
+
+/** Where the meeting of join URL `url` says what it is before joining. */
+export function joinInfoUrl(url) {{
+  const {{ baseUrl, code }} = parseJoinUrl(url);
+  return `${{trimSlashes(baseUrl)}}${{JOIN_INFO_PATH}}${{code}}`;
 }}
 
 /** Where a guest token for `meetingId` is resolved. */
@@ -265,6 +273,7 @@ def render() -> str:
         validation_failed=errors.ValidationFailed.code,
         join_path=_js(urls.JOIN_PATH),
         discovery_path=_js(urls.DISCOVERY_PATH),
+        join_info_path=_js(urls.JOIN_INFO_PATH),
         rtc_path=_js(urls.RTC_PATH),
         max_join_code=urls.MAX_JOIN_CODE,
         ws_schemes=_js(urls.WS_SCHEMES),

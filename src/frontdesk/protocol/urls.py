@@ -19,6 +19,7 @@ from frontdesk.errors import MeetingNotFound, ValidationFailed
 
 __all__ = [
     "DISCOVERY_PATH",
+    "JOIN_INFO_PATH",
     "JOIN_PATH",
     "MAX_JOIN_CODE",
     "RTC_PATH",
@@ -26,6 +27,7 @@ __all__ = [
     "JoinUrl",
     "discovery_uri",
     "join_code",
+    "join_info_url",
     "join_url",
     "parse_join_url",
     "rtc_url",
@@ -34,6 +36,9 @@ __all__ = [
 
 #: ``{base}{JOIN_PATH}{code}`` is a meeting's join URL.
 JOIN_PATH = "/j/"
+#: ``{base}{JOIN_INFO_PATH}{code}``: what a join URL's meeting shows before
+#: joining (subject, state, start, brand), for anyone holding the link.
+JOIN_INFO_PATH = "/v1/join/"
 #: ``{base}{DISCOVERY_PATH}{meeting_id}`` is a meeting's discovery URI.
 DISCOVERY_PATH = "/v1/discovery/"
 #: The RTC WebSocket endpoint, below the node's base path.
@@ -80,6 +85,12 @@ def parse_join_url(url: str) -> JoinUrl:
 def join_code(url: str) -> str:
     """The join code of a join URL (see :func:`parse_join_url`)."""
     return parse_join_url(url).code
+
+
+def join_info_url(url: str) -> str:
+    """Where the meeting of the join URL ``url`` says what it is before joining."""
+    parsed = parse_join_url(url)
+    return f"{_base(parsed.base_url)}{JOIN_INFO_PATH}{parsed.code}"
 
 
 def discovery_uri(base_url: str, meeting_id: str) -> str:

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from frontdesk import __version__
 from frontdesk.bus import Bus, LocalBus, open_bus
 from frontdesk.config import Settings
+from frontdesk.domain.branding import MAX_LOGO_BYTES
 from frontdesk.domain.live import Limits
 from frontdesk.errors import LimitExceeded
 from frontdesk.server.accesslog import install_access_log_filter
@@ -42,6 +43,8 @@ __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
+#: Paths whose bodies may be larger (their routes set ``max_body_size``).
+_LARGER_BODIES = {"/v1/branding/logo": MAX_LOGO_BYTES}
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
@@ -158,6 +161,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.metrics = Metrics()
     app.state.service_limiter = RateLimiter(settings.rate_limit_per_min)
     app.state.auth_limiter = RateLimiter(120, burst=30)
+    # Public look-ups by a meeting's link (the guest page's preflight), per address.
+    app.state.public_limiter = RateLimiter(120, burst=30)
     install_problem_handlers(app)
 
     # Outermost but for CORS (added below), as the ``@app.middleware("http")``
@@ -176,6 +181,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         )
 
     from frontdesk.server import (
+        routes_brand,
         routes_helpdesk,
         routes_public,
         routes_service,
@@ -190,6 +196,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(routes_user.router)
     app.include_router(routes_helpdesk.router)
     app.include_router(routes_public.router)
+    app.include_router(routes_brand.router)
     rtc.install(app)
     routes_web.install(app)
     return app
@@ -282,9 +289,11 @@ class _FrontdeskApp(FastAPI):
                 # RTC endpoint writes frames below the chain (direct_socket).
                 scope[ASGI_SEND] = send
             elif scope["type"] == "http" and limit is not None:
+                # A route with a larger limit of its own counts it as it reads.
+                allowed = _LARGER_BODIES.get(scope.get("path", ""), limit)
                 length = Headers(scope=scope).get("content-length")
-                if length is not None and (not length.isdigit() or int(length) > limit):
-                    refusal = LimitExceeded(f"request body above {limit} bytes")
+                if length is not None and (not length.isdigit() or int(length) > allowed):
+                    refusal = LimitExceeded(f"request body above {allowed} bytes")
                     await problem_response(refusal)(scope, receive, send)
                     return
             await inner(scope, receive, send)

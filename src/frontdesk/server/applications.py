@@ -62,6 +62,10 @@ class Applications:
         await self._store.create_app(app)
         return AppCredentials(app.client_id, secret, app.name)
 
+    async def get(self, client_id: str) -> App:
+        """The application, revoked or not (``AppNotFound`` for none)."""
+        return await self._store.get_app(client_id)
+
     async def all(self) -> Sequence[App]:
         """Every application, revoked ones included."""
         return await self._store.list_apps()

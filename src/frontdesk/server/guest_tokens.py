@@ -153,6 +153,20 @@ class GuestTokens:
             raise TokenUsed()
         return claims, meeting
 
+    async def meeting_of(self, token: str, meeting_id: str) -> Meeting:
+        """The meeting a valid guest token for ``meeting_id`` names, ended or not
+        (what its page may show the holder; joining checks far more: :meth:`check`)."""
+        ring = await self._keys.ring_for(token)
+        claims = verify_guest_token(
+            ring,
+            token,
+            issuer=self._settings.base_url,
+            meeting_id=meeting_id,
+            now=self._clock(),
+            leeway_s=self._settings.clock_leeway_s,
+        )
+        return await self._meetings.recent(claims.meeting_id)
+
     async def is_used(self, claims: GuestClaims) -> bool:
         """Whether the token was spent since :meth:`check` read the store: re-checked
         under the room's lock, where a spend through this node is seen (it is

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from frontdesk.config import Settings
 from frontdesk.domain.model import (
+    MAX_SUBJECT,
     UNSET,
     AccessPolicy,
     App,
@@ -64,9 +65,15 @@ class Meetings:
         app_id: str | None = None,
     ) -> Meeting:
         try:
-            await self._store.get_user(organizer)
+            user = await self._store.get_user(organizer)
         except UserNotFound:
             raise ValidationFailed(f"organizer {organizer!r} is not a Frontdesk user") from None
+        # Its guests read the subject on the meeting's page and invitation: a
+        # meeting made without one (``frontdesk meetings create`` without
+        # --subject, an empty console form) says whom it is with.
+        subject = subject.strip() if isinstance(subject, str) else subject
+        if subject == "":
+            subject = f"Meeting with {user.display_name}"[:MAX_SUBJECT]
         meeting = self.prepare(
             subject=subject,
             organizer=organizer,

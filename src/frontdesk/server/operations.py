@@ -8,6 +8,7 @@ service that holds its topic:
 
 * :class:`~frontdesk.server.applications.Applications` (``ops.apps``),
 * :class:`~frontdesk.server.accounts.Accounts` (``ops.accounts``),
+* :class:`~frontdesk.server.brands.Brands` (``ops.brands``),
 * :class:`~frontdesk.server.meetings.Meetings` (``ops.meetings``),
 * :class:`~frontdesk.server.meeting_log.MeetingLog` (``ops.meeting_log``),
 * :class:`~frontdesk.server.guest_tokens.GuestTokens` (``ops.guest_tokens``),
@@ -30,6 +31,7 @@ from frontdesk.config import Settings
 from frontdesk.server.accounts import Accounts
 from frontdesk.server.applications import AppCredentials, Applications
 from frontdesk.server.audience import Audience
+from frontdesk.server.brands import Brands
 from frontdesk.server.credentials import Credentials
 from frontdesk.server.guest_tokens import GuestGrant, GuestTokens
 from frontdesk.server.keyring import KeyManager
@@ -71,6 +73,9 @@ class Operations:
             rotation_overlap_s=max(settings.key_rotation_overlap_s, settings.longest_token_life_s),
         )
         self.apps = Applications(settings, store, clock, self.keys, self.credentials)
+        self.brands = Brands(
+            store, clock, self.apps, base_url=settings.base_url, default_name=settings.brand_name
+        )
         self.accounts = Accounts(settings, store, clock, self.keys, self.credentials)
         self.meetings = Meetings(settings, store, clock)
         self.meeting_log = MeetingLog(store)

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from frontdesk.errors import Unavailable
+from frontdesk.errors import MeetingEnded, TokenUsed, Unavailable
 from frontdesk.protocol import urls
 from frontdesk.server.deps import OpsDep, bearer_token
 from frontdesk.server.hosting import Hosting
-from frontdesk.server.schemas import DiscoveryOut, Problem
+from frontdesk.server.schemas import DiscoveryOut, MeetingInfoOut, Problem
 
 __all__ = ["router"]
 
@@ -39,7 +39,14 @@ async def discovery(
 ) -> JSONResponse:
     # No per-address limit here: the bearer is an unguessable signed token, and
     # many visitors may share one address (carrier NAT, a company proxy).
-    claims, meeting = await ops.guest_tokens.check(token, meeting_id)
+    try:
+        claims, meeting = await ops.guest_tokens.check(token, meeting_id)
+    except (MeetingEnded, TokenUsed) as err:
+        # The token is good, the meeting over (or the token spent): the holder
+        # may still learn whose meeting it was, so the page can say whom to ask.
+        ended = await ops.guest_tokens.meeting_of(token, meeting_id)
+        err.extra["meeting"] = await ops.brands.public_info(ended)
+        raise
     # The node hosting the meeting (in a cluster, by its lease), or the one it
     # is placed on: the least loaded.
     hosting: Hosting = request.app.state.hosting
@@ -49,8 +56,9 @@ async def discovery(
         meeting_id=meeting.id,
         ice_servers=ops.guest_tokens.ice_servers(claims.subject),
         node_id=where.node_id,
+        meeting=MeetingInfoOut.model_validate(await ops.brands.public_info(meeting)),
     )
-    return JSONResponse(out.model_dump(), headers={"Cache-Control": "no-store"})
+    return JSONResponse(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/.well-known/jwks.json", tags=["keys"])

@@ -23,10 +23,14 @@ from frontdesk.domain.model import (
 from frontdesk.domain.text import json_has_surrogate
 
 __all__ = [
+    "BrandOut",
+    "BrandingIn",
+    "BrandingOut",
     "DiscoveryOut",
     "GuestTokenIn",
     "GuestTokenOut",
     "MeetingIn",
+    "MeetingInfoOut",
     "MeetingList",
     "MeetingOut",
     "MeetingPatch",
@@ -148,11 +152,48 @@ class GuestTokenOut(BaseModel):
     meeting_id: str
 
 
+class BrandingIn(_In):
+    """A change to the application's brand: a field left out stays as it is,
+    ``null`` clears it (the node's default shows instead)."""
+
+    display_name: str | None = Field(None, max_length=MAX_DISPLAY_NAME)
+    accent: str | None = Field(None, max_length=7, description="#rrggbb, e.g. #0a5c8a")
+
+
+class BrandingOut(BaseModel):
+    """What the application set (``null``: not set, the default shows)."""
+
+    display_name: str | None
+    accent: str | None
+    accent_text: str | None = Field(description="black or white: the text colour on the accent")
+    logo_url: str | None
+    updated_at: datetime | None
+
+
+class BrandOut(BaseModel):
+    """A brand as the guest page shows it, defaults filled in."""
+
+    display_name: str
+    logo_url: str | None
+    accent: str
+    accent_text: str
+
+
+class MeetingInfoOut(BaseModel):
+    """What a meeting's link tells anyone before they join: nothing secret."""
+
+    subject: str
+    state: Literal["scheduled", "open", "ended"]
+    starts_at: datetime | None
+    brand: BrandOut
+
+
 class DiscoveryOut(BaseModel):
     rtc_url: str
     meeting_id: str
     ice_servers: list[dict[str, Any]]
     node_id: str
+    meeting: MeetingInfoOut | None = None
 
 
 class ParticipantOut(BaseModel):

@@ -23,6 +23,7 @@ from frontdesk.protocol.webhooks import (
 )
 from frontdesk.service_client._client import ServiceClient, discover, join_url_of_ics
 from frontdesk.service_client._models import (
+    Branding,
     CallbackRequest,
     Discovery,
     GuestToken,
@@ -45,6 +46,7 @@ __all__ = [
     "ID_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "Branding",
     "CallbackRequest",
     "Discovery",
     "FrontdeskError",

@@ -21,9 +21,10 @@ from urllib.parse import quote, urlsplit
 import httpx
 import icalendar
 
-from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState
+from frontdesk.domain.model import UNSET, AccessPolicy, LobbyBypass, MeetingState, Unset
 from frontdesk.errors import ProtocolError, ValidationFailed
 from frontdesk.service_client._models import (
+    Branding,
     CallbackRequest,
     Discovery,
     GuestToken,
@@ -187,9 +188,15 @@ class ServiceClient:
         *,
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
     ) -> httpx.Response:
         return await with_retries(
-            method, lambda: self._request_once(method, path, json=json, params=params), self._retry
+            method,
+            lambda: self._request_once(
+                method, path, json=json, params=params, content=content, content_type=content_type
+            ),
+            self._retry,
         )
 
     async def _request_once(
@@ -199,13 +206,18 @@ class ServiceClient:
         *,
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
     ) -> httpx.Response:
         url = f"{self._base_url}{path}"
+        body: dict[str, Any] = {"json": json, "params": params}
+        if content is not None:
+            body.update(content=content, content_type=content_type)
         token = await self._access_token()
-        response = await send(self._http, method, url, json=json, params=params, bearer=token)
+        response = await send(self._http, method, url, bearer=token, **body)
         if response.status_code == 401 and _problem_code(response) in _REFRESH_CODES:
             token = await self._access_token(rejected=token)
-            response = await send(self._http, method, url, json=json, params=params, bearer=token)
+            response = await send(self._http, method, url, bearer=token, **body)
         raise_for_problem(response)
         return response
 
@@ -475,6 +487,38 @@ class ServiceClient:
             params["queue"] = queue
         body = await self._json("GET", "/v1/callbacks", params=params)
         return [CallbackRequest.from_json(i) for i in _items(body)]
+
+    # -- branding -----------------------------------------------------------
+
+    async def get_branding(self) -> Branding:
+        """This application's brand: what its visitors see on the guest page."""
+        return Branding.from_json(await self._json("GET", "/v1/branding"))
+
+    async def update_branding(
+        self,
+        *,
+        display_name: str | Unset | None = UNSET,
+        accent: str | Unset | None = UNSET,
+    ) -> Branding:
+        """Change the display name and/or the accent colour (``#rrggbb``): a field
+        not given stays as it is, ``None`` clears it (the node's default shows)."""
+        body: dict[str, Any] = {}
+        if not isinstance(display_name, Unset):
+            body["display_name"] = display_name
+        if not isinstance(accent, Unset):
+            body["accent"] = accent
+        return Branding.from_json(await self._json("PATCH", "/v1/branding", json=body))
+
+    async def set_logo(self, image: bytes, *, content_type: str = "image/png") -> Branding:
+        """Upload the logo: a PNG, JPEG or WebP image of at most 256 KiB (the
+        node reads the type from the bytes; SVG is refused)."""
+        response = await self._request(
+            "PUT", "/v1/branding/logo", content=bytes(image), content_type=content_type
+        )
+        return Branding.from_json(expect_json(response))
+
+    async def delete_logo(self) -> Branding:
+        return Branding.from_json(await self._json("DELETE", "/v1/branding/logo"))
 
     # -- webhooks -----------------------------------------------------------
 

@@ -19,7 +19,15 @@ from frontdesk.domain.model import AccessPolicy, LobbyBypass, MeetingState, Role
 from frontdesk.errors import ProtocolError
 from frontdesk.protocol.http import Discovery
 
-__all__ = ["Discovery", "GuestToken", "Meeting", "Participant", "Webhook", "parse_datetime"]
+__all__ = [
+    "Branding",
+    "Discovery",
+    "GuestToken",
+    "Meeting",
+    "Participant",
+    "Webhook",
+    "parse_datetime",
+]
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -126,6 +134,29 @@ class Meeting:
             ended_at=r.opt_dt("ended_at"),
             join_url=r.text("join_url"),
             invite_url=r.text("invite_url"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Branding:
+    """The application's brand as it set it (``None``: not set, the default shows)."""
+
+    display_name: str | None
+    accent: str | None
+    #: Black or white: the text colour that reads on ``accent``.
+    accent_text: str | None
+    logo_url: str | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: object) -> Branding:
+        r = _Reader(data, "Branding")
+        return cls(
+            display_name=r.opt_text("display_name"),
+            accent=r.opt_text("accent"),
+            accent_text=r.opt_text("accent_text"),
+            logo_url=r.opt_text("logo_url"),
+            updated_at=r.opt_dt("updated_at"),
         )
 
 

@@ -33,6 +33,8 @@ async def send(
     json: Any = None,
     data: dict[str, str] | None = None,
     params: Any = None,
+    content: bytes | None = None,
+    content_type: str | None = None,
 ) -> httpx.Response:
     """Send one request; log ``method path status ms`` (never headers or bodies)."""
     kwargs: dict[str, Any] = {}
@@ -42,11 +44,15 @@ async def send(
         kwargs["data"] = data
     if params is not None:
         kwargs["params"] = params
+    if content is not None:
+        kwargs["content"] = content
     if auth is not None:
         kwargs["auth"] = auth
     headers = {"Accept": "application/json, application/problem+json;q=0.9, */*;q=0.1"}
     if bearer is not None:
         headers["Authorization"] = f"Bearer {bearer}"
+    if content_type is not None:
+        headers["Content-Type"] = content_type
     path = urlsplit(url).path or "/"
     started = time.perf_counter()
     try:

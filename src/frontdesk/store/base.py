@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from frontdesk.domain.branding import Branding, Logo
 from frontdesk.domain.model import App, Meeting, MeetingState, User
 from frontdesk.errors import Unavailable
 from frontdesk.store.helpdesk import HelpdeskStore
@@ -153,6 +154,27 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def revoke_app(self, client_id: str, now: datetime) -> App: ...
+
+    # --- application branding ----------------------------------------------------
+    @abc.abstractmethod
+    async def get_branding(self, client_id: str) -> Branding:
+        """The application's brand (an empty :class:`Branding` when it set none);
+        the logo's bytes are not read (:meth:`get_logo`)."""
+
+    @abc.abstractmethod
+    async def save_branding(
+        self, client_id: str, *, display_name: str | None, accent: str | None, now: datetime
+    ) -> Branding:
+        """Set the brand's name and accent (None clears one), keeping its logo.
+        ``AppNotFound`` when there is no such application."""
+
+    @abc.abstractmethod
+    async def save_logo(self, client_id: str, logo: Logo | None, now: datetime) -> Branding:
+        """Set (or, with None, remove) the brand's logo, keeping name and accent."""
+
+    @abc.abstractmethod
+    async def get_logo(self, etag: str) -> Logo | None:
+        """The logo stored under ``etag`` (its content tag), with its bytes."""
 
     # --- users -----------------------------------------------------------------
     @abc.abstractmethod

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+from frontdesk.domain.branding import Branding, Logo
 from frontdesk.domain.model import (
     AccessPolicy,
     App,
@@ -230,6 +231,53 @@ class SqlStore(Store):
         if row is None:
             raise AppNotFound(f"no app {client_id!r}")
         return _app(row)
+
+    # --- application branding ---------------------------------------------------------------
+    async def get_branding(self, client_id: str) -> Branding:
+        c = t.app_branding.c
+        row = await self._one(
+            sa.select(c.display_name, c.accent, c.logo_type, c.logo_etag, c.updated_at).where(
+                c.client_id == client_id
+            )
+        )
+        return Branding() if row is None else Branding(**row)
+
+    async def _upsert_branding(
+        self, client_id: str, values: dict[str, Any], now: datetime
+    ) -> Branding:
+        dialect_insert = postgresql.insert if not self._sqlite else sqlite.insert
+        values = {**values, "updated_at": now}
+        stmt = dialect_insert(t.app_branding).values(client_id=client_id, **values)
+        stmt = stmt.on_conflict_do_update(index_elements=[t.app_branding.c.client_id], set_=values)
+        async with self._write(f"branding of app {client_id!r}", AppNotFound) as conn:
+            await conn.execute(stmt)
+        return await self.get_branding(client_id)
+
+    async def save_branding(
+        self, client_id: str, *, display_name: str | None, accent: str | None, now: datetime
+    ) -> Branding:
+        Branding(display_name=display_name, accent=accent)  # refuse what is not valid
+        values: dict[str, Any] = {"display_name": display_name, "accent": accent}
+        return await self._upsert_branding(client_id, values, now)
+
+    async def save_logo(self, client_id: str, logo: Logo | None, now: datetime) -> Branding:
+        values: dict[str, Any] = {
+            "logo_type": logo.content_type if logo else None,
+            "logo_etag": logo.etag if logo else None,
+            "logo": logo.data if logo else None,
+        }
+        return await self._upsert_branding(client_id, values, now)
+
+    async def get_logo(self, etag: str) -> Logo | None:
+        c = t.app_branding.c
+        row = await self._one(
+            sa.select(c.logo_type, c.logo_etag, c.logo)
+            .where(c.logo_etag == etag, c.logo.is_not(None))
+            .limit(1)
+        )
+        if row is None:
+            return None
+        return Logo(row["logo_type"], bytes(row["logo"]), row["logo_etag"])
 
     # --- users -----------------------------------------------------------------------------
     async def create_user(self, user: User) -> None:

@@ -19,6 +19,7 @@ from frontdesk.errors import ValidationFailed
 __all__ = [
     "NAMING_CONVENTION",
     "UTCDateTime",
+    "app_branding",
     "apps",
     "events",
     "helpdesk_agents",
@@ -98,6 +99,26 @@ apps = sa.Table(
     # The secret before the last rotation, accepted until previous_secret_until.
     sa.Column("previous_secret_hash", _str(), nullable=True),
     sa.Column("previous_secret_until", UTCDateTime(), nullable=True),
+)
+
+# An application's brand (frontdesk.domain.branding); 0010. The logo's bytes
+# live here too, read only when the logo itself is served.
+app_branding = sa.Table(
+    "app_branding",
+    metadata,
+    sa.Column(
+        "client_id",
+        _str(),
+        sa.ForeignKey("apps.client_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("display_name", _str(), nullable=True),
+    sa.Column("accent", _str(), nullable=True),
+    sa.Column("logo_type", _str(), nullable=True),
+    # The logo is served by this tag (content-addressed, cached for good).
+    sa.Column("logo_etag", _str(), nullable=True, index=True),
+    sa.Column("logo", sa.LargeBinary(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 users = sa.Table(

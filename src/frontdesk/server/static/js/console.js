@@ -118,14 +118,17 @@ function renderMeetings() {
     const title = m.subject || "Untitled meeting";
     const ended = m.state === "ended";
     const actions = el("div", { class: "actions" });
+    // An ended meeting cannot be opened, and its link and invitation lead nowhere.
     if (!ended) {
-      actions.append(el("button", { class: "btn primary small", text: "Open", attrs: { type: "button", "data-action": "open", "aria-label": `Open ${title}` }, on: { click: () => openMeeting(m.id) } }));
+      actions.append(
+        el("button", { class: "btn primary small", text: "Open", attrs: { type: "button", "data-action": "open", "aria-label": `Open ${title}` }, on: { click: () => openMeeting(m.id) } }),
+        el("button", { class: "btn small", text: "Copy link", attrs: { type: "button", "data-action": "copy", "aria-label": `Copy the join link of ${title}` },
+          on: { click: async () => announce(status, (await copyText(m.join_url)) ? "Join link copied" : "Could not copy the link") } }),
+        el("button", { class: "btn small", text: "Download invite", attrs: { type: "button", "data-action": "invite", "aria-label": `Download the invitation of ${title}` },
+          on: { click: () => download(`${slug(title)}.ics`, "text/calendar", inviteIcs(m)) } }),
+      );
     }
     actions.append(
-      el("button", { class: "btn small", text: "Copy link", attrs: { type: "button", "data-action": "copy", "aria-label": `Copy the join link of ${title}` },
-        on: { click: async () => announce(status, (await copyText(m.join_url)) ? "Join link copied" : "Could not copy the link") } }),
-      el("button", { class: "btn small", text: "Download invite", attrs: { type: "button", "data-action": "invite", "aria-label": `Download the invitation of ${title}` },
-        on: { click: () => download(`${slug(title)}.ics`, "text/calendar", inviteIcs(m)) } }),
       el("button", { class: "btn small", text: "Download transcript", attrs: { type: "button", "data-action": "transcript", "aria-label": `Download the transcript of ${title}` },
         on: { click: () => downloadTranscript(m, title) } }),
     );
@@ -134,7 +137,7 @@ function renderMeetings() {
         el("strong", { text: title }),
         el("span", { class: `badge ${m.state}`, text: m.state }),
         el("span", { class: "muted", text: `created ${formatDateTime(m.created_at)} · ${m.access_policy}` }),
-        el("code", { class: "join-url", text: m.join_url })),
+        ended ? null : el("code", { class: "join-url", text: m.join_url })),
       actions));
   }
 }

@@ -1,9 +1,10 @@
 // The guest page (/j/{code}): name, camera/mic preview, lobby, meeting, end screen.
 // With a "#token=...&discovery=..." fragment it joins with the guest token instead
 // of the join URL (the token's name is shown and cannot be changed).
-import { join, joinWithToken } from "/sdk/frontdesk.js";
+import { describeError, join, joinWithToken } from "/sdk/frontdesk.js";
+import { applyBrand, businessName, endScreen, FINAL, preflight, startsText } from "/static/js/brand.js";
 import {
-  $, announce, endText, errorText, fillSelect, formatDuration, jwtPayload, listDevices, showScreen, until,
+  $, announce, fillSelect, formatDuration, jwtPayload, listDevices, showScreen, until,
 } from "/static/js/ui.js";
 import { MeetingView } from "/static/js/meeting_view.js";
 
@@ -150,11 +151,11 @@ async function onJoin(event) {
   } catch (err) {
     joinBtn.disabled = false;
     joinBtn.textContent = "Join";
-    if (err && (err.code === "token_expired" || err.code === "meeting_ended")) {
+    if (err && FINAL.has(err.code)) {
       showEnd(err.code);
       return;
     }
-    joinError.textContent = errorText(err);
+    joinError.textContent = describeError(err, { business: businessName() });
     joinError.hidden = false;
     joinError.focus();
     startPreview();
@@ -242,12 +243,12 @@ function capitalize(text) {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-function showEnd(reason) {
+function showEnd(reason, screen) {
   clearInterval(lobbyTimer);
   stopPreview();
   if (view) { view.destroy(); view = null; }
   document.body.classList.remove("in-meeting");
-  const [title, text] = endText(reason);
+  const [title, text] = endScreen(reason, businessName(), screen);
   $("#end-title").textContent = title;
   $("#end-text").textContent = text;
   const rejoin = $("#rejoin");
@@ -269,9 +270,29 @@ useCamera.addEventListener("change", startPreview);
 cameraSelect.addEventListener("change", startPreview);
 micSelect.addEventListener("change", startPreview);
 
-setupToken();
-if ($("#ended").hidden) {
+// --- before the form: is the link good, and whose meeting is it? -----------------
+function showSetup() {
   showScreen("setup");
   if (!nameInput.readOnly) nameInput.focus();
   startPreview();
 }
+
+async function start() {
+  const { code, info } = await preflight({ token, discoveryUri });
+  if (info) applyBrand(info.brand, info.subject);
+  // Nothing to join: say so (and whom to ask) before a name is typed.
+  const ended = code === "meeting_ended" || (info && info.state === "ended");
+  if (ended) { showEnd("meeting_ended", "link_ended"); return; }
+  if (code && FINAL.has(code)) { showEnd(code); return; }
+  setupToken();
+  if (!$("#ended").hidden) return;
+  if (info && info.state === "scheduled" && info.starts_at) {
+    $("#starts-at").textContent = startsText(info.starts_at);
+    showScreen("not-started");
+    return;
+  }
+  showSetup();
+}
+
+$("#continue").addEventListener("click", showSetup);
+start();

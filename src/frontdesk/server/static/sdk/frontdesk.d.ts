@@ -14,12 +14,24 @@ export class FrontdeskError extends Error {
    * the guest token's `origins`.
    */
   readonly code: string;
+  /** A plain sentence for the person at the screen, with a next step (describeError). */
+  readonly userMessage: string;
   /** HTTP status, for errors answered over HTTP. */
   readonly status?: number;
   /** With "origin_refused" from the node's CORS: the page's origin and the node's. */
   readonly origin?: string;
   readonly node?: string;
 }
+
+/** Who a visitor should turn to when no business name is known. */
+export const DEFAULT_BUSINESS: string;
+/** Every code a visitor can meet -> a plain sentence; `{business}` is the business's name. */
+export const GUEST_MESSAGES: Readonly<Record<string, string>>;
+/** The plain sentence for an error or a code, naming `business` where the visitor should turn. */
+export function describeError(
+  err: FrontdeskError | { code?: string } | string,
+  opts?: { business?: string },
+): string;
 
 export type SessionState = "connecting" | "lobby" | "joined" | "reconnecting" | "left";
 export type Role = "organizer" | "presenter" | "attendee" | "guest";

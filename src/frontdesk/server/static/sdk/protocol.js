@@ -538,6 +538,8 @@ export function closeErrorCode(closeCode) {
 
 /** `{base}"/j/"{code}` is a meeting's join URL. */
 export const JOIN_PATH = "/j/";
+/** `{base}"/v1/join/"{code}`: a meeting before joining (subject, state, brand). */
+export const JOIN_INFO_PATH = "/v1/join/";
 /** `{base}"/v1/discovery/"{meeting_id}` is a meeting's discovery URI. */
 export const DISCOVERY_PATH = "/v1/discovery/";
 /** The RTC WebSocket endpoint below the node's base path. */
@@ -575,6 +577,12 @@ export function parseJoinUrl(url) {
 /** The join code of a join URL (see parseJoinUrl). */
 export function joinCode(url) {
   return parseJoinUrl(url).code;
+}
+
+/** Where the meeting of join URL `url` says what it is before joining. */
+export function joinInfoUrl(url) {
+  const { baseUrl, code } = parseJoinUrl(url);
+  return `${trimSlashes(baseUrl)}${JOIN_INFO_PATH}${code}`;
 }
 
 /** Where a guest token for `meetingId` is resolved. */
