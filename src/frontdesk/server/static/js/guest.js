@@ -1,7 +1,7 @@
 // The guest page (/j/{code}): name, camera/mic preview, lobby, meeting, end screen.
 // With a "#token=...&discovery=..." fragment it joins with the guest token instead
 // of the join URL (the token's name is shown and cannot be changed).
-import { join, joinWithToken } from "/sdk/frontdesk.js";
+import { join, joinWithToken, tabKey } from "/sdk/frontdesk.js";
 import {
   $, announce, endText, errorText, fillSelect, formatDuration, jwtPayload, listDevices, showScreen, until,
 } from "/static/js/ui.js";
@@ -181,9 +181,11 @@ async function onJoin(event) {
   joinBtn.textContent = "Joining…";
   stopPreview();
   try {
+    // The tab's key: a reload takes back this visitor's seat (one row each).
+    const clientKey = tabKey();
     meeting = token && discoveryUri
-      ? await joinWithToken({ discoveryUri, token })
-      : await join({ joinUrl: location.href.split("#")[0], displayName });
+      ? await joinWithToken({ discoveryUri, token, clientKey })
+      : await join({ joinUrl: location.href.split("#")[0], displayName, clientKey });
   } catch (err) {
     joinBtn.disabled = false;
     joinBtn.textContent = "Join";
