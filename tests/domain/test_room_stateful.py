@@ -213,8 +213,18 @@ class RoomMachine(RuleBasedStateMachine):
             self.ids.append(command.participant_id)
             p = room.participant(command.participant_id)
             assert isinstance(meeting, type(self.meeting))
+            same = [
+                q
+                for q in pre.values()
+                if q.active and command.identity is not None and q.identity == command.identity
+            ]
+            # the sessions it replaces leave first, and only they leave
+            left = [e for e in events if e.type == EventType.PARTICIPANT_LEFT]
+            assert [wire(e)["participant_id"] for e in left] == [q.id for q in same]
+            assert all(wire(e)["reason"] == "replaced" for e in left)
             direct = (
-                command.method is JoinMethod.USER
+                any(q.in_roster for q in same)  # admitted before: back straight in
+                or command.method is JoinMethod.USER
                 or meeting.access_policy is AccessPolicy.DIRECT
                 or (
                     command.method is JoinMethod.TOKEN
@@ -248,13 +258,20 @@ class RoomMachine(RuleBasedStateMachine):
                     assert room.participant(pid).in_roster, (e, pid)
 
     # --- rules ---------------------------------------------------------------
-    @rule(kind=st.sampled_from(list(JOINS)), name=st.sampled_from(["Ann", "  Bob  ", "Cy"]))
-    def join(self, kind: str, name: str) -> None:
+    @rule(
+        kind=st.sampled_from(list(JOINS)),
+        name=st.sampled_from(["Ann", "  Bob  ", "Cy"]),
+        person=st.sampled_from([None, 0, 1]),
+    )
+    def join(self, kind: str, name: str, person: int | None = None) -> None:
+        """A join; with ``person``, one of two people of that kind who may come
+        back (a reload, a second tab) while their first session holds a seat."""
         role, method = JOINS[kind]
         username = (
             ("alice" if role is Role.ORGANIZER else "bob") if method is JoinMethod.USER else None
         )
-        self.step(Join(f"p{self.steps}", name, role, method, username))
+        identity = None if person is None else f"{kind}:{person}"
+        self.step(Join(f"p{self.steps}", name, role, method, username, identity=identity))
 
     @rule(
         method=st.sampled_from(JoinMethod),
@@ -460,6 +477,11 @@ class RoomMachine(RuleBasedStateMachine):
         assert len(live_monitors) <= room.limits.max_monitors
         visible = [p for p in room.roster() if not p.hidden]
         assert len(visible) <= room.limits.max_participants
+
+    @invariant()
+    def one_person_one_session(self) -> None:
+        active = [p.identity for p in self.room.participants.values() if p.active and p.identity]
+        assert len(active) == len(set(active)), active
 
     @invariant()
     def lobby_and_roster_are_disjoint(self) -> None:

@@ -53,6 +53,10 @@ class Join:
     monitor: bool = False
     guest_app: str | None = None  # the application whose token vouched (method TOKEN)
     visit_id: str | None = None  # the helpdesk visit its token was minted for (method TOKEN)
+    #: Who is joining, across sessions, as the transport vouches for it: a signed-in
+    #: user's name, a guest token's subject, or a key the guest's browser keeps for
+    #: its tab. A join with the identity of an active session replaces that session.
+    identity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ class ParticipantWaiting:
     participant: ParticipantView
     username: str | None = None
     guest_app: str | None = None
+    identity: str | None = None  # stored for restore only, like ``username``
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ class ParticipantJoined:
     participant: ParticipantView
     username: str | None = None
     guest_app: str | None = None
+    identity: str | None = None  # stored for restore only, like ``username``
 
 
 @dataclass(frozen=True, slots=True)

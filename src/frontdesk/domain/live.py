@@ -69,11 +69,13 @@ class LiveState:
         self.last_seq = event.seq
         self.last_activity = max(self.last_activity, event.at)
         match event.payload:
-            case ev.ParticipantWaiting(participant=view, username=username, guest_app=app):
-                self.participants[view.id] = Participant.from_view(view, username, app)
-            case ev.ParticipantJoined(participant=view, username=username, guest_app=app):
+            case ev.ParticipantWaiting(participant=view, username=username, guest_app=app) as w:
+                self.participants[view.id] = Participant.from_view(view, username, app, w.identity)
+            case ev.ParticipantJoined(participant=view, username=username, guest_app=app) as j:
                 # an admitted guest exists already
-                self.participants.setdefault(view.id, Participant.from_view(view, username, app))
+                self.participants.setdefault(
+                    view.id, Participant.from_view(view, username, app, j.identity)
+                )
             case ev.ParticipantAdmitted(participant_id=pid):
                 p = self.participants[pid]
                 p.lobby_since = None
@@ -178,6 +180,12 @@ class LiveState:
         """Who in the roster may learn what ``p`` does: everyone, or only the
         agents and supervisors while ``p`` monitors unseen."""
         return self.staff_ids() if p.hidden else self.roster_ids()
+
+    def sessions_of(self, identity: str | None) -> list[Participant]:
+        """The active sessions of one person (none for an unknown identity)."""
+        if identity is None:
+            return []
+        return [p for p in self.participants.values() if p.active and p.identity == identity]
 
     def monitors(self) -> list[Participant]:
         return [p for p in self.participants.values() if p.active and p.hidden]

@@ -1,8 +1,11 @@
 """Who is in a live meeting, in which session state, and what they said.
 
 A :class:`Participant` is one session of one person in one meeting: a person who
-leaves and comes back gets a new participant id. :class:`ParticipantView` is the
-frozen view that events and snapshots carry (``frontdesk.protocol`` encodes it).
+leaves and comes back gets a new participant id. A person who comes back while
+their old session still holds a seat (a reload, a second tab) replaces it: the
+old session leaves with reason ``replaced``, so each person has one row.
+:class:`ParticipantView` is the frozen view that events and snapshots carry
+(``frontdesk.protocol`` encodes it).
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ class LeaveReason(StrEnum):
     TOKEN_EXPIRED = "token_expired"
     CONNECTION_LOST = "connection_lost"
     REVOKED = "revoked"  # the application that vouched for the guest was revoked
+    #: The same person joined again (a reload, another tab or device): the new
+    #: session takes this one's place, so nobody is in the roster twice.
+    REPLACED = "replaced"
 
 
 class JoinMethod(StrEnum):
@@ -89,6 +95,9 @@ class Participant:
     #: The helpdesk visit this guest came for (its token's ``visit`` claim): the
     #: agent who accepted the visit admits the entry that names it.
     visit_id: str | None = None
+    #: Who this session is, across sessions (see :class:`~frontdesk.domain.commands.Join`);
+    #: like ``username``, kept in the core and never sent to clients.
+    identity: str | None = None
 
     @property
     def staff(self) -> bool:
@@ -147,7 +156,11 @@ class Participant:
 
     @classmethod
     def from_view(
-        cls, view: ParticipantView, username: str | None = None, guest_app: str | None = None
+        cls,
+        view: ParticipantView,
+        username: str | None = None,
+        guest_app: str | None = None,
+        identity: str | None = None,
     ) -> Participant:
         return cls(
             id=view.id,
@@ -167,6 +180,7 @@ class Participant:
             reconnecting_since=view.reconnecting_since,
             supervisor=view.supervisor,
             visit_id=view.visit_id,
+            identity=identity,
         )
 
 

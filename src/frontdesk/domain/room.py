@@ -68,9 +68,10 @@ from frontdesk.errors import (
     ValidationFailed,
 )
 
-__all__ = ["MAX_CLIENT_MSG_ID", "MAX_PARTICIPANT_ID", "Room"]
+__all__ = ["MAX_CLIENT_MSG_ID", "MAX_IDENTITY", "MAX_PARTICIPANT_ID", "Room"]
 
 MAX_PARTICIPANT_ID = 128
+MAX_IDENTITY = 200
 MAX_CLIENT_MSG_ID = 64
 _E = TypeVar("_E", bound=StrEnum)
 #: Reasons a session ends by itself or by its transport (not by a moderator).
@@ -277,9 +278,12 @@ class Room:
             raise ParticipantNotFound(f"no participant {participant_id!r}")
         return target
 
-    def _check_room_for_one_more(self) -> None:
-        # Counted as the guests see the roster: monitoring supervisors aside.
-        if len(self._s.visible_roster()) >= self._s.limits.max_participants:
+    def _check_room_for_one_more(self, replacing: Sequence[Participant] = ()) -> None:
+        # Counted as the guests see the roster: monitoring supervisors aside, and
+        # the sessions a rejoin replaces (they leave as it comes in).
+        gone = {p.id for p in replacing}
+        roster = [p for p in self._s.visible_roster() if p.id not in gone]
+        if len(roster) >= self._s.limits.max_participants:
             raise LimitExceeded(f"at most {self._s.limits.max_participants} participants")
 
     def _left_audience(self, p: Participant) -> set[str]:
@@ -298,6 +302,16 @@ class Room:
         if pid in s.participants:
             raise IllegalState(f"participant id {pid!r} was used already; join with a new id")
         name = check_display_name(c.display_name)
+        identity = c.identity
+        if identity is not None and (
+            not isinstance(identity, str) or not 0 < len(identity) <= MAX_IDENTITY
+        ):
+            raise ValidationFailed(f"an identity is 1..{MAX_IDENTITY} characters")
+        # The same person's sessions still holding a seat (a reload, a second
+        # tab): this join replaces them. One admitted already comes straight back
+        # in; one removed or denied has no session left to come back to.
+        stale = s.sessions_of(identity)
+        came_back = any(p.in_roster for p in stale)
         method, role, meeting = _enum(JoinMethod, c.method), _enum(Role, c.role), s.meeting
         if c.monitor:
             self._check_monitor(c, method, role)
@@ -315,7 +329,8 @@ class Room:
             except ValidationFailed as exc:
                 raise PermissionDenied(exc.detail) from None
             direct = (
-                meeting.access_policy is AccessPolicy.DIRECT
+                came_back
+                or meeting.access_policy is AccessPolicy.DIRECT
                 or meeting.lobby_bypass is LobbyBypass.TOKEN_HOLDERS
             )
             state = SessionState.JOINED if direct else SessionState.LOBBY
@@ -324,14 +339,14 @@ class Room:
                 raise PermissionDenied("joining with the URL alone gives the guest role")
             if meeting.access_policy is AccessPolicy.DENY:
                 raise PermissionDenied("this meeting needs a guest token to join")
-            direct = meeting.access_policy is AccessPolicy.DIRECT
+            direct = came_back or meeting.access_policy is AccessPolicy.DIRECT
             state = SessionState.JOINED if direct else SessionState.LOBBY
         if c.monitor:
             pass  # counted apart (max_monitors, checked above)
         elif state is SessionState.JOINED:
-            self._check_room_for_one_more()
+            self._check_room_for_one_more(stale)
         else:
-            waiting = s.lobby()
+            waiting = [p for p in s.lobby() if p not in stale]
             if len(waiting) >= s.limits.max_lobby:
                 raise LimitExceeded(f"at most {s.limits.max_lobby} guests may wait in the lobby")
             unvouched = sum(1 for p in waiting if not p.vouched)
@@ -349,16 +364,21 @@ class Room:
             vouched=method is not JoinMethod.URL,
             lobby_since=b.now if state is SessionState.LOBBY else None,
             joined_at=b.now if state is SessionState.JOINED else None,
+            identity=identity,
         )
+        for old in stale:
+            self._emit_left(b, old, LeaveReason.REPLACED)
         if c.monitor:  # receives only, shown to the agents alone
             p.audio_muted = p.video_muted = True
             p.supervisor = SupervisorMode.MONITOR
-            joined = ev.ParticipantJoined(p.view(), p.username)
+            joined = ev.ParticipantJoined(p.view(), p.username, identity=identity)
             b.emit(joined, s.staff_ids() | {pid}, staff_only=True)
         elif state is SessionState.LOBBY:
-            b.emit(ev.ParticipantWaiting(p.view(), p.username, p.guest_app), s.moderator_ids())
+            waiting_ev = ev.ParticipantWaiting(p.view(), p.username, p.guest_app, identity)
+            b.emit(waiting_ev, s.moderator_ids())
         else:
-            b.emit(ev.ParticipantJoined(p.view(), p.username, p.guest_app), s.roster_ids() | {pid})
+            joined = ev.ParticipantJoined(p.view(), p.username, p.guest_app, identity)
+            b.emit(joined, s.roster_ids() | {pid})
 
     def _check_monitor(self, c: Join, method: JoinMethod, role: Role) -> None:
         """A monitor join: a signed-in supervisor, not the organizer, within the cap."""

@@ -25,6 +25,7 @@ class CloseCode(IntEnum):
     HEARTBEAT_TIMEOUT = 4014
     CONNECTION_LOST = 4015  # reconnect grace expired
     REVOKED = 4016  # the application that vouched for this guest was revoked
+    SUPERSEDED = 4017  # the same person joined again (a reload, another tab or device)
 
 
 #: Error code (``frontdesk.errors``) -> close code, for errors that end a connection.
@@ -53,6 +54,7 @@ CLOSE_CODES: dict[str, CloseCode] = {
     "lobby_timeout": CloseCode.LOBBY_TIMEOUT,
     "connection_lost": CloseCode.CONNECTION_LOST,
     "revoked": CloseCode.REVOKED,
+    "replaced": CloseCode.SUPERSEDED,
 }
 
 #: Close code -> the error code it stands for when no ``error`` or ``bye`` frame

@@ -54,7 +54,7 @@ __all__ = [
 _T = TypeVar("_T")
 
 #: Payload fields kept in the store only, never sent (and where they are stored).
-_RECORD_ONLY = frozenset({"username", "guest_app"})
+_RECORD_ONLY = frozenset({"username", "guest_app", "identity"})
 #: Fields said only when true (older peers never saw them; messages stay small).
 _ONLY_WHEN_TRUE = frozenset({"redacted"})
 #: Fields said only when they hold something (``None``, empty): added for
@@ -271,6 +271,9 @@ def event_to_record(event: Event) -> dict[str, Any]:
         guest_app = getattr(event.payload, "guest_app", None)
         if guest_app is not None:
             data["participant"]["guest_app"] = guest_app
+        identity = getattr(event.payload, "identity", None)
+        if identity is not None:  # who the session is across sessions (a rejoin replaces it)
+            data["participant"]["identity"] = identity
     data["to"] = sorted(event.to)
     return data
 
@@ -286,6 +289,8 @@ def event_from_record(seq: int, type: str, at: datetime, data: Mapping[str, Any]
         extra["username"] = participant.get("username")
         if "guest_app" in participant:
             extra["guest_app"] = participant.get("guest_app")
+        if "identity" in participant:
+            extra["identity"] = participant.get("identity")
     payload: EventPayload = _dataclass_from_json(cls, body, **extra)
     return Event(seq, at, payload, to)
 

@@ -138,6 +138,9 @@ class Auth:
     last_seq: int = 0
     #: A session join that asks to monitor unseen (granted to supervisors only).
     monitor: bool = False
+    #: A random key the guest's browser keeps for its tab (``url`` and ``token``
+    #: joins): a reload that sends it again replaces the session it left behind.
+    client_key: str | None = None
 
     def __repr__(self) -> str:  # never print a secret
         return f"Auth(kind={self.kind!r}, meeting_id={self.meeting_id!r})"
@@ -303,12 +306,17 @@ def _str(obj: dict[str, Any], name: str, max_len: int, *, required: bool = True)
 def _auth(obj: dict[str, Any]) -> Auth:
     kind = obj.get("kind")
     if kind == "token":
-        return Auth(kind="token", token=_str(obj, "token", MAX_TOKEN))
+        return Auth(
+            kind="token",
+            token=_str(obj, "token", MAX_TOKEN),
+            client_key=_client_key(obj),
+        )
     if kind == "url":
         return Auth(
             kind="url",
             join_url=_str(obj, "join_url", 2048),
             display_name=_str(obj, "display_name", 200),
+            client_key=_client_key(obj),
         )
     if kind == "session":
         monitor = obj.get("monitor", False)
@@ -328,6 +336,14 @@ def _auth(obj: dict[str, Any]) -> Auth:
             raise ProtocolError("last_seq must be a non-negative integer")
         return Auth(kind="resume", token=_str(obj, "token", MAX_TOKEN), last_seq=last)
     raise ProtocolError("auth.kind must be one of token, url, session, resume")
+
+
+def _client_key(obj: dict[str, Any]) -> str | None:
+    """A tab's key (optional): 16..64 characters, so it cannot be guessed."""
+    key = _str(obj, "client_key", MAX_ID, required=False)
+    if key is not None and len(key) < 16:
+        raise ProtocolError("auth.client_key must be 16..64 characters")
+    return key
 
 
 def _load(raw: str | bytes, limit: int) -> dict[str, Any]:

@@ -100,6 +100,7 @@ class GuestAdmission:
                     "that minted it allowed only the origins in its `origins`"
                 )
             await ops.audience.note_guest_app(meeting, claims.app_id)
+            # One person per token: a reload (or another tab) with it replaces the seat.
             join = cmd.Join(
                 pid,
                 claims.display_name,
@@ -107,6 +108,7 @@ class GuestAdmission:
                 JoinMethod.TOKEN,
                 guest_app=claims.app_id,
                 visit_id=claims.visit_id,
+                identity=f"token:{claims.subject}",
             )
             single_use = claims if claims.single_use else None
             app_id = claims.app_id
@@ -117,7 +119,9 @@ class GuestAdmission:
             meeting = await ops.meetings.for_join_code(urls.join_code(auth.join_url))
             self._url_per_meeting.check(meeting.id)
             lr = await self.live.room(meeting.id)
-            join = cmd.Join(pid, auth.display_name, Role.GUEST, JoinMethod.URL)
+            # Nobody vouched for this guest: only its own tab's key says it is the same person.
+            identity = f"tab:{auth.client_key}" if auth.client_key else None
+            join = cmd.Join(pid, auth.display_name, Role.GUEST, JoinMethod.URL, identity=identity)
         elif auth.kind == "session":  # an organizer or agent signed in through the user API
             assert auth.token is not None and auth.meeting_id is not None
             user = await ops.accounts.for_session(auth.token)
@@ -133,6 +137,7 @@ class GuestAdmission:
                 username=user.username,
                 user_role=user.role,
                 monitor=auth.monitor,
+                identity=f"user:{user.username}",
             )
         else:  # pragma: no cover - the decoder knows only these kinds
             raise TokenInvalid(BAD_TOKEN)

@@ -1,7 +1,7 @@
 // The guest page (/j/{code}): name, camera/mic preview, lobby, meeting, end screen.
 // With a "#token=...&discovery=..." fragment it joins with the guest token instead
 // of the join URL (the token's name is shown and cannot be changed).
-import { describeError, join, joinWithToken } from "/sdk/frontdesk.js";
+import { describeError, join, joinWithToken, tabKey } from "/sdk/frontdesk.js";
 import { applyBrand, businessName, endScreen, FINAL, preflight, startsText } from "/static/js/brand.js";
 import {
   $, announce, fillSelect, formatDuration, jwtPayload, listDevices, showScreen, until,
@@ -24,6 +24,12 @@ const token = fragment.get("token");
 const discoveryUri = fragment.get("discovery");
 
 let previewStream = null;
+// The preview being opened (or closed): a Join waits for it, so the camera and
+// microphone it found are known before deciding what to send. Without the wait a
+// quick Join saw "no camera, no microphone" and joined sending nothing at all.
+let previewReady = Promise.resolve();
+let previewGen = 0;
+let previewBusy = false;
 let cameraOk = false; // a camera works (even if "Join with camera on" is unchecked)
 let micOk = false;
 let meeting = null;
@@ -51,7 +57,19 @@ function stopPreview() {
   preview.srcObject = null;
 }
 
-async function startPreview() {
+/** Open (again) the preview; a Join waits for the last one asked for. */
+function startPreview() {
+  const gen = ++previewGen;
+  previewBusy = true;
+  previewReady = openPreview(gen).finally(() => { if (gen === previewGen) previewBusy = false; });
+  return previewReady;
+}
+
+async function openPreview(gen) {
+  // The checkboxes may change again while a camera opens: only the newest
+  // request's stream stays; an older one that arrives late is closed at once.
+  await previewReady.catch(() => {});
+  if (gen !== previewGen) return;
   stopPreview();
   const wantVideo = useCamera.checked;
   $("#preview-off").hidden = wantVideo;
@@ -62,8 +80,10 @@ async function startPreview() {
   const video = wantVideo ? (cameraSelect.value ? { deviceId: { exact: cameraSelect.value } } : true) : false;
   const audio = micSelect.value ? { deviceId: { exact: micSelect.value } } : true;
   try {
-    previewStream = await navigator.mediaDevices.getUserMedia({ audio, video });
-    cameraOk = cameraOk || previewStream.getVideoTracks().length > 0;
+    const stream = await navigator.mediaDevices.getUserMedia({ audio, video });
+    cameraOk = cameraOk || stream.getVideoTracks().length > 0;
+    if (gen !== previewGen) { for (const t of stream.getTracks()) t.stop(); return; }
+    previewStream = stream;
     micOk = previewStream.getAudioTracks().length > 0;
     preview.srcObject = previewStream;
     $("#preview-off").hidden = wantVideo;
@@ -72,7 +92,9 @@ async function startPreview() {
     // Perhaps only the camera is missing: try the microphone alone.
     if (video) {
       try {
-        previewStream = await navigator.mediaDevices.getUserMedia({ audio, video: false });
+        const stream = await navigator.mediaDevices.getUserMedia({ audio, video: false });
+        if (gen !== previewGen) { for (const t of stream.getTracks()) t.stop(); return; }
+        previewStream = stream;
         micOk = true;
         cameraOk = false;
         useCamera.checked = false;
@@ -119,6 +141,20 @@ async function refreshDevices() {
 }
 
 // --- joining ---------------------------------------------------------------------
+/** Wait for the camera and microphone the preview is opening, saying so. */
+async function waitForPreview() {
+  if (previewBusy) {
+    const what = useCamera.checked && !useCamera.disabled ? "Starting your camera…" : "Starting your microphone…";
+    joinBtn.textContent = what;
+    announce(status, what);
+  }
+  let seen;
+  do {
+    seen = previewReady;
+    await seen.catch(() => {});
+  } while (seen !== previewReady); // a box changed meanwhile: wait for that one too
+}
+
 async function onJoin(event) {
   event.preventDefault();
   const displayName = nameInput.value.trim();
@@ -131,6 +167,8 @@ async function onJoin(event) {
     nameInput.focus();
     return;
   }
+  joinBtn.disabled = true;
+  await waitForPreview();
   // Unchecked boxes start muted / camera off; the SDK then never opens the camera
   // until "Camera on" is pressed in the meeting.
   const media = {
@@ -141,13 +179,14 @@ async function onJoin(event) {
     startAudioMuted: micOk && !useMic.checked,
     startVideoMuted: cameraOk && !useCamera.checked,
   };
-  joinBtn.disabled = true;
   joinBtn.textContent = "Joining…";
   stopPreview();
   try {
+    // The tab's key: a reload takes back this visitor's seat (one row each).
+    const clientKey = tabKey();
     meeting = token && discoveryUri
-      ? await joinWithToken({ discoveryUri, token })
-      : await join({ joinUrl: location.href.split("#")[0], displayName });
+      ? await joinWithToken({ discoveryUri, token, clientKey })
+      : await join({ joinUrl: location.href.split("#")[0], displayName, clientKey });
   } catch (err) {
     joinBtn.disabled = false;
     joinBtn.textContent = "Join";

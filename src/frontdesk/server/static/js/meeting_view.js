@@ -41,6 +41,7 @@ export class MeetingView {
     this.banner = el("div", { class: "banner", text: "Reconnecting…", attrs: { role: "status", hidden: true } });
     this.tiles = el("div", { class: "tiles", attrs: { "aria-label": "Video", role: "group" } });
     this.mediaNote = el("p", { class: "note", attrs: { hidden: true } });
+    this.hostNote = el("p", { class: "banner host-note", attrs: { hidden: true, "data-note": "muted-by-host" } });
     this.muteBtn = this.button("Mute", "mute", () => this.toggleAudio());
     this.camBtn = this.button("Camera off", "camera", () => this.toggleVideo());
     this.switchBtn = this.button("Switch camera", "switch-camera", () => this.switchCamera());
@@ -78,7 +79,7 @@ export class MeetingView {
       el("h2", { text: subject, attrs: { id: "meeting-heading" } }),
       this.banner,
       this.monitorBanner,
-      el("div", { class: "stage" }, el("div", { class: "main" }, this.tiles, this.mediaNote, controls), side),
+      el("div", { class: "stage" }, el("div", { class: "main" }, this.tiles, this.hostNote, this.mediaNote, controls), side),
     );
   }
 
@@ -163,10 +164,13 @@ export class MeetingView {
       this.banner.hidden = false;
     });
     on("roster", () => { this.renderRoster(); this.renderTiles(); });
-    on("media", ({ participantId }) => {
+    on("media", ({ participantId, by, audio_muted: audioMuted }) => {
       this.renderRoster();
       this.renderTiles();
-      if (participantId === m.participantId) this.updateControls();
+      if (participantId === m.participantId) {
+        this.updateControls();
+        if (audioMuted && by && by !== m.participantId) this.mutedByHost(by);
+      }
     });
     on("chat", (msg) => {
       this.renderChat();
@@ -247,6 +251,15 @@ export class MeetingView {
     this.renderTiles();
   }
 
+  /** A moderator muted me: say so where I look, and how to talk again. */
+  mutedByHost(by) {
+    const who = this.person(by);
+    const name = (who && who.display_name) || "The host";
+    this.hostNote.textContent = `${name} muted your microphone. Press Unmute when you want to talk again.`;
+    this.hostNote.hidden = false;
+    announce(this.status, this.hostNote.textContent);
+  }
+
   showMediaNote(text) {
     this.mediaNote.textContent = text;
     this.mediaNote.hidden = false;
@@ -254,6 +267,7 @@ export class MeetingView {
 
   async toggleAudio() {
     const muted = !this.meeting.audioMuted;
+    if (!muted) this.hostNote.hidden = true;
     try {
       await this.meeting.setAudioMuted(muted);
       announce(this.status, muted ? "Microphone muted" : "Microphone on");
@@ -337,6 +351,8 @@ export class MeetingView {
       tile.setAttribute("aria-label", `${t.name} (${roleText(t.who)})`);
     }
     this.tiles.dataset.count = String(want.size);
+    // how many others are shown: with anyone here, my own view becomes the small corner picture
+    this.tiles.dataset.remote = String(want.size - 1);
   }
 
   // --- people ------------------------------------------------------------------
@@ -390,6 +406,8 @@ export class MeetingView {
   // --- chat --------------------------------------------------------------------
   renderChat() {
     const log = this.chatLog;
+    // Nothing to show earlier in an empty chat, nor once the first message is here.
+    this.olderBtn.hidden = this.meeting.chat.length === 0 || Boolean(this.meeting.chatComplete);
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     this.remember();
     clear(log);
@@ -457,6 +475,7 @@ export class MeetingView {
       const older = await this.meeting.loadOlder();
       this.renderChat();
       if (Array.isArray(older) && older.length === 0) this.olderBtn.hidden = true;
+      if (this.olderBtn.hidden) this.chatInput.focus(); // the button is gone: focus stays in the chat
     } catch (err) {
       announce(this.status, `Could not load earlier messages: ${err.message || err}`);
     }

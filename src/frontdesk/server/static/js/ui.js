@@ -153,6 +153,7 @@ export const END_TEXT = {
   lobby_timeout: ["Nobody let you in", "You waited in the lobby for too long. You can try to join again."],
   connection_lost: ["Connection lost", "We could not reconnect to the meeting. Check your network and try again."],
   revoked: ["Your invitation was withdrawn", "The service that invited you can no longer be used. Ask for a new invitation."],
+  replaced: ["You joined from another window", "This meeting is open in another tab or device now. You can close this page."],
 };
 
 export function endText(reason) {

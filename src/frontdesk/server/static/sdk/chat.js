@@ -45,6 +45,7 @@ export class ChatMixin {
   async loadOlder(limit = 50) {
     const before = this.chat.length ? this.chat[0].seq : this.lastSeq + 1;
     const result = await this._request("history", { before_seq: before, limit });
+    if (result.more === false) this.chatComplete = true; // nothing older is kept
     return this._mergeChat(result.messages || [], false);
   }
 

@@ -143,14 +143,24 @@ export class Meeting {
 }
 
 /** Join with the join URL alone and a display name (may wait in the lobby). */
-export function join(opts: { joinUrl: string; displayName: string; media?: boolean }): Promise<Meeting>;
+export function join(opts: {
+  joinUrl: string;
+  displayName: string;
+  media?: boolean;
+  /** The same key again (e.g. `tabKey()` after a reload) replaces the session left behind. */
+  clientKey?: string;
+}): Promise<Meeting>;
 
 /** Join with the discovery URI and guest token a business back end obtained. */
 export function joinWithToken(opts: {
   discoveryUri: string;
   token: string;
   media?: boolean;
+  clientKey?: string;
 }): Promise<Meeting>;
+
+/** A random key kept by this browser tab (sessionStorage), for `clientKey`. */
+export function tabKey(): string;
 
 /** Join as a signed-in user (organizer or agent). */
 export function joinAsUser(opts: {

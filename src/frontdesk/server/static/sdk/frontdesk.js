@@ -58,7 +58,7 @@ import { CLIENT_MESSAGES, PROTOCOL_VERSION, SERVER_MESSAGES } from "./protocol.j
 
 export { listDevices } from "./devices.js";
 export { DEFAULT_BUSINESS, describeError, FrontdeskError, GUEST_MESSAGES } from "./errors.js";
-export { join, joinAsUser, joinWithToken, login } from "./join.js";
+export { join, joinAsUser, joinWithToken, login, tabKey } from "./join.js";
 export { Meeting } from "./meeting.js";
 export { MAX_PEERS } from "./mesh.js";
 

@@ -16,6 +16,36 @@ import { DISCOVERY_PATH, rtcUrl, rtcUrlForJoinUrl } from "./protocol.js";
 
 /** How long finding the meeting's node again may take before the public URL is used. */
 const REDISCOVER_MS = 5000;
+const TAB_KEY = "frontdesk.tab";
+
+/**
+ * A random key this browser tab keeps (sessionStorage: it survives a reload, a
+ * new tab gets its own). Passed as `clientKey` to `join` / `joinWithToken`, it
+ * lets a reloaded page take back its own seat instead of appearing twice.
+ * @returns {string}
+ */
+export function tabKey() {
+  const fresh = () => {
+    const bytes = new Uint8Array(18);
+    globalThis.crypto.getRandomValues(bytes);
+    return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+  };
+  try {
+    const store = globalThis.sessionStorage;
+    let key = store.getItem(TAB_KEY);
+    if (!key || key.length < 16) {
+      key = fresh();
+      store.setItem(TAB_KEY, key);
+    }
+    return key;
+  } catch {
+    return fresh(); // no storage (a sandboxed frame): a key for this page only
+  }
+}
+
+function withKey(auth, clientKey) {
+  return clientKey ? { ...auth, client_key: String(clientKey) } : auth;
+}
 
 /**
  * The public RTC URL of the cluster that published `discoveryUri`:
@@ -103,23 +133,26 @@ export async function login({ baseUrl, username, password }) {
 /**
  * Join with the join URL alone and a display name (the guest may wait in the lobby).
  * `media: false` makes a chat-only session (no peer connection is ever created).
- * @param {{joinUrl: string, displayName: string, media?: boolean}} opts
+ * `clientKey` (e.g. `tabKey()`): the same key again replaces the session it left
+ * behind (a reload), so the visitor is in everyone's roster once.
+ * @param {{joinUrl: string, displayName: string, media?: boolean, clientKey?: string}} opts
  * @returns {Promise<Meeting>}
  */
-export async function join({ joinUrl, displayName, media = true }) {
+export async function join({ joinUrl, displayName, media = true, clientKey = undefined }) {
   const url = rtcUrlForJoinUrl(joinUrl);
   const m = new Meeting(url, [], { media, home: async () => url });
-  await m._open({ kind: "url", join_url: joinUrl, display_name: displayName });
+  await m._open(withKey({ kind: "url", join_url: joinUrl, display_name: displayName }, clientKey));
   return m;
 }
 
 /**
  * Join with a guest token: GET the discovery URI (Bearer token), then the RTC URL it names.
  * `media: false` makes a chat-only session (no peer connection is ever created).
- * @param {{discoveryUri: string, token: string, media?: boolean}} opts
+ * A second join with the same token replaces the first session (one person per token).
+ * @param {{discoveryUri: string, token: string, media?: boolean, clientKey?: string}} opts
  * @returns {Promise<Meeting>}
  */
-export async function joinWithToken({ discoveryUri, token, media = true }) {
+export async function joinWithToken({ discoveryUri, token, media = true, clientKey = undefined }) {
   const discover = (signal) =>
     fetchJson(discoveryUri, { headers: { Authorization: `Bearer ${token}` }, credentials: "omit", signal });
   const disc = await discover();
@@ -132,7 +165,7 @@ export async function joinWithToken({ discoveryUri, token, media = true }) {
     }
   };
   const m = new Meeting(disc.rtc_url, disc.ice_servers || [], { media, home });
-  await m._open({ kind: "token", token });
+  await m._open(withKey({ kind: "token", token }, clientKey));
   return m;
 }
 

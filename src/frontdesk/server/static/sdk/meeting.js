@@ -41,6 +41,8 @@ export class Meeting {
     this.organizerPresent = null;
     this.lobbyTimeoutAt = null;
     this.chat = [];
+    /** true once `loadOlder` reached the first message the meeting keeps. */
+    this.chatComplete = false;
     /** Whispers among agents and supervisors (never sent to a guest). */
     this.whispers = [];
     this.leftReason = null;
@@ -266,7 +268,8 @@ export class Meeting {
           }
         }
         this._emit("roster", this.roster);
-        this._emit("media", { participantId: d.participant_id, ...fields });
+        // `by`: who changed it (a moderator muting someone, or the participant itself)
+        this._emit("media", { participantId: d.participant_id, by: d.by ?? null, ...fields });
         break;
       }
       case "chat_message":

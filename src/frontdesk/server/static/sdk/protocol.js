@@ -157,7 +157,8 @@ export const CLOSE = freeze({
   "LOBBY_TIMEOUT": 4013,
   "HEARTBEAT_TIMEOUT": 4014,
   "CONNECTION_LOST": 4015,
-  "REVOKED": 4016
+  "REVOKED": 4016,
+  "SUPERSEDED": 4017
 });
 
 /** WebSocket close code number -> name. */
@@ -178,7 +179,8 @@ export const CLOSE_NAMES = freeze({
   "4013": "LOBBY_TIMEOUT",
   "4014": "HEARTBEAT_TIMEOUT",
   "4015": "CONNECTION_LOST",
-  "4016": "REVOKED"
+  "4016": "REVOKED",
+  "4017": "SUPERSEDED"
 });
 
 /** Error code (or leave reason) -> the close code that ends a connection for it. */
@@ -205,7 +207,8 @@ export const CLOSE_CODES = freeze({
   "denied": 4012,
   "lobby_timeout": 4013,
   "connection_lost": 4015,
-  "revoked": 4016
+  "revoked": 4016,
+  "replaced": 4017
 });
 
 /** Close code -> the error code it stands for when no frame said more (close codes that are a leave reason stand for that reason). */
@@ -227,7 +230,8 @@ export const LEAVE_REASONS = freeze([
   "lobby_timeout",
   "token_expired",
   "connection_lost",
-  "revoked"
+  "revoked",
+  "replaced"
 ]);
 
 /** Every stable error code -> its HTTP status and title. */
