@@ -145,6 +145,12 @@ class Settings:
     # the rest stays free for visitors a back end vouched for.
     max_unvouched_lobby: int = 50
     max_participants: int = 50  # joined + reconnecting, per meeting
+    # Group meetings on an SFU: Janus's HTTP API (``http://10.0.0.5:8088/janus``),
+    # the secret its ``token_auth_secret`` signs with, and its videoroom
+    # ``admin_key``. Unset: media is a peer-to-peer mesh only.
+    janus_url: str | None = None
+    janus_token_secret: str | None = None
+    janus_admin_key: str | None = None
     log_level: str = "info"
 
     @property
@@ -155,6 +161,13 @@ class Settings:
             max(self.guest_token_max_ttl_s, self.access_token_ttl_s, self.session_ttl_s)
             + self.clock_leeway_s
         )
+
+    def __post_init__(self) -> None:
+        if self.janus_url and not (self.janus_token_secret and self.janus_admin_key):
+            raise ValidationFailed(
+                "FRONTDESK_JANUS_URL needs FRONTDESK_JANUS_TOKEN_SECRET and "
+                "FRONTDESK_JANUS_ADMIN_KEY"
+            )
 
     @property
     def base_url(self) -> str:

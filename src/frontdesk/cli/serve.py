@@ -101,6 +101,24 @@ def serve(
         min=0,
         help="Delete chat text older than this many days, keeping who wrote when (0: keep).",
     ),
+    janus_url: str | None = typer.Option(
+        None,
+        "--janus-url",
+        envvar="FRONTDESK_JANUS_URL",
+        help="Janus's HTTP API for group meetings on an SFU (unset: mesh only).",
+    ),
+    janus_token_secret: str | None = typer.Option(
+        None,
+        "--janus-token-secret",
+        envvar="FRONTDESK_JANUS_TOKEN_SECRET",
+        help="Janus's token_auth_secret (the node signs a token per request).",
+    ),
+    janus_admin_key: str | None = typer.Option(
+        None,
+        "--janus-admin-key",
+        envvar="FRONTDESK_JANUS_ADMIN_KEY",
+        help="The admin_key of Janus's videoroom plugin (to create rooms).",
+    ),
     log_level: str = typer.Option(
         "info",
         "--log-level",
@@ -143,6 +161,9 @@ def serve(
             _networks(webhook_allowed_networks) if webhook_allowed_networks else None
         ),
         chat_retention_days=chat_retention_days,
+        janus_url=janus_url,
+        janus_token_secret=janus_token_secret,
+        janus_admin_key=janus_admin_key,
         log_level=log_level,
     )
     access_level = _level(access_log_level, "--access-log-level")
@@ -174,6 +195,12 @@ def serve(
         )
     else:
         typer.echo("  bus           in-process (one node)")
+    if settings.janus_url:
+        typer.echo(f"  media         mesh, and SFU on Janus {redact_url(settings.janus_url)}")
+    else:
+        typer.echo(
+            "  media         mesh only, at most 4 people with media (FRONTDESK_JANUS_URL unset)"
+        )
     if settings.chat_retention_days:
         typer.echo(f"  retention     chat text kept {settings.chat_retention_days} day(s)")
     shown = "every request" if access_level <= logging.INFO else "off (--access-log-level info)"
