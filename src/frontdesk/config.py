@@ -151,6 +151,9 @@ class Settings:
     janus_url: str | None = None
     janus_token_secret: str | None = None
     janus_admin_key: str | None = None
+    # How meetings' media travels when Janus is configured: ``mesh``, ``sfu``,
+    # or ``auto`` (a mesh that moves to the SFU when one more would pass its cap).
+    media_mode: str = "auto"
     log_level: str = "info"
 
     @property
@@ -163,6 +166,8 @@ class Settings:
         )
 
     def __post_init__(self) -> None:
+        if self.media_mode not in ("mesh", "sfu", "auto"):
+            raise ValidationFailed("FRONTDESK_MEDIA_MODE must be mesh, sfu or auto")
         if self.janus_url and not (self.janus_token_secret and self.janus_admin_key):
             raise ValidationFailed(
                 "FRONTDESK_JANUS_URL needs FRONTDESK_JANUS_TOKEN_SECRET and "

@@ -42,6 +42,10 @@ LegKey = tuple[str, str, str | None]
 #: ``on_candidate(leg, candidate)``: Janus trickled a candidate (None: it is done).
 CandidateSink = Callable[[LegKey, dict[str, Any] | None], None]
 
+#: ``on_up(leg)``: a leg's media connected (Janus's ``webrtcup``); a publisher
+#: leg's feed can be subscribed to from then on.
+UpSink = Callable[[LegKey], None]
+
 #: Client candidates kept for a leg whose handle is not attached yet.
 MAX_PENDING_CANDIDATES = 64
 
@@ -64,6 +68,7 @@ class SfuController:
         token_secret: str,
         admin_key: str,
         on_candidate: CandidateSink | None = None,
+        on_up: UpSink | None = None,
         http: httpx.AsyncClient | None = None,
         max_publishers: int = 32,
     ) -> None:
@@ -71,10 +76,15 @@ class SfuController:
         self._admin_key = admin_key
         self._session = JanusSession(url, token_secret=token_secret, http=http)
         self._on_candidate = on_candidate
+        self._on_up = on_up
         self._max_publishers = max_publishers
         self._control: int | None = None
         self._legs: dict[LegKey, Leg] = {}
         self._lock = asyncio.Lock()
+
+    def set_sinks(self, *, on_candidate: CandidateSink, on_up: UpSink) -> None:
+        self._on_candidate = on_candidate
+        self._on_up = on_up
 
     async def start(self) -> None:
         await self._session.open()
@@ -278,6 +288,8 @@ class SfuController:
                 self._on_candidate(key, None)
             elif isinstance(cand, dict):
                 self._on_candidate(key, cand)
+        elif kind == "webrtcup" and self._on_up is not None:
+            self._on_up(key)
         elif kind == "hangup":
             log.info("janus hung up a leg of %s: %s", key[1], event.get("reason", ""))
 
