@@ -119,6 +119,12 @@ def serve(
         envvar="FRONTDESK_JANUS_ADMIN_KEY",
         help="The admin_key of Janus's videoroom plugin (to create rooms).",
     ),
+    media_mode: str | None = typer.Option(
+        None,
+        "--media-mode",
+        envvar="FRONTDESK_MEDIA_MODE",
+        help="With Janus: mesh, sfu, or auto (a mesh that moves to the SFU past 4 people).",
+    ),
     log_level: str = typer.Option(
         "info",
         "--log-level",
@@ -164,6 +170,7 @@ def serve(
         janus_url=janus_url,
         janus_token_secret=janus_token_secret,
         janus_admin_key=janus_admin_key,
+        media_mode=media_mode,
         log_level=log_level,
     )
     access_level = _level(access_log_level, "--access-log-level")
@@ -196,7 +203,10 @@ def serve(
     else:
         typer.echo("  bus           in-process (one node)")
     if settings.janus_url:
-        typer.echo(f"  media         mesh, and SFU on Janus {redact_url(settings.janus_url)}")
+        typer.echo(
+            f"  media         {settings.media_mode}: mesh, and SFU on Janus"
+            f" {redact_url(settings.janus_url)}"
+        )
     else:
         typer.echo(
             "  media         mesh only, at most 4 people with media (FRONTDESK_JANUS_URL unset)"
