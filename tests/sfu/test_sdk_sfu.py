@@ -12,7 +12,7 @@ import pytest
 
 from frontdesk.client import Meeting, ReconnectPolicy, join_with_token
 from frontdesk.client._sfu import SfuMedia
-from frontdesk.client.media import pattern_track, tone_track
+from frontdesk.client.media import MediaSession, pattern_track, tone_track
 from frontdesk.config import Settings
 from frontdesk.domain import AccessPolicy
 from frontdesk.errors import IllegalState
@@ -60,7 +60,7 @@ async def _route(meetings: list[Meeting], route: str) -> None:
             await asyncio.sleep(0.02)
 
 
-async def _first_video(media: SfuMedia, feed: str) -> tuple[int, int]:
+async def _first_video(media: SfuMedia | MediaSession, feed: str) -> tuple[int, int]:
     async for frame in media.frames(feed, "video"):
         return frame.width, frame.height  # type: ignore[attr-defined]
     raise AssertionError(f"no video from {feed}")
@@ -147,3 +147,48 @@ async def test_sfu_messages_in_a_mesh_meeting_are_refused(
                 await ann._request("sfu_publish", {"sdp": "v=0"})
         finally:
             await ann.leave()
+
+
+async def test_a_mesh_of_four_sdk_sessions_moves_to_the_sfu_when_a_fifth_joins(
+    tmp_path: Path, janus: JanusInstance
+) -> None:
+    async with live_server(_settings(tmp_path, janus, "auto")) as srv:
+        await srv.ops.accounts.create("alice", "Alice Advisor", "correct horse battery")
+        mid, meetings = await _guests(srv, "Ann", "Bob", "Cat", "Dan")
+        medias = [
+            await m.start_media(audio=tone_track(), video=pattern_track(160, 120, fps=10))
+            for m in meetings
+        ]
+        try:
+            ids = [m.participant_id or "" for m in meetings]
+            async with asyncio.timeout(30):  # a mesh first
+                for media, me in zip(medias, ids, strict=True):
+                    for other in ids:
+                        if other != me:
+                            await _first_video(media, other)
+            assert all(media.route == "mesh" for media in medias)
+
+            grant = await srv.ops.guest_tokens.mint(mid, display_name="Eve")
+            eve = await join_with_token(grant.discovery_uri, grant.token, reconnect=FAST).connect()
+            await eve.admitted(timeout=5)
+            meetings.append(eve)
+            medias.append(
+                await eve.start_media(audio=tone_track(), video=pattern_track(160, 120, fps=10))
+            )
+            ids.append(eve.participant_id or "")
+            await _route(meetings, "sfu")
+            async with asyncio.timeout(40):
+                for media, me in zip(medias, ids, strict=True):
+                    for other in ids:
+                        if other != me:
+                            await _first_video(media, other)
+                # every mesh connection closed once the SFU carried that participant
+                while any(media._peers for media in medias):
+                    await asyncio.sleep(0.1)
+            assert all(media.route == "sfu" for media in medias)
+            assert sorted(await _janus_publishers(janus, mid)) == sorted(ids)
+        finally:
+            for media in medias:
+                await media.stop()
+            for m in meetings:
+                await m.leave()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +66,10 @@ class SfuMedia:
         video: MediaStreamTrack | None = None,
         ice_servers: Sequence[Mapping[str, Any]] | None = None,
         ice_host_addresses: Sequence[str] | None = None,
+        on_feed: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_feed(feed)`` is called when a feed's first track arrives (a mesh
+        moving to the SFU closes its connection to that participant then)."""
         given: tuple[tuple[Kind, MediaStreamTrack | None], ...] = (
             ("audio", audio),
             ("video", video),
@@ -87,6 +90,7 @@ class SfuMedia:
         self._events: EventStream | None = None
         self._task: asyncio.Task[None] | None = None
         self._first_frame: dict[tuple[str, Kind], float] = {}
+        self._on_feed = on_feed
         self.stopped = False
 
     # --- lifecycle ---------------------------------------------------------------
@@ -243,6 +247,8 @@ class SfuMedia:
             fanout.start()
             leg.remote[kind] = fanout
             leg.track_changed.set()
+            if self._on_feed is not None:
+                self._on_feed(feed)
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=result["sdp"], type="offer"))
         with host_addresses(self.host_addresses):
