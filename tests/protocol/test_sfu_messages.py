@@ -13,6 +13,7 @@ from frontdesk.protocol import decode_client
 from frontdesk.protocol.messages import (
     MAX_SDP,
     SfuAnswer,
+    SfuLayer,
     SfuPublish,
     SfuSubscribe,
     SfuTrickle,
@@ -74,3 +75,10 @@ def test_server_sfu_frames_are_checked() -> None:
     with pytest.raises(ProtocolError):
         decode_server(_msg(type="sfu_route", route="sfu"))
     assert decode_server(_msg(type="sfu_trickle"))["type"] == "sfu_trickle"
+
+
+def test_layer_selection() -> None:
+    assert decode_client(_msg(type="sfu_layer", feed="p1", substream=0)) == SfuLayer("p1", 0)
+    for bad in (3, -1, True, "2"):
+        with pytest.raises(ProtocolError):
+            decode_client(_msg(type="sfu_layer", feed="p1", substream=bad))

@@ -45,6 +45,18 @@ LAYERS_UP = """async () => {
 }"""
 
 
+# the width of the video decoded from one feed (the simulcast layer received)
+WIDTH = """async (pid) => {
+  const pc = window.m.sfuConnection(pid);
+  let width = 0;
+  if (!pc) return 0;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") width = r.frameWidth || 0;
+  });
+  return width;
+}"""
+
+
 @pytest.fixture
 async def browser(janus: JanusInstance) -> AsyncIterator[Any]:
     exe = chromium_path()
@@ -118,6 +130,13 @@ async def test_four_pages_decode_each_other_through_the_sfu(
         # largest on a loaded machine, never all but one).
         layers = await until(pages[0], LAYERS_UP, None, lambda r: len(r) >= 2, timeout=15)
         assert set(layers) <= {"h", "m", "l"}
+
+        # A thumbnail takes the small layer, the speaker the large one (the
+        # fake camera's 640 px; Chromium sends 320 px as its smallest at 640x480).
+        await pages[1].evaluate("(pid) => window.m.setSfuLayer(pid, 0)", pids[0])
+        await until(pages[1], WIDTH, pids[0], lambda w: 0 < w < 640, timeout=15)
+        await pages[1].evaluate("(pid) => window.m.setSfuLayer(pid, 2)", pids[0])
+        await until(pages[1], WIDTH, pids[0], lambda w: w == 640, timeout=15)
 
 
 async def test_a_mesh_of_four_moves_to_the_sfu_when_a_fifth_joins(

@@ -171,6 +171,11 @@ class SfuMedia:
         finally:
             track.stop()
 
+    async def set_layer(self, feed: str, substream: int) -> None:
+        """Receive ``feed``'s small (0), middle (1) or large (2) simulcast layer
+        (publishers that send simulcast: browsers)."""
+        await self.meeting._request("sfu_layer", {"feed": feed, "substream": substream})
+
     # --- the worker --------------------------------------------------------------
     async def _run(self, events: EventStream) -> None:
         await self._reconcile()

@@ -40,6 +40,7 @@ __all__ = [
     "Ping",
     "Remove",
     "SfuAnswer",
+    "SfuLayer",
     "SfuPublish",
     "SfuSubscribe",
     "SfuTrickle",
@@ -97,6 +98,8 @@ CLIENT_MESSAGES: dict[str, dict[str, str]] = {
     # was sent) for my publishing leg (no feed) or a feed's leg
     "sfu_trickle": {"feed": "str?", "candidate": "object?"},
     "sfu_unsubscribe": {"feed": "str"},
+    # which simulcast layer of a feed to receive: 0 (small, thumbnails) to 2 (large)
+    "sfu_layer": {"feed": "str", "substream": "int"},
 }
 
 #: Server message type -> {field: "type[?]"}.
@@ -281,6 +284,13 @@ class SfuUnsubscribe:
 
 
 @dataclass(frozen=True, slots=True)
+class SfuLayer:
+    feed: str
+    substream: int
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     before_seq: int
     limit: int = 50
@@ -313,6 +323,7 @@ ClientMessage = (
     | SfuAnswer
     | SfuTrickle
     | SfuUnsubscribe
+    | SfuLayer
 )
 
 _TYPES: dict[str, type[Any]] = {
@@ -491,6 +502,10 @@ def _sfu(kind: str, obj: dict[str, Any], ref: str | None) -> ClientMessage:
         return SfuSubscribe(feed=feed, ref=ref)
     if kind == "sfu_unsubscribe":
         return SfuUnsubscribe(feed=feed, ref=ref)
+    if kind == "sfu_layer":
+        if not 0 <= obj["substream"] <= 2:
+            raise ProtocolError("sfu_layer.substream is 0, 1 or 2")
+        return SfuLayer(feed=feed, substream=obj["substream"], ref=ref)
     return SfuAnswer(feed=feed, sdp=_str(obj, "sdp", MAX_SDP) or "", ref=ref)
 
 

@@ -487,6 +487,7 @@ class RtcEndpoint:
                 | m.SfuAnswer()
                 | m.SfuTrickle()
                 | m.SfuUnsubscribe()
+                | m.SfuLayer()
             ):
                 if self.sfu is None:
                     raise IllegalState("this node has no SFU: media is a mesh")

@@ -54,6 +54,8 @@ MAX_PENDING_CANDIDATES = 64
 class Leg:
     key: LegKey
     handle: int | None = None
+    #: The mid of the video stream of a subscription (from Janus's offer).
+    video_mid: str | None = None
     pending: list[dict[str, Any] | None] = field(default_factory=list)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -194,7 +196,20 @@ class SfuController:
         if jsep is None or jsep.get("type") != "offer":
             await self._drop(key)
             raise JanusError("Janus offered nothing for the feed")
+        leg.video_mid = _video_mid(str(jsep["sdp"]))
         return {"type": "offer", "sdp": jsep["sdp"]}
+
+    async def select_layer(self, room: str, participant: str, feed: str, substream: int) -> None:
+        """Which simulcast layer of ``feed`` the subscriber receives: 0 the
+        smallest (thumbnails) to 2 the largest (the speaker, a shared screen)."""
+        leg = self._legs.get((room, participant, feed))
+        if leg is None or leg.handle is None or leg.video_mid is None:
+            raise JanusError("no video subscription to that feed", _NO_SUCH_FEED)
+        body = {
+            "request": "configure",
+            "streams": [{"mid": leg.video_mid, "substream": substream}],
+        }
+        await self._session.message(leg.handle, body)
 
     async def answer(self, room: str, participant: str, feed: str, answer: dict[str, Any]) -> None:
         """The client's answer to a subscription's offer: media starts flowing."""
@@ -292,6 +307,17 @@ class SfuController:
             self._on_up(key)
         elif kind == "hangup":
             log.info("janus hung up a leg of %s: %s", key[1], event.get("reason", ""))
+
+
+def _video_mid(sdp: str) -> str | None:
+    """The ``a=mid`` of the first video section of an SDP."""
+    in_video = False
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            in_video = line.startswith("m=video")
+        elif in_video and line.startswith("a=mid:"):
+            return line[len("a=mid:") :].strip()
+    return None
 
 
 def _jsep(description: dict[str, Any]) -> dict[str, Any]:

@@ -146,6 +146,9 @@ class SfuMeetings:
                     raise PermissionDenied("no such media leg")
                 await self.controller.trickle(room, pid, feed, candidate)
                 return None
+            case m.SfuLayer(feed=feed, substream=substream):
+                await self.controller.select_layer(room, pid, feed, substream)
+                return {}
             case m.SfuUnsubscribe(feed=feed):
                 await self.controller.unsubscribe(room, pid, feed)
                 return {}

@@ -125,6 +125,8 @@ export class Meeting {
   readonly sfuFeeds: string[];
   /** On the SFU: the connection down from a feed (null: the one up). */
   sfuConnection(feed?: string | null): RTCPeerConnection | null;
+  /** On the SFU: receive a feed's small (0), middle (1) or large (2) simulcast layer. */
+  setSfuLayer(feed: string, substream: 0 | 1 | 2): Promise<unknown>;
 
   admit(participantId: string): Promise<unknown>;
   deny(participantId: string): Promise<unknown>;

@@ -95,6 +95,10 @@ export const CLIENT_MESSAGES = freeze({
   },
   "sfu_unsubscribe": {
     "feed": "str"
+  },
+  "sfu_layer": {
+    "feed": "str",
+    "substream": "int"
   }
 });
 

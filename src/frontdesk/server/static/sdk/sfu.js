@@ -41,6 +41,15 @@ export class SfuMixin {
     return leg ? leg.pc : null;
   }
 
+  /**
+   * Which simulcast layer of a feed to receive: 0 (small: thumbnails) to 2
+   * (large: the active speaker, a shared screen).
+   * @param {string} feed @param {0|1|2} substream
+   */
+  setSfuLayer(feed, substream) {
+    return this._request("sfu_layer", { feed, substream });
+  }
+
   _sfuState() {
     if (!this._sfu) this._sfu = { route: "mesh", feeds: [], up: null, down: new Map() };
     return this._sfu;
@@ -102,7 +111,10 @@ export class SfuMixin {
 
   _sfuTrickle(feed, pc) {
     pc.onicecandidate = ({ candidate }) => {
-      const fields = candidate ? { candidate: candidate.toJSON() } : {};
+      // No end-of-candidates marker: Janus (full trickle) needs none, and every
+      // frame counts against the session's message rate (one leg per feed).
+      if (!candidate || !candidate.candidate) return;
+      const fields = { candidate: candidate.toJSON() };
       if (feed !== null) fields.feed = feed;
       this._send("sfu_trickle", fields);
     };
