@@ -66,6 +66,15 @@ async def _first_video(media: SfuMedia | MediaSession, feed: str) -> tuple[int, 
     raise AssertionError(f"no video from {feed}")
 
 
+async def _janus_room_exists(janus: JanusInstance, room: str) -> bool:
+    ctl = SfuController(janus.url, token_secret=janus.token_secret, admin_key=janus.admin_key)
+    await ctl.start()
+    try:
+        return await ctl.room_exists(room)
+    finally:
+        await ctl.close()
+
+
 async def _janus_publishers(janus: JanusInstance, room: str) -> list[str]:
     ctl = SfuController(janus.url, token_secret=janus.token_secret, admin_key=janus.admin_key)
     await ctl.start()
@@ -78,7 +87,7 @@ async def _janus_publishers(janus: JanusInstance, room: str) -> list[str]:
 async def test_three_participants_receive_each_others_video(
     node: LiveServer, janus: JanusInstance
 ) -> None:
-    _, meetings = await _guests(node, "Ann", "Bob", "Cat")
+    mid, meetings = await _guests(node, "Ann", "Bob", "Cat")
     assert node.app.state.sfu is not None
     await _route(meetings, "sfu")
     medias = [
@@ -106,6 +115,10 @@ async def test_three_participants_receive_each_others_video(
             await media.stop()
         for m in meetings:
             await m.leave()
+    # Everyone left: the node destroys the meeting's Janus room.
+    async with asyncio.timeout(5):
+        while await _janus_room_exists(janus, mid):
+            await asyncio.sleep(0.05)
 
 
 async def test_a_removed_participant_is_kicked_from_janus_at_once(

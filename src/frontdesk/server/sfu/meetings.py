@@ -25,6 +25,7 @@ from frontdesk.domain.events import (
     ParticipantReconnected,
 )
 from frontdesk.domain.media import MediaMode, MediaPlan, MediaRoute, may_publish, may_subscribe
+from frontdesk.domain.participants import SessionState
 from frontdesk.errors import IllegalState, PermissionDenied
 from frontdesk.protocol import encode
 from frontdesk.protocol import messages as m
@@ -101,6 +102,9 @@ class SfuMeetings:
             elif isinstance(payload, MeetingEnded):
                 self._forget(lr.meeting_id)
                 return
+        if changed and all(p.state is SessionState.LEFT for p in lr.room.participants.values()):
+            self._forget(lr.meeting_id)  # everyone left: the Janus room goes too
+            return
         plan = self.plan(lr)
         if plan.update(lr.room.participants) is not None:
             log.info("meeting %s: media moves to the SFU", lr.meeting_id)
