@@ -1,4 +1,4 @@
-"""Suites under tests/e2e and tests/media carry WebRTC media: they are marked
+"""Suites under tests/e2e, tests/media and tests/sfu carry WebRTC media: they are marked
 ``netns`` and ``make test`` runs them in a loopback-only network namespace."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-_NETNS_DIRS = [Path(__file__).parent / "e2e", Path(__file__).parent / "media"]
+_NETNS_DIRS = [Path(__file__).parent / d for d in ("e2e", "media", "sfu")]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

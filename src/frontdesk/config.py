@@ -152,6 +152,15 @@ class Settings:
     # The name the guest page shows for meetings no application branded (made
     # from the console or the CLI); empty: the product's name.
     brand_name: str = ""
+    # Group meetings on an SFU: Janus's HTTP API (``http://10.0.0.5:8088/janus``),
+    # the secret its ``token_auth_secret`` signs with, and its videoroom
+    # ``admin_key``. Unset: media is a peer-to-peer mesh only.
+    janus_url: str | None = None
+    janus_token_secret: str | None = None
+    janus_admin_key: str | None = None
+    # How meetings' media travels when Janus is configured: ``mesh``, ``sfu``,
+    # or ``auto`` (a mesh that moves to the SFU when one more would pass its cap).
+    media_mode: str = "auto"
     log_level: str = "info"
 
     def __post_init__(self) -> None:
@@ -161,6 +170,13 @@ class Settings:
             )
         if self.helpdesk_missed_offers < 1:
             raise ValidationFailed("FRONTDESK_HELPDESK_MISSED_OFFERS must be at least 1")
+        if self.media_mode not in ("mesh", "sfu", "auto"):
+            raise ValidationFailed("FRONTDESK_MEDIA_MODE must be mesh, sfu or auto")
+        if self.janus_url and not (self.janus_token_secret and self.janus_admin_key):
+            raise ValidationFailed(
+                "FRONTDESK_JANUS_URL needs FRONTDESK_JANUS_TOKEN_SECRET and "
+                "FRONTDESK_JANUS_ADMIN_KEY"
+            )
 
     @property
     def longest_token_life_s(self) -> int:

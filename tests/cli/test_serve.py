@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from frontdesk.config import Settings
+from frontdesk.errors import ValidationFailed
 from tests.support.live_server import free_port
 
 FRONTDESK = Path(sys.executable).with_name("frontdesk")
@@ -106,6 +109,10 @@ def test_serve_with_no_configuration_uses_sqlite_under_var(tmp_path: Path) -> No
     banner = log.read_text()
     assert (tmp_path / "var" / "frontdesk.db").exists(), banner
     assert "bus           in-process" in banner
+    media = [line for line in banner.splitlines() if line.strip().startswith("media")]
+    assert media == [
+        "  media         mesh only, at most 4 people with media (FRONTDESK_JANUS_URL unset)"
+    ]
 
 
 def test_serve_with_redis_away_starts_degraded(tmp_path: Path) -> None:
@@ -227,3 +234,20 @@ def test_helpdesk_settings_from_the_environment_and_flags(tmp_path: Path) -> Non
         )
         assert done.returncode == 2, done
         assert b"validation_failed" in done.stderr
+
+
+def test_janus_url_without_its_secrets_is_refused() -> None:
+    with pytest.raises(ValidationFailed, match="FRONTDESK_JANUS_TOKEN_SECRET"):
+        Settings.from_env({"FRONTDESK_JANUS_URL": "http://10.0.0.5:8088/janus"})
+    s = Settings.from_env(
+        {
+            "FRONTDESK_JANUS_URL": "http://10.0.0.5:8088/janus",
+            "FRONTDESK_JANUS_TOKEN_SECRET": "t",
+            "FRONTDESK_JANUS_ADMIN_KEY": "k",
+        }
+    )
+    assert (s.janus_url, s.janus_token_secret, s.janus_admin_key) == (
+        "http://10.0.0.5:8088/janus",
+        "t",
+        "k",
+    )

@@ -120,6 +120,30 @@ def serve(
         help="Business name the guest page shows for meetings made from the console or "
         "the CLI (an application's meetings show its own brand).",
     ),
+    janus_url: str | None = typer.Option(
+        None,
+        "--janus-url",
+        envvar="FRONTDESK_JANUS_URL",
+        help="Janus's HTTP API for group meetings on an SFU (unset: mesh only).",
+    ),
+    janus_token_secret: str | None = typer.Option(
+        None,
+        "--janus-token-secret",
+        envvar="FRONTDESK_JANUS_TOKEN_SECRET",
+        help="Janus's token_auth_secret (the node signs a token per request).",
+    ),
+    janus_admin_key: str | None = typer.Option(
+        None,
+        "--janus-admin-key",
+        envvar="FRONTDESK_JANUS_ADMIN_KEY",
+        help="The admin_key of Janus's videoroom plugin (to create rooms).",
+    ),
+    media_mode: str | None = typer.Option(
+        None,
+        "--media-mode",
+        envvar="FRONTDESK_MEDIA_MODE",
+        help="With Janus: mesh, sfu, or auto (a mesh that moves to the SFU past 4 people).",
+    ),
     log_level: str = typer.Option(
         "info",
         "--log-level",
@@ -165,6 +189,10 @@ def serve(
         helpdesk_offer_timeout=helpdesk_offer_timeout,
         helpdesk_missed_offers=helpdesk_missed_offers,
         brand_name=brand_name,
+        janus_url=janus_url,
+        janus_token_secret=janus_token_secret,
+        janus_admin_key=janus_admin_key,
+        media_mode=media_mode,
         log_level=log_level,
     )
     access_level = _level(access_log_level, "--access-log-level")
@@ -196,6 +224,15 @@ def serve(
         )
     else:
         typer.echo("  bus           in-process (one node)")
+    if settings.janus_url:
+        typer.echo(
+            f"  media         {settings.media_mode}: mesh, and SFU on Janus"
+            f" {redact_url(settings.janus_url)}"
+        )
+    else:
+        typer.echo(
+            "  media         mesh only, at most 4 people with media (FRONTDESK_JANUS_URL unset)"
+        )
     if settings.chat_retention_days:
         typer.echo(f"  retention     chat text kept {settings.chat_retention_days} day(s)")
     if (settings.helpdesk_offer_timeout, settings.helpdesk_missed_offers) != (20.0, 2):

@@ -54,6 +54,8 @@ EventName = Literal[
     "typing",
     "signal",
     "visit_position",  # a helpdesk visitor's place in the queue (see Meeting.visit_position)
+    "sfu_route",  # how media travels (mesh | sfu) and the SFU's feeds (Meeting.media_route)
+    "sfu_trickle",  # one of the SFU's ICE candidates for one of my media legs
     # from the SDK itself
     "state_changed",  # data: {"state": ..., "reason": ...}
     "error",  # an error the server sent without a request to answer

@@ -116,6 +116,10 @@ class Meeting:
         #: "estimated_wait_s"}`` as last sent ("you are number 3, about 2
         #: minutes"; the estimate is ``None`` when it cannot be known).
         self.visit_position: dict[str, Any] | None = None
+        #: How media travels in the meeting, as the node last said: "mesh" or
+        #: "sfu"; on the SFU, ``sfu_feeds`` are the participants publishing.
+        self.media_route = "mesh"
+        self.sfu_feeds: list[str] = []
         self.organizer_present: bool | None = None
         self.lobby_timeout_at: datetime | None = None
         self._roster: dict[str, Participant] = {}
@@ -360,6 +364,15 @@ class Meeting:
         elif kind == "signal":
             data = {"from": msg["from"], "kind": msg["kind"], "data": msg["data"]}
             self._emitter.emit(MeetingEvent("signal", data))
+        elif kind == "sfu_route":
+            self.media_route = str(msg["route"])
+            self.sfu_feeds = [str(f) for f in msg["feeds"]]
+            data = {"route": self.media_route, "feeds": list(self.sfu_feeds)}
+            self._emitter.emit(MeetingEvent("sfu_route", data))
+            self._changed.set()
+        elif kind == "sfu_trickle":
+            data = {"feed": msg.get("feed"), "candidate": msg.get("candidate")}
+            self._emitter.emit(MeetingEvent("sfu_trickle", data))
         elif kind == "visit_position":
             self.visit_position = {
                 "visit_id": msg["visit_id"],

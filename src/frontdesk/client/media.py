@@ -12,7 +12,11 @@
         await media.stop()
 
 One RTCPeerConnection per other joined participant (a mesh), negotiated as the
-browser SDK does (see :mod:`frontdesk.client._media_peer`). Publish generated
+browser SDK does (see :mod:`frontdesk.client._media_peer`). When the node says
+the meeting's media goes through the SFU (``sfu_route``: mode ``sfu``, or a mesh
+in mode ``auto`` passing its cap), the session publishes and receives there
+instead (:mod:`frontdesk.client._sfu`), keeping each mesh connection until
+that participant's media arrives through the SFU. Publish generated
 tracks, a file (:func:`file_tracks`), or any aiortc ``MediaStreamTrack``; pass
 ``None`` to receive only. Every received track is read all the time (nothing
 piles up in memory); :meth:`MediaSession.frames` and
@@ -36,6 +40,7 @@ except ImportError as _missing:  # pragma: no cover - depends on the installatio
     ) from _missing
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -59,6 +64,7 @@ from frontdesk.client._media_tracks import (
     pattern_track,
     tone_track,
 )
+from frontdesk.client._sfu import SfuMedia
 from frontdesk.domain.events import ParticipantJoined, ParticipantLeft
 from frontdesk.domain.participants import SessionState
 from frontdesk.errors import IllegalState, ParticipantNotFound, Unavailable, ValidationFailed
@@ -71,6 +77,7 @@ __all__ = [
     "ENV_HOST_ADDRESSES",
     "MediaSession",
     "PatternTrack",
+    "SfuMedia",
     "ToneTrack",
     "file_tracks",
     "pattern_track",
@@ -113,6 +120,9 @@ class MediaSession:
         self._task: asyncio.Task[None] | None = None
         self._first_frame: dict[tuple[str, Kind], float] = {}
         self._frame_counts: dict[tuple[str, Kind], int] = {}
+        self._sfu: SfuMedia | None = None
+        self._sfu_tracks: dict[Kind, Subscriber] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self.stopped = False
 
     # --- lifecycle ---------------------------------------------------------------
@@ -126,6 +136,8 @@ class MediaSession:
         self._events = self.meeting.events()
         self._task = asyncio.create_task(self._dispatch(self._events), name="frontdesk-media")
         await self._announce()
+        if self.meeting.media_route == "sfu":
+            await self._move_to_sfu()
         self._connect_roster()
         return self
 
@@ -143,6 +155,8 @@ class MediaSession:
         peers, self._peers = list(self._peers.values()), {}
         for peer in peers:
             await peer.close()
+        if self._sfu is not None:
+            await self._sfu.stop()
         for source in self._sources.values():
             await source.aclose()
 
@@ -157,7 +171,18 @@ class MediaSession:
             if peer.remote
         }
 
+    @property
+    def route(self) -> str:
+        """Where this session's media goes: ``"mesh"`` or ``"sfu"``."""
+        return "sfu" if self._sfu is not None else "mesh"
+
     def peer_connection(self, participant_id: str) -> RTCPeerConnection | None:
+        """The connection media from the participant arrives on (the mesh's, or
+        the SFU's connection down from its feed)."""
+        if self._sfu is not None:
+            pc = self._sfu.peer_connection(participant_id)
+            if pc is not None:
+                return pc
         peer = self._peers.get(participant_id)
         return peer.pc if peer is not None else None
 
@@ -166,6 +191,8 @@ class MediaSession:
 
     def first_frame_at(self, participant_id: str, kind: Kind) -> float | None:
         """The event-loop time the first ``kind`` frame from the participant arrived."""
+        if self._sfu is not None and (at := self._sfu.first_frame_at(participant_id, kind)):
+            return at
         return self._first_frame.get((participant_id, kind))
 
     async def subscribe(
@@ -177,6 +204,8 @@ class MediaSession:
         if kind not in KINDS:
             raise ValidationFailed("kind is 'audio' or 'video'")
         while not self.stopped:
+            if self._sfu is not None:
+                return await self._sfu.subscribe(participant_id, kind, maxsize=maxsize)
             peer = self._peers.get(participant_id)
             if peer is not None and kind in peer.remote and not peer.remote[kind].ended:
                 return peer.remote[kind].subscribe(maxsize)
@@ -184,7 +213,9 @@ class MediaSession:
                 await asyncio.sleep(0.05)
             else:
                 peer.track_changed.clear()
-                await peer.track_changed.wait()
+                with contextlib.suppress(TimeoutError):  # or the route moves to the SFU
+                    async with asyncio.timeout(0.5):
+                        await peer.track_changed.wait()
         raise IllegalState("the media session has stopped")
 
     async def frames(
@@ -236,6 +267,9 @@ class MediaSession:
         self._muted[kind] = bool(muted)
         for peer in self._peers.values():
             peer.set_muted(kind, muted)
+        up = self._sfu_tracks.get(kind)
+        if up is not None:
+            up.paused = muted
         await self._announce()
 
     async def _announce(self) -> None:
@@ -271,7 +305,7 @@ class MediaSession:
         return peer
 
     def _connect_roster(self) -> None:
-        if self.meeting.state is not SessionState.JOINED:
+        if self.meeting.state is not SessionState.JOINED or self._sfu is not None:
             return
         me = self.meeting.participant_id
         for pid, participant in self.meeting.roster.items():
@@ -294,8 +328,12 @@ class MediaSession:
             body = d.get("data")
             if sender and sender != self.meeting.participant_id and isinstance(body, dict):
                 self._peer(sender).deliver(str(d.get("kind")), body)
+        elif event.name == "sfu_route" and d.get("route") == "sfu" and self._sfu is None:
+            await self._move_to_sfu()
         elif isinstance(payload, ParticipantJoined):
             pid = payload.participant.id
+            if self._sfu is not None:
+                return
             if pid != self.meeting.participant_id and pid not in self._peers:
                 self._peer(pid).greet()
         elif isinstance(payload, ParticipantLeft):
@@ -305,6 +343,30 @@ class MediaSession:
         elif event.name == "state_changed" and d.get("state") == SessionState.JOINED.value:
             await self._announce()
             self._connect_roster()
+
+    async def _move_to_sfu(self) -> None:
+        """Publish and receive through the SFU from now on. The mesh connection
+        to each participant closes once its media arrives through the SFU."""
+        tracks = {kind: source.subscribe(maxsize=2) for kind, source in self._sources.items()}
+        for kind, track in tracks.items():
+            track.paused = self._muted[kind]
+        self._sfu_tracks = tracks
+        self._sfu = SfuMedia(
+            self.meeting,
+            audio=tracks.get("audio"),
+            video=tracks.get("video"),
+            ice_servers=self.meeting.ice_servers,
+            ice_host_addresses=self.host_addresses,
+            on_feed=self._feed_arrived,
+        )
+        await self._sfu.start()
+
+    def _feed_arrived(self, feed: str) -> None:
+        peer = self._peers.pop(feed, None)
+        if peer is not None:
+            task = asyncio.get_running_loop().create_task(peer.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
 
 async def start_media(meeting: Meeting, **options: Any) -> MediaSession:

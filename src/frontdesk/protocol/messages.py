@@ -39,6 +39,12 @@ __all__ = [
     "Mute",
     "Ping",
     "Remove",
+    "SfuAnswer",
+    "SfuLayer",
+    "SfuPublish",
+    "SfuSubscribe",
+    "SfuTrickle",
+    "SfuUnsubscribe",
     "Signal",
     "Typing",
     "Whisper",
@@ -81,6 +87,19 @@ CLIENT_MESSAGES: dict[str, dict[str, str]] = {
     "signal": {"to": "str", "kind": "str", "data": "object"},
     "history": {"before_seq": "int", "limit": "int?"},
     "ping": {},
+    # Media through the SFU (the node drives Janus; clients speak only these):
+    # my offer for my own media going up, answered by ok {sdp} (the answer)
+    "sfu_publish": {"sdp": "str"},
+    # receive a feed (a publishing participant's id), answered by ok {sdp} (an offer)
+    "sfu_subscribe": {"feed": "str"},
+    # my answer to the offer of a feed I subscribed to
+    "sfu_answer": {"feed": "str", "sdp": "str"},
+    # one of my ICE candidates ({candidate, sdpMid, sdpMLineIndex}; none: the last
+    # was sent) for my publishing leg (no feed) or a feed's leg
+    "sfu_trickle": {"feed": "str?", "candidate": "object?"},
+    "sfu_unsubscribe": {"feed": "str"},
+    # which simulcast layer of a feed to receive: 0 (small, thumbnails) to 2 (large)
+    "sfu_layer": {"feed": "str", "substream": "int"},
 }
 
 #: Server message type -> {field: "type[?]"}.
@@ -116,6 +135,11 @@ SERVER_MESSAGES: dict[str, dict[str, str]] = {
     "pong": {"resume_token": "str?"},
     "ping": {},
     "bye": {"reason": "str", "code": "int"},
+    # how media travels now (mesh | sfu) and, on the SFU, the feeds to receive
+    # (participant ids of those publishing); sent on joining and as it changes
+    "sfu_route": {"route": "str", "feeds": "list"},
+    # one of the SFU's ICE candidates for a leg (no feed: my publishing leg)
+    "sfu_trickle": {"feed": "str?", "candidate": "object?"},
     # to a helpdesk visitor (not sequenced, sent again as it changes): the visit's
     # state (queued, offered, accepted, ...), the place in the queue while queued
     # ("you are number 3") and about how long it may take, ``null`` when unknown
@@ -230,6 +254,46 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True)
+class SfuPublish:
+    sdp: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SfuSubscribe:
+    feed: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SfuAnswer:
+    feed: str
+    sdp: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SfuTrickle:
+    feed: str | None = None
+    #: ``{candidate, sdpMid, sdpMLineIndex}``; ``None``: the client has sent its last.
+    candidate: dict[str, Any] | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SfuUnsubscribe:
+    feed: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SfuLayer:
+    feed: str
+    substream: int
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     before_seq: int
     limit: int = 50
@@ -257,6 +321,12 @@ ClientMessage = (
     | Signal
     | History
     | Ping
+    | SfuPublish
+    | SfuSubscribe
+    | SfuAnswer
+    | SfuTrickle
+    | SfuUnsubscribe
+    | SfuLayer
 )
 
 _TYPES: dict[str, type[Any]] = {
@@ -417,6 +487,8 @@ def decode_client(raw: str | bytes) -> ClientMessage:
         if sk not in ("offer", "answer", "candidate", "renegotiate"):
             raise ProtocolError("signal.kind must be offer, answer, candidate or renegotiate")
         return Signal(to=_str(obj, "to", MAX_ID) or "", kind=sk, data=obj["data"], ref=ref)
+    if kind.startswith("sfu_"):
+        return _sfu(kind, obj, ref)
     if kind == "history":
         limit = obj.get("limit")
         if limit is None:  # an optional field may be absent or null
@@ -425,6 +497,56 @@ def decode_client(raw: str | bytes) -> ClientMessage:
             raise ProtocolError("history: before_seq >= 0 and 1 <= limit <= 200")
         return History(before_seq=obj["before_seq"], limit=limit, ref=ref)
     return Ping(ref=ref)
+
+
+#: An SDP of the SFU path (a simulcast offer with audio and video fits easily).
+MAX_SDP = 32 * 1024
+MAX_CANDIDATE = 1024
+
+
+def _sfu(kind: str, obj: dict[str, Any], ref: str | None) -> ClientMessage:
+    if kind == "sfu_publish":
+        return SfuPublish(sdp=_str(obj, "sdp", MAX_SDP) or "", ref=ref)
+    if kind == "sfu_trickle":
+        return SfuTrickle(
+            feed=_str(obj, "feed", MAX_ID, required=False) or None,
+            candidate=_candidate(obj.get("candidate")),
+            ref=ref,
+        )
+    feed = _str(obj, "feed", MAX_ID) or ""
+    if kind == "sfu_subscribe":
+        return SfuSubscribe(feed=feed, ref=ref)
+    if kind == "sfu_unsubscribe":
+        return SfuUnsubscribe(feed=feed, ref=ref)
+    if kind == "sfu_layer":
+        if not 0 <= obj["substream"] <= 2:
+            raise ProtocolError("sfu_layer.substream is 0, 1 or 2")
+        return SfuLayer(feed=feed, substream=obj["substream"], ref=ref)
+    return SfuAnswer(feed=feed, sdp=_str(obj, "sdp", MAX_SDP) or "", ref=ref)
+
+
+def _candidate(value: Any) -> dict[str, Any] | None:
+    """A trickled candidate, reduced to the three fields Janus takes; ``None`` (or
+    an empty candidate string) marks the end of candidates."""
+    if value is None:
+        return None
+    text = _str(value, "candidate", MAX_CANDIDATE, required=False)
+    if not text:
+        return None
+    mid = _str(value, "sdpMid", MAX_ID, required=False)
+    index = value.get("sdpMLineIndex")
+    if index is not None and (
+        not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 64
+    ):
+        raise ProtocolError("sdpMLineIndex must be an integer from 0 to 63")
+    if mid is None and index is None:
+        raise ProtocolError("an ICE candidate needs sdpMid or sdpMLineIndex")
+    out: dict[str, Any] = {"candidate": text}
+    if mid is not None:
+        out["sdpMid"] = mid
+    if index is not None:
+        out["sdpMLineIndex"] = index
+    return out
 
 
 def decode_server(raw: str | bytes) -> dict[str, Any]:

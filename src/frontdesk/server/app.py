@@ -21,7 +21,8 @@ from frontdesk.bus import Bus, LocalBus, open_bus
 from frontdesk.config import Settings
 from frontdesk.domain.branding import MAX_LOGO_BYTES
 from frontdesk.domain.live import Limits
-from frontdesk.errors import LimitExceeded
+from frontdesk.domain.media import MediaMode
+from frontdesk.errors import FrontdeskError, LimitExceeded
 from frontdesk.server.accesslog import install_access_log_filter
 from frontdesk.server.direct_socket import ASGI_SEND
 from frontdesk.server.helpdesk import Helpdesk
@@ -34,6 +35,8 @@ from frontdesk.server.ratelimit import RateLimiter
 from frontdesk.server.retention import INTERVAL_S as RETENTION_INTERVAL_S
 from frontdesk.server.retention import RetentionRun
 from frontdesk.server.rtc import RtcEndpoint
+from frontdesk.server.sfu import SfuController
+from frontdesk.server.sfu.meetings import SfuMeetings
 from frontdesk.server.webhook_targets import TargetPolicy
 from frontdesk.server.webhooks import WebhookDispatcher, webhook_event_for
 from frontdesk.server.writer import EventWriter
@@ -118,7 +121,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.state.hosting = hosting
         app.state.live = live
         app.state.webhooks = webhooks
-        app.state.rtc = RtcEndpoint(ops, live)
+        sfu = await _start_sfu(settings, live)
+        app.state.sfu = sfu
+        app.state.rtc = RtcEndpoint(ops, live, sfu)
         sweeper = asyncio.create_task(_housekeeping(ops, live), name="frontdesk-housekeeping")
         syncing = asyncio.create_task(
             _sync_hosted(live, bus, settings.lease_ttl_s if st.shared else None),
@@ -140,6 +145,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await directory.drain()  # no new placements here while the rooms close
+            if sfu is not None:
+                await sfu.close()
             await live.close()  # a drain, if the server did not ask for one first
             await bus.close()
             await helpdesk.stop()
@@ -437,3 +444,22 @@ def _limits(settings: Settings) -> Limits:
         reconnect_grace_s=settings.reconnect_grace_s,
         idle_timeout_s=settings.idle_timeout_s,
     )
+
+
+async def _start_sfu(settings: Settings, live: LiveMeetings) -> SfuMeetings | None:
+    """The SFU path when Janus is configured. A Janus that cannot be reached at
+    start-up leaves the node mesh-only (said once in the log), not down."""
+    if not (settings.janus_url and settings.janus_token_secret and settings.janus_admin_key):
+        return None
+    controller = SfuController(
+        settings.janus_url,
+        token_secret=settings.janus_token_secret,
+        admin_key=settings.janus_admin_key,
+    )
+    try:
+        await controller.start()
+    except FrontdeskError as exc:
+        log.error("Janus at %s is unreachable (%s): media is mesh only", settings.janus_url, exc)
+        await controller.close()
+        return None
+    return SfuMeetings(live, controller, MediaMode.parse(settings.media_mode))

@@ -19,7 +19,7 @@ import contextlib
 import dataclasses
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -201,6 +201,8 @@ class LiveMeetings:
         self.webhooks = webhooks
         self.webhook_mapper = webhook_mapper
         self.rooms: dict[str, LiveRoom] = {}
+        #: Told of every delivered batch of a room's events (the SFU adapter).
+        self.observers: list[Callable[[LiveRoom, Sequence[Event]], None]] = []
         self._loading: dict[str, asyncio.Lock] = {}
         self._closing = False
 
@@ -463,7 +465,7 @@ class LiveMeetings:
                 log.warning("meeting %s: no longer hosted here (%s)", meeting_id, why)
                 self._abandon(lr, "meeting moved; resume")
 
-    def _deliver(self, lr: LiveRoom, events: Iterable[Event]) -> None:
+    def _deliver(self, lr: LiveRoom, events: Sequence[Event]) -> None:
         sessions_changed = False
         conns = lr.conns
         for e in events:
@@ -482,6 +484,11 @@ class LiveMeetings:
                     conn.send(frame)
         if sessions_changed:
             self._sync_sessions(lr)
+        for observer in self.observers:
+            try:
+                observer(lr, events)
+            except Exception:  # an observer's problem never blocks the meeting
+                log.exception("event observer failed")
 
     def _sync_sessions(self, lr: LiveRoom) -> None:
         """Tell connections whose session state changed (admitted, ended), once

@@ -36,6 +36,7 @@ SDK_MODULES = frozenset(
         "mesh.js",
         "protocol.js",
         "session.js",
+        "sfu.js",
     }
 )
 

@@ -23,6 +23,7 @@ from frontdesk.domain import commands as cmd
 from frontdesk.domain.participants import SessionState
 from frontdesk.errors import (
     FrontdeskError,
+    IllegalState,
     LimitExceeded,
     PermissionDenied,
     ProtocolError,
@@ -37,6 +38,7 @@ from frontdesk.server.direct_socket import DirectSocket, SocketGone, TurnWriter
 from frontdesk.server.live import LiveMeetings, LiveRoom, chat_tail, wire_snapshot
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import TokenBucket
+from frontdesk.server.sfu.meetings import SfuMeetings
 from frontdesk.tokens import (
     issue_resume_token,
 )
@@ -247,9 +249,10 @@ class _Session:
 
 
 class RtcEndpoint:
-    def __init__(self, ops: Operations, live: LiveMeetings) -> None:
+    def __init__(self, ops: Operations, live: LiveMeetings, sfu: SfuMeetings | None = None) -> None:
         self.ops = ops
         self.live = live
+        self.sfu = sfu
         self.settings = ops.settings
         self.admission = GuestAdmission(ops, live)
         self.turn = TurnWriter()
@@ -302,6 +305,8 @@ class RtcEndpoint:
             self.live.attach(lr, conn)
             conn.last_state = lr.room.participant(pid).state
             conn.send(self._welcome(lr, pid, conn, resumed=False, ref=hello.ref))
+            if self.sfu is not None:
+                self.sfu.greet(lr, pid, conn)
 
         admitted = await self.admission.admit(
             hello.auth,
@@ -329,6 +334,8 @@ class RtcEndpoint:
                 old.close(int(CloseCode.REPLACED), "resumed on another connection")
             conn.last_state = lr.room.participant(pid).state
             conn.send(self._welcome(lr, pid, conn, resumed=True, ref=hello.ref))
+            if self.sfu is not None:
+                self.sfu.greet(lr, pid, conn)
             missed = await self.ops.meeting_log.events_since(lr.meeting_id, last_seq)
             for rec in missed:
                 event = event_from_record(rec.seq, rec.type, rec.at, rec.data)
@@ -474,6 +481,17 @@ class RtcEndpoint:
                     fresh = self._resume_token(lr, pid, conn)
                 conn.send(encode("pong", ref=msg.ref, resume_token=fresh))
                 return None
+            case (
+                m.SfuPublish()
+                | m.SfuSubscribe()
+                | m.SfuAnswer()
+                | m.SfuTrickle()
+                | m.SfuUnsubscribe()
+                | m.SfuLayer()
+            ):
+                if self.sfu is None:
+                    raise IllegalState("this node has no SFU: media is a mesh")
+                return await self.sfu.handle(lr, pid, msg)
             case m.Hello():
                 raise ProtocolError("already authenticated")
         return {}

@@ -84,6 +84,8 @@ export interface MeetingEvents {
   trackended: { participantId: string };
   media: { participantId: string; [field: string]: unknown };
   mediacap: { participantId: string; max: number };
+  /** Media moved (a mesh meeting in mode "auto" passed the mesh's cap: now "sfu"). */
+  mediaroute: { route: "mesh" | "sfu" };
 }
 
 export interface StartMediaOptions {
@@ -131,6 +133,14 @@ export class Meeting {
   setVideoMuted(muted: boolean): Promise<void>;
   switchCamera(deviceId: string): Promise<void>;
   peerConnection(participantId: string): RTCPeerConnection | null;
+  /** How media travels now: a peer-to-peer mesh or through the SFU. */
+  readonly mediaRoute: "mesh" | "sfu";
+  /** On the SFU: the participants whose media this page may receive. */
+  readonly sfuFeeds: string[];
+  /** On the SFU: the connection down from a feed (null: the one up). */
+  sfuConnection(feed?: string | null): RTCPeerConnection | null;
+  /** On the SFU: receive a feed's small (0), middle (1) or large (2) simulcast layer. */
+  setSfuLayer(feed: string, substream: 0 | 1 | 2): Promise<unknown>;
 
   admit(participantId: string): Promise<unknown>;
   deny(participantId: string): Promise<unknown>;

@@ -12,6 +12,7 @@ import { DevicesMixin, listDevices } from "./devices.js";
 import { FrontdeskError } from "./errors.js";
 import { EventsMixin } from "./events.js";
 import { MeshMixin } from "./mesh.js";
+import { SfuMixin } from "./sfu.js";
 import { SessionMixin } from "./session.js";
 
 /** One participant session in a meeting. Get one from join / joinWithToken / joinAsUser. */
@@ -110,6 +111,12 @@ export class Meeting {
         break;
       case "signal":
         this._onSignal(msg.from, msg.kind, msg.data || {});
+        break;
+      case "sfu_route":
+        this._onSfuRoute(msg);
+        break;
+      case "sfu_trickle":
+        this._onSfuTrickle(msg);
         break;
       case "visit_position":
         // a helpdesk visit: state, place in the queue, estimate (null: unknown)
@@ -408,7 +415,7 @@ function mixin(target, ...sources) {
   }
 }
 
-mixin(Meeting, EventsMixin, SessionMixin, ChatMixin, DevicesMixin, MeshMixin);
+mixin(Meeting, EventsMixin, SessionMixin, ChatMixin, DevicesMixin, MeshMixin, SfuMixin);
 
 /** Also available as a static helper. */
 Meeting.listDevices = listDevices;

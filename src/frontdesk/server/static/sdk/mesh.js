@@ -36,6 +36,7 @@ export class MeshMixin {
   _publish() {
     for (const peer of this._peers.values()) this._attachLocal(peer);
     this._syncPeers();
+    this._sfuSync(); // sfu.js: the same tracks up to the SFU when media goes there
   }
 
   _attachLocal(peer) {
@@ -51,6 +52,7 @@ export class MeshMixin {
 
   /** One connection per remote joined participant once either side has media. */
   _syncPeers() {
+    if (this.mediaRoute === "sfu") return; // sfu.js: no new mesh connection on the SFU
     if (!this.mediaEnabled || this.state !== "joined" || !this.localStream) return;
     for (const p of this.roster.values()) {
       if (p.id === this.participantId || p.state !== "joined" || this._peers.has(p.id)) continue;
@@ -258,5 +260,6 @@ export class MeshMixin {
 
   _closeAllPeers() {
     for (const pid of [...this._peers.keys()]) this._closePeer(pid);
+    this._sfuCloseAll();
   }
 }

@@ -78,7 +78,28 @@ export const CLIENT_MESSAGES = freeze({
     "before_seq": "int",
     "limit": "int?"
   },
-  "ping": {}
+  "ping": {},
+  "sfu_publish": {
+    "sdp": "str"
+  },
+  "sfu_subscribe": {
+    "feed": "str"
+  },
+  "sfu_answer": {
+    "feed": "str",
+    "sdp": "str"
+  },
+  "sfu_trickle": {
+    "feed": "str?",
+    "candidate": "object?"
+  },
+  "sfu_unsubscribe": {
+    "feed": "str"
+  },
+  "sfu_layer": {
+    "feed": "str",
+    "substream": "int"
+  }
 });
 
 /** Server message type -> fields. */
@@ -130,6 +151,14 @@ export const SERVER_MESSAGES = freeze({
   "bye": {
     "reason": "str",
     "code": "int"
+  },
+  "sfu_route": {
+    "route": "str",
+    "feeds": "list"
+  },
+  "sfu_trickle": {
+    "feed": "str?",
+    "candidate": "object?"
   },
   "visit_position": {
     "visit_id": "str",
