@@ -92,6 +92,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""  # base of join URLs and discovery URIs; default http://host:port
+    # The name the guest page shows for meetings no application branded (made
+    # from the console or the CLI); empty: the product's name.
+    brand_name: str = ""
     database_url: str = field(default_factory=default_database_url)
     redis_url: str | None = None
     redis_prefix: str = "frontdesk:"  # keys and channels on Redis (several clusters, one Redis)
@@ -145,9 +148,6 @@ class Settings:
     # the rest stays free for visitors a back end vouched for.
     max_unvouched_lobby: int = 50
     max_participants: int = 50  # joined + reconnecting, per meeting
-    # The name the guest page shows for meetings no application branded (made
-    # from the console or the CLI); empty: the product's name.
-    brand_name: str = ""
     log_level: str = "info"
 
     @property

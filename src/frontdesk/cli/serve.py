@@ -37,6 +37,13 @@ def serve(
         envvar="FRONTDESK_PUBLIC_URL",
         help="Base of join URLs and discovery URIs.",
     ),
+    brand_name: str | None = typer.Option(
+        None,
+        "--brand-name",
+        envvar="FRONTDESK_BRAND_NAME",
+        help="Business name the guest page shows for meetings made from the console or "
+        "the CLI (an application's meetings show its own brand).",
+    ),
     database_url: str | None = typer.Option(
         None,
         "--database-url",
@@ -101,13 +108,6 @@ def serve(
         min=0,
         help="Delete chat text older than this many days, keeping who wrote when (0: keep).",
     ),
-    brand_name: str | None = typer.Option(
-        None,
-        "--brand-name",
-        envvar="FRONTDESK_BRAND_NAME",
-        help="Business name the guest page shows for meetings made from the console or "
-        "the CLI (an application's meetings show its own brand).",
-    ),
     log_level: str = typer.Option(
         "info",
         "--log-level",
@@ -137,6 +137,7 @@ def serve(
         host=host,
         port=port,
         public_url=public_url,
+        brand_name=brand_name,
         database_url=database_url,
         redis_url=redis_url,
         redis_prefix=redis_prefix,
@@ -150,7 +151,6 @@ def serve(
             _networks(webhook_allowed_networks) if webhook_allowed_networks else None
         ),
         chat_retention_days=chat_retention_days,
-        brand_name=brand_name,
         log_level=log_level,
     )
     access_level = _level(access_log_level, "--access-log-level")
