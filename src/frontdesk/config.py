@@ -92,6 +92,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""  # base of join URLs and discovery URIs; default http://host:port
+    # The name the guest page shows for meetings no application branded (made
+    # from the console or the CLI); empty: the product's name.
+    brand_name: str = ""
     database_url: str = field(default_factory=default_database_url)
     redis_url: str | None = None
     redis_prefix: str = "frontdesk:"  # keys and channels on Redis (several clusters, one Redis)
@@ -149,9 +152,6 @@ class Settings:
     # and offers missed in a row before the agent is set away.
     helpdesk_offer_timeout: float = 20.0
     helpdesk_missed_offers: int = 2
-    # The name the guest page shows for meetings no application branded (made
-    # from the console or the CLI); empty: the product's name.
-    brand_name: str = ""
     # Group meetings on an SFU: Janus's HTTP API (``http://10.0.0.5:8088/janus``),
     # the secret its ``token_auth_secret`` signs with, and its videoroom
     # ``admin_key``. Unset: media is a peer-to-peer mesh only.

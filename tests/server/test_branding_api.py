@@ -239,3 +239,10 @@ async def test_discovery_carries_the_meetings_brand(harness: Harness) -> None:
         f"/v1/discovery/{m['id']}", headers={"Authorization": "Bearer nope"}
     )
     assert "meeting" not in problem(bad, 401, "token_invalid")
+
+
+def test_brand_name_comes_from_the_environment() -> None:
+    env = {"FRONTDESK_BRAND_NAME": "Harbor Bank"}
+    assert Settings.from_env(env).brand_name == "Harbor Bank"
+    assert Settings.from_env({}, brand_name="Quay").brand_name == "Quay"  # the --brand-name flag
+    assert Settings.from_env({}).brand_name == ""

@@ -37,6 +37,13 @@ def serve(
         envvar="FRONTDESK_PUBLIC_URL",
         help="Base of join URLs and discovery URIs.",
     ),
+    brand_name: str | None = typer.Option(
+        None,
+        "--brand-name",
+        envvar="FRONTDESK_BRAND_NAME",
+        help="Business name the guest page shows for meetings made from the console or "
+        "the CLI (an application's meetings show its own brand).",
+    ),
     database_url: str | None = typer.Option(
         None,
         "--database-url",
@@ -113,13 +120,6 @@ def serve(
         envvar="FRONTDESK_HELPDESK_MISSED_OFFERS",
         help="Helpdesk offers an agent may miss in a row before being set away (2).",
     ),
-    brand_name: str | None = typer.Option(
-        None,
-        "--brand-name",
-        envvar="FRONTDESK_BRAND_NAME",
-        help="Business name the guest page shows for meetings made from the console or "
-        "the CLI (an application's meetings show its own brand).",
-    ),
     janus_url: str | None = typer.Option(
         None,
         "--janus-url",
@@ -173,6 +173,7 @@ def serve(
         host=host,
         port=port,
         public_url=public_url,
+        brand_name=brand_name,
         database_url=database_url,
         redis_url=redis_url,
         redis_prefix=redis_prefix,
@@ -188,7 +189,6 @@ def serve(
         chat_retention_days=chat_retention_days,
         helpdesk_offer_timeout=helpdesk_offer_timeout,
         helpdesk_missed_offers=helpdesk_missed_offers,
-        brand_name=brand_name,
         janus_url=janus_url,
         janus_token_secret=janus_token_secret,
         janus_admin_key=janus_admin_key,

@@ -31,7 +31,7 @@ from frontdesk.protocol import urls
 from frontdesk.server.timing import backoff
 from frontdesk.store.base import Store
 
-__all__ = ["Meetings"]
+__all__ = ["Meetings", "subject_or_default"]
 
 # How often a meeting change is re-read and re-applied when another won the race
 # (with a short, growing, jittered pause between attempts).
@@ -68,12 +68,7 @@ class Meetings:
             user = await self._store.get_user(organizer)
         except UserNotFound:
             raise ValidationFailed(f"organizer {organizer!r} is not a Frontdesk user") from None
-        # Its guests read the subject on the meeting's page and invitation: a
-        # meeting made without one (``frontdesk meetings create`` without
-        # --subject, an empty console form) says whom it is with.
-        subject = subject.strip() if isinstance(subject, str) else subject
-        if subject == "":
-            subject = f"Meeting with {user.display_name}"[:MAX_SUBJECT]
+        subject = subject_or_default(subject, user.display_name)
         meeting = self.prepare(
             subject=subject,
             organizer=organizer,
@@ -243,3 +238,13 @@ class Meetings:
 
     def discovery_uri(self, meeting_id: str) -> str:
         return urls.discovery_uri(self._settings.base_url, meeting_id)
+
+
+def subject_or_default(subject: str, organizer_name: str) -> str:
+    """The subject, or "Meeting with" the organizer when none was given: guests
+    read it on the meeting's page and invitation, and a meeting made without one
+    (``frontdesk meetings create`` without --subject, an empty console form)
+    would otherwise show as untitled."""
+    if isinstance(subject, str) and not subject.strip():
+        return f"Meeting with {organizer_name}"[:MAX_SUBJECT]
+    return subject
