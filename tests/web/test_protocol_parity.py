@@ -291,6 +291,7 @@ EXPORTS = [
     "joinWithToken",
     "listDevices",
     "login",
+    "tabKey",
 ]
 
 

@@ -12,6 +12,7 @@ import { DevicesMixin, listDevices } from "./devices.js";
 import { FrontdeskError } from "./errors.js";
 import { EventsMixin } from "./events.js";
 import { MeshMixin } from "./mesh.js";
+import { ScreenMixin } from "./screen.js";
 import { SessionMixin } from "./session.js";
 
 /** One participant session in a meeting. Get one from join / joinWithToken / joinAsUser. */
@@ -64,6 +65,7 @@ export class Meeting {
     this._lastFrameAt = 0;
     this._lastError = null;
     this._peers = new Map(); // pid -> peer record
+    this._screenTrack = null; // a shared screen, sent in the camera's place
     this._asked = new Set(); // peers asked to offer ("renegotiate")
     this._overCap = new Set(); // peers left chat-only by MAX_PEERS
     this._media = { audio: true, video: true, audioDeviceId: undefined, videoDeviceId: undefined };
@@ -258,7 +260,10 @@ export class Meeting {
       }
       case "media_changed": {
         const r = this.roster.get(d.participant_id);
-        const fields = { audio_muted: !!d.audio_muted, video_muted: !!d.video_muted, hand_raised: !!d.hand_raised };
+        const fields = {
+          audio_muted: !!d.audio_muted, video_muted: !!d.video_muted, hand_raised: !!d.hand_raised,
+          screen_sharing: !!d.screen_sharing, // its video is a shared screen
+        };
         if (r) Object.assign(r, fields);
         if (d.participant_id === this.participantId) {
           this.me = { ...(this.me || {}), ...fields };
@@ -407,7 +412,7 @@ function mixin(target, ...sources) {
   }
 }
 
-mixin(Meeting, EventsMixin, SessionMixin, ChatMixin, DevicesMixin, MeshMixin);
+mixin(Meeting, EventsMixin, SessionMixin, ChatMixin, DevicesMixin, MeshMixin, ScreenMixin);
 
 /** Also available as a static helper. */
 Meeting.listDevices = listDevices;

@@ -53,7 +53,8 @@ export const CLIENT_MESSAGES = freeze({
   "media": {
     "audio_muted": "bool?",
     "video_muted": "bool?",
-    "hand_raised": "bool?"
+    "hand_raised": "bool?",
+    "screen_sharing": "bool?"
   },
   "admit": {
     "participant_id": "str"
@@ -424,7 +425,8 @@ export const EVENT_SCHEMAS = freeze({
     "by": "str",
     "audio_muted": "bool",
     "video_muted": "bool",
-    "hand_raised": "bool"
+    "hand_raised": "bool",
+    "screen_sharing": "bool"
   },
   "chat_message": {
     "participant_id": "str",
@@ -473,7 +475,8 @@ export const VALUE_SCHEMAS = freeze({
     "hand_raised": "bool",
     "left_reason": "str?",
     "reconnecting_since": "str?",
-    "supervisor": "str?"
+    "supervisor": "str?",
+    "screen_sharing": "bool"
   },
   "lobby_entry": {
     "participant_id": "str",
