@@ -386,11 +386,16 @@ class RoomMachine(RuleBasedStateMachine):
         if events is not None:
             assert [e.seq for e in events] == [None]
 
-    @rule(actor=picks, audio=maybe_bool, video=maybe_bool, hand=maybe_bool)
+    @rule(actor=picks, audio=maybe_bool, video=maybe_bool, hand=maybe_bool, screen=maybe_bool)
     def set_media(
-        self, actor: tuple[str, int], audio: bool | None, video: bool | None, hand: bool | None
+        self,
+        actor: tuple[str, int],
+        audio: bool | None,
+        video: bool | None,
+        hand: bool | None,
+        screen: bool | None = None,
     ) -> None:
-        self.step(SetMedia(self.pick(actor), audio, video, hand))
+        self.step(SetMedia(self.pick(actor), audio, video, hand, screen))
 
     @rule(actor=picks, other=picks)
     def mute(self, actor: tuple[str, int], other: tuple[str, int]) -> None:

@@ -26,6 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
+    # getDisplayMedia: the fake device's screen (1280x720), picked without a prompt
+    "--auto-select-desktop-capture-source=Entire screen",
     "--allow-loopback-in-peer-connection",
     "--autoplay-policy=no-user-gesture-required",
 ]

@@ -1,9 +1,12 @@
-"""The call on the guest page in real Chromium (fake camera and mic), against a
-real node on 127.0.0.1: a Join pressed before the camera preview is up still
-sends what was ticked."""
+"""The call in real Chromium (fake camera, microphone and screen), against a real
+node on 127.0.0.1: a Join pressed before the camera preview is up still sends
+what was ticked; the phone-first layout from 320 px to desktop; one row per
+person after a reload or a second tab; the host-mute notice; screen sharing from
+the browser SDK and the guest page, received by the browser and the Python SDK."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +204,120 @@ async def test_an_agents_second_tab_takes_over_from_the_first(
     assert await second.evaluate(ROSTER) == ["Alice Advisor"]
     await first.context.close()
     await second.context.close()
+
+
+# The size of the video received from one peer (the camera is 4:3, the screen 16:9).
+VIDEO_SIZE_FROM = """async (pid) => {
+  const pc = window.m.peerConnection(pid);
+  let out = {width: 0, height: 0, frames: 0};
+  if (pc) (await pc.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") {
+      out = {width: r.frameWidth || 0, height: r.frameHeight || 0, frames: r.framesDecoded || 0};
+    }
+  });
+  return out;
+}"""
+
+SCREEN_TILE = """() => {
+  const tiles = document.querySelector('.tiles').getBoundingClientRect();
+  const tile = document.querySelector('.tile.screen');
+  if (!tile) return null;
+  const r = tile.getBoundingClientRect();
+  return {share: (r.width * r.height) / (tiles.width * tiles.height),
+          large: document.querySelector('.tiles').classList.contains('has-screen'),
+          fit: getComputedStyle(tile.querySelector('video')).objectFit,
+          playing: tile.querySelector('video').videoWidth};
+}"""
+
+
+def _wide(s: dict[str, Any]) -> bool:
+    return bool(s["frames"] > 0 and s["height"] and s["width"] / s["height"] > 1.6)
+
+
+def _camera(s: dict[str, Any]) -> bool:
+    return bool(s["frames"] > 0 and s["height"] and s["width"] / s["height"] < 1.4)
+
+
+async def test_screen_share_from_the_sdk_and_from_the_guest_page(
+    browser: Any, node: LiveServer, artifacts: Path
+) -> None:
+    agent, page, guest_pid = await _guest_in_call(browser, node, "Mortgage documents")
+    await page.set_viewport_size({"width": 1100, "height": 800})
+    errors = track_errors(page)
+    agent_pid = await agent.evaluate("() => window.m.participantId")
+
+    # The agent shares a screen (the SDK): the guest sees it large, whole, unmirrored.
+    await agent.evaluate("() => window.m.shareScreen()")
+    assert await agent.evaluate("() => window.m.screenSharing") is True
+    await page.wait_for_function(
+        "(pid) => window.frontdeskMeeting.roster.get(pid)?.screen_sharing === true", arg=agent_pid
+    )
+    tile = await until(page, SCREEN_TILE, None, lambda t: bool(t and t["playing"]), timeout=20)
+    assert tile["large"] and tile["share"] > 0.9 and tile["fit"] == "contain", tile
+    await page.screenshot(path=artifacts / "call-screen-shared-to-guest.png")
+    await agent.evaluate("() => window.m.stopScreenShare()")
+    await page.wait_for_function("() => !document.querySelector('.tile.screen')")
+
+    # The guest shares from the page: the agent is told it is a screen, and gets it.
+    share = page.get_by_role("button", name="Share screen")
+    await share.click()
+    await page.get_by_role("button", name="Stop sharing").wait_for()
+    await until(
+        agent, "(pid) => window.m.roster.get(pid)?.screen_sharing", guest_pid, lambda v: v is True
+    )
+    await until(agent, VIDEO_SIZE_FROM, guest_pid, _wide, timeout=20)
+    await page.get_by_role("button", name="Stop sharing").click()
+    await until(
+        agent, "(pid) => window.m.roster.get(pid)?.screen_sharing", guest_pid, lambda v: v is False
+    )
+    await until(agent, VIDEO_SIZE_FROM, guest_pid, _camera, timeout=20)  # the camera again
+    assert not errors
+    await page.context.close()
+    await agent.context.close()
+
+
+async def test_the_python_sdk_receives_a_shared_screen(browser: Any, node: LiveServer) -> None:
+    import frontdesk.client
+    from frontdesk.client.media import pattern_track
+
+    m = await node.ops.meetings.create(
+        subject="Screen to Python", organizer="alice", access_policy=AccessPolicy.DIRECT
+    )
+    session_token, _, _ = await node.ops.accounts.login("alice", "correct horse battery")
+    page = await open_page(browser, node)
+    # the fake screen is as large as the page: a wide one, unlike the 4:3 camera
+    await page.set_viewport_size({"width": 1280, "height": 720})
+    url = node.ops.meetings.join_url(m)
+    guest_pid = await page.evaluate(
+        """async (joinUrl) => {
+          window.m = await fd.join({joinUrl, displayName: "Sid Screen"});
+          await window.m.startMedia({audio: true, video: true});
+          return window.m.participantId;
+        }""",
+        url,
+    )
+    async with frontdesk.client.join_as_user(node.base_url, m.id, session_token) as agent:
+        await agent.admitted(timeout=10)
+        media = await agent.start_media(
+            video=pattern_track(320, 240), ice_host_addresses=["127.0.0.1"], ice_servers=[]
+        )
+        try:
+            assert await media.screen(guest_pid) is None  # a camera, not a screen
+            await page.evaluate("() => window.m.shareScreen()")
+            async with asyncio.timeout(20):
+                while not media.sharing_screen(guest_pid):
+                    await asyncio.sleep(0.05)
+                track = await media.screen(guest_pid)
+                assert track is not None
+                while True:  # the screen's frames (16:9), once the sender switched
+                    frame = await track.recv()
+                    if frame.width / frame.height > 1.6:
+                        break
+            track.stop()
+            await page.evaluate("() => window.m.stopScreenShare()")
+            async with asyncio.timeout(10):
+                while media.sharing_screen(guest_pid):
+                    await asyncio.sleep(0.05)
+        finally:
+            await media.stop()
+    await page.context.close()

@@ -298,6 +298,7 @@ EXPORTS = [
     "joinWithToken",
     "listDevices",
     "login",
+    "tabKey",
 ]
 
 

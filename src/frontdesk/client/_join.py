@@ -77,17 +77,24 @@ def join(
     reconnect: ReconnectPolicy | None = None,
     request_timeout: float | None = 30.0,
     logger: logging.Logger | None = None,
+    client_key: str | None = None,
 ) -> Meeting:
     """Join with the meeting's join URL alone and a display name (the meeting's
-    access policy decides: straight in, lobby, or refused)."""
+    access policy decides: straight in, lobby, or refused). ``client_key`` (16 to
+    64 characters, kept secret, e.g. ``secrets.token_urlsafe(18)``): a later join
+    with the same key replaces this session, as a reloaded browser page does."""
     if not display_name or not display_name.strip():
         raise ValidationFailed("a display name is needed to join by URL")
+    if client_key is not None and not 16 <= len(client_key) <= 64:
+        raise ValidationFailed("client_key is 16..64 characters")
     url = rtc_url or rtc_url_for_join_url(join_url)
 
     async def resolve() -> str:
         return url
 
     auth = {"kind": "url", "join_url": join_url, "display_name": display_name.strip()}
+    if client_key is not None:
+        auth["client_key"] = client_key
     return Meeting(
         resolve,
         auth,

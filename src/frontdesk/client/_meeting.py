@@ -233,11 +233,13 @@ class Meeting:
         audio_muted: bool | None = None,
         video_muted: bool | None = None,
         hand_raised: bool | None = None,
+        screen_sharing: bool | None = None,
     ) -> None:
         fields = {
             "audio_muted": audio_muted,
             "video_muted": video_muted,
             "hand_raised": hand_raised,
+            "screen_sharing": screen_sharing,
         }
         await self._request("media", {k: v for k, v in fields.items() if v is not None})
 
@@ -475,6 +477,7 @@ class Meeting:
                     member.audio_muted = media.audio_muted
                     member.video_muted = media.video_muted
                     member.hand_raised = media.hand_raised
+                    member.screen_sharing = media.screen_sharing
             case ev.LobbyPosition() as pos if pos.participant_id == self.participant_id:
                 self.lobby_position = pos.position
                 self.organizer_present = pos.organizer_present

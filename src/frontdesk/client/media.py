@@ -235,6 +235,19 @@ class MediaSession:
         finally:
             track.stop()
 
+    def sharing_screen(self, participant_id: str) -> bool:
+        """Whether the participant's video is a shared screen now (a document an
+        advisor explains, rather than a face): the roster says so."""
+        member = self.meeting.roster.get(participant_id)
+        return bool(member is not None and member.screen_sharing)
+
+    async def screen(self, participant_id: str, *, maxsize: int = 8) -> MediaStreamTrack | None:
+        """The participant's shared screen as a track of its frames from now on,
+        or ``None`` while it shares none (its video is then its camera)."""
+        if not self.sharing_screen(participant_id):
+            return None
+        return await self.subscribe(participant_id, "video", maxsize=maxsize)
+
     async def stats(self, participant_id: str) -> RTCStatsReport:
         """``getStats()`` of the connection to the participant."""
         pc = self.peer_connection(participant_id)

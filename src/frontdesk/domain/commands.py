@@ -129,6 +129,7 @@ class SetMedia:
     audio_muted: bool | None = None
     video_muted: bool | None = None
     hand_raised: bool | None = None
+    screen_sharing: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

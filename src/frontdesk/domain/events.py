@@ -144,6 +144,8 @@ class MediaChanged:
     audio_muted: bool
     video_muted: bool
     hand_raised: bool
+    #: The video now carries a shared screen (said only when true).
+    screen_sharing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

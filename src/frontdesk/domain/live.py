@@ -101,6 +101,7 @@ class LiveState:
                 p.audio_muted = media.audio_muted
                 p.video_muted = media.video_muted
                 p.hand_raised = media.hand_raised
+                p.screen_sharing = media.screen_sharing
             case ev.ChatPosted() as chat:
                 msg = chat.message(event.seq, event.at)
                 self.chat.append(msg)

@@ -87,6 +87,8 @@ class Participant:
     audio_muted: bool = False
     video_muted: bool = False
     hand_raised: bool = False
+    #: Sends a shared screen (in place of the camera): shown large to the others.
+    screen_sharing: bool = False
     left_reason: LeaveReason | None = None
     reconnecting_since: datetime | None = None
     # While RECONNECTING: the state a Reconnect restores (LOBBY or JOINED).
@@ -142,6 +144,7 @@ class Participant:
             audio_muted=self.audio_muted,
             video_muted=self.video_muted,
             hand_raised=self.hand_raised,
+            screen_sharing=self.screen_sharing,
             left_reason=self.left_reason,
             reconnecting_since=self.reconnecting_since,
             supervisor=self.supervisor,
@@ -176,6 +179,7 @@ class Participant:
             audio_muted=view.audio_muted,
             video_muted=view.video_muted,
             hand_raised=view.hand_raised,
+            screen_sharing=view.screen_sharing,
             left_reason=view.left_reason,
             reconnecting_since=view.reconnecting_since,
             supervisor=view.supervisor,
@@ -208,6 +212,8 @@ class ParticipantView:
     supervisor: SupervisorMode | None = None
     #: The helpdesk visit of a visitor (absent on the wire otherwise).
     visit_id: str | None = None
+    #: Its video is a shared screen (said on the wire only when true).
+    screen_sharing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,7 @@ _SELF_LEAVE_REASONS = (
     LeaveReason.CONNECTION_LOST,
     LeaveReason.REVOKED,
 )
-_MEDIA_FIELDS = ("audio_muted", "video_muted", "hand_raised")
+_MEDIA_FIELDS = ("audio_muted", "video_muted", "hand_raised", "screen_sharing")
 #: Commands that change nobody's session state nor role, so no lobby position.
 _LOBBY_NEUTRAL: frozenset[type[Command]] = frozenset(
     {SendChat, Whisper, Typing, SetMedia, MuteParticipant, SetPolicy}

@@ -56,7 +56,7 @@ _T = TypeVar("_T")
 #: Payload fields kept in the store only, never sent (and where they are stored).
 _RECORD_ONLY = frozenset({"username", "guest_app", "identity"})
 #: Fields said only when true (older peers never saw them; messages stay small).
-_ONLY_WHEN_TRUE = frozenset({"redacted"})
+_ONLY_WHEN_TRUE = frozenset({"redacted", "screen_sharing"})
 #: Fields said only when they hold something (``None``, empty): added for
 #: supervisors and helpdesk visits, so every frame and record without one
 #: stays as it always was.

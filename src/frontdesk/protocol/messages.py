@@ -77,7 +77,13 @@ CLIENT_MESSAGES: dict[str, dict[str, str]] = {
     # a monitoring supervisor comes in: the guests see it join from now on
     "barge": {},
     "typing": {"typing": "bool"},
-    "media": {"audio_muted": "bool?", "video_muted": "bool?", "hand_raised": "bool?"},
+    # ``screen_sharing``: my video is a shared screen now (shown large to the others)
+    "media": {
+        "audio_muted": "bool?",
+        "video_muted": "bool?",
+        "hand_raised": "bool?",
+        "screen_sharing": "bool?",
+    },
     "admit": {"participant_id": "str"},
     "deny": {"participant_id": "str"},
     "mute": {"participant_id": "str"},
@@ -208,6 +214,7 @@ class Media:
     audio_muted: bool | None = None
     video_muted: bool | None = None
     hand_raised: bool | None = None
+    screen_sharing: bool | None = None
     ref: str | None = None
 
 
@@ -467,6 +474,7 @@ def decode_client(raw: str | bytes) -> ClientMessage:
             audio_muted=obj.get("audio_muted"),
             video_muted=obj.get("video_muted"),
             hand_raised=obj.get("hand_raised"),
+            screen_sharing=obj.get("screen_sharing"),
             ref=ref,
         )
     if kind in ("admit", "deny", "mute", "remove"):

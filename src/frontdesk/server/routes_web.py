@@ -35,6 +35,7 @@ SDK_MODULES = frozenset(
         "meeting.js",
         "mesh.js",
         "protocol.js",
+        "screen.js",
         "session.js",
         "sfu.js",
     }
@@ -53,7 +54,7 @@ _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Permissions-Policy": "camera=(self), microphone=(self), display-capture=()",
+    "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
 }
 _WS_SCHEME = {"http": "ws", "https": "wss"}
 

@@ -445,8 +445,8 @@ class RtcEndpoint:
             case m.Typing(typing=typing):
                 await live.execute(lr, cmd.Typing(pid, typing))
                 return None
-            case m.Media(audio_muted=a, video_muted=v, hand_raised=h):
-                await live.execute(lr, cmd.SetMedia(pid, a, v, h))
+            case m.Media(audio_muted=a, video_muted=v, hand_raised=h, screen_sharing=screen):
+                await live.execute(lr, cmd.SetMedia(pid, a, v, h, screen))
             case m.Admit(participant_id=target):
                 await live.execute(lr, cmd.Admit(pid, target))
             case m.Deny(participant_id=target):

@@ -41,14 +41,17 @@ export class MeetingView {
     this.banner = el("div", { class: "banner", text: "Reconnecting…", attrs: { role: "status", hidden: true } });
     this.tiles = el("div", { class: "tiles", attrs: { "aria-label": "Video", role: "group" } });
     this.mediaNote = el("p", { class: "note", attrs: { hidden: true } });
-    this.hostNote = el("p", { class: "banner host-note", attrs: { hidden: true, "data-note": "muted-by-host" } });
+    this.hostNote = el("p", { class: "host-note", attrs: { hidden: true, "data-note": "muted-by-host" } });
     this.muteBtn = this.button("Mute", "mute", () => this.toggleAudio());
     this.camBtn = this.button("Camera off", "camera", () => this.toggleVideo());
     this.switchBtn = this.button("Switch camera", "switch-camera", () => this.switchCamera());
     this.switchBtn.hidden = true;
+    this.shareBtn = this.button("Share screen", "share-screen", () => this.toggleScreen());
+    // phones' browsers cannot share a screen: no button there
+    this.shareBtn.hidden = !(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
     this.leaveBtn = this.button("Leave", "leave", () => this.leave(), "btn danger");
     const controls = el("div", { class: "controls", attrs: { role: "toolbar", "aria-label": "Meeting controls" } },
-      this.muteBtn, this.camBtn, this.switchBtn, this.leaveBtn);
+      this.muteBtn, this.camBtn, this.switchBtn, this.shareBtn, this.leaveBtn);
     if (this.moderator) {
       this.endBtn = this.button("End for all", "end", () => this.endForAll(), "btn danger");
       controls.append(this.endBtn);
@@ -137,6 +140,7 @@ export class MeetingView {
     // A monitor talks to the agent only: the guests' chat and media wait for the barge.
     this.chatForm.hidden = monitoring;
     for (const b of [this.muteBtn, this.camBtn]) b.hidden = monitoring;
+    if (monitoring) this.shareBtn.hidden = true;
   }
 
   async barge() {
@@ -196,6 +200,7 @@ export class MeetingView {
     on("track", () => this.renderTiles());
     on("trackended", () => this.renderTiles());
     on("localstream", () => this.renderTiles());
+    on("screenshare", () => { this.updateControls(); this.renderTiles(); });
     this.staleTimer = setInterval(() => this.renderTyping(), 2000);
   }
 
@@ -301,8 +306,30 @@ export class MeetingView {
     }
   }
 
+  /** Share my screen (shown large to the others), or stop sharing it. */
+  async toggleScreen() {
+    const m = this.meeting;
+    this.shareBtn.disabled = true;
+    try {
+      if (m.screenSharing) {
+        await m.stopScreenShare();
+        announce(this.status, "You stopped sharing your screen");
+      } else {
+        await m.shareScreen();
+        announce(this.status, "You are sharing your screen");
+      }
+    } catch (err) {
+      announce(this.status, `Could not share your screen: ${err.message || err}`);
+    }
+    this.shareBtn.disabled = false;
+    this.updateControls();
+  }
+
   updateControls() {
     const { audioMuted, videoMuted } = this.meeting;
+    const sharing = Boolean(this.meeting.screenSharing);
+    this.shareBtn.textContent = sharing ? "Stop sharing" : "Share screen";
+    this.shareBtn.setAttribute("aria-pressed", String(sharing));
     this.muteBtn.textContent = audioMuted ? "Unmute" : "Mute";
     this.muteBtn.setAttribute("aria-pressed", String(Boolean(audioMuted)));
     this.camBtn.textContent = videoMuted ? "Camera on" : "Camera off";
@@ -322,7 +349,9 @@ export class MeetingView {
       if (p.id === m.participantId || p.state !== "joined") continue;
       if (p.supervisor === "monitor") continue; // watches unseen: shown under People only
       const stream = m.remoteStreams ? m.remoteStreams.get(p.id) || null : null;
-      want.set(p.id, { name: p.display_name, stream, self: false, videoOff: Boolean(p.video_muted) || !stream,
+      const screen = Boolean(p.screen_sharing); // its video is a screen: shown whole and large
+      want.set(p.id, { name: p.display_name, stream, self: false, screen,
+        videoOff: (Boolean(p.video_muted) && !screen) || !stream,
         audioMuted: Boolean(p.audio_muted), who: p });
     }
     for (const tile of [...this.tiles.children]) {
@@ -343,14 +372,17 @@ export class MeetingView {
         if (t.stream) video.play().catch(() => { /* autoplay blocked: shown when the user taps */ });
       }
       tile.classList.toggle("video-off", t.videoOff);
+      tile.classList.toggle("screen", Boolean(t.screen));
       tile.querySelector(".avatar").textContent = initials(t.name);
       const caption = tile.querySelector("figcaption");
       clear(caption);
       caption.append(el("span", { class: "name", text: t.name }), ...roleBadges(t.who));
       if (t.audioMuted) caption.append(el("span", { class: "flags", text: "muted" }));
-      tile.setAttribute("aria-label", `${t.name} (${roleText(t.who)})`);
+      if (t.screen) caption.append(el("span", { class: "flags", text: "shared screen" }));
+      tile.setAttribute("aria-label", `${t.screen ? "Screen shared by " : ""}${t.name} (${roleText(t.who)})`);
     }
     this.tiles.dataset.count = String(want.size);
+    this.tiles.classList.toggle("has-screen", [...want.values()].some((t) => t.screen));
     // how many others are shown: with anyone here, my own view becomes the small corner picture
     this.tiles.dataset.remote = String(want.size - 1);
   }

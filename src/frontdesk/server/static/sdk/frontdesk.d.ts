@@ -41,6 +41,8 @@ export interface Participant {
   display_name: string;
   role: Role | string;
   state?: string;
+  /** Its video is a shared screen (show it large, whole, unmirrored). */
+  screen_sharing?: boolean;
   [field: string]: unknown;
 }
 
@@ -82,7 +84,9 @@ export interface MeetingEvents {
   localstream: MediaStream;
   track: { participantId: string; stream: MediaStream };
   trackended: { participantId: string };
-  media: { participantId: string; [field: string]: unknown };
+  /** `by`: who changed it (a moderator who muted someone, or the participant itself). */
+  media: { participantId: string; by: string | null; screen_sharing: boolean; [field: string]: unknown };
+  screenshare: { sharing: boolean; track: MediaStreamTrack | null };
   mediacap: { participantId: string; max: number };
   /** Media moved (a mesh meeting in mode "auto" passed the mesh's cap: now "sfu"). */
   mediaroute: { route: "mesh" | "sfu" };
@@ -109,6 +113,8 @@ export class Meeting {
   readonly organizerPresent: boolean | null;
   readonly lobbyTimeoutAt: string | null;
   readonly chat: ChatMessage[];
+  /** true once `loadOlder` reached the first message the meeting keeps. */
+  readonly chatComplete: boolean;
   readonly leftReason: string | null;
   readonly iceServers: IceServer[];
   readonly localStream: MediaStream | null;
@@ -132,6 +138,12 @@ export class Meeting {
   setAudioMuted(muted: boolean): Promise<void>;
   setVideoMuted(muted: boolean): Promise<void>;
   switchCamera(deviceId: string): Promise<void>;
+  /** Whether this session sends a shared screen now. */
+  readonly screenSharing: boolean;
+  /** Send a screen, window or tab in the camera's place; the others see `screen_sharing`. */
+  shareScreen(): Promise<MediaStreamTrack>;
+  /** Stop sharing (the camera, if on, is sent again). Idempotent. */
+  stopScreenShare(): Promise<void>;
   peerConnection(participantId: string): RTCPeerConnection | null;
   /** How media travels now: a peer-to-peer mesh or through the SFU. */
   readonly mediaRoute: "mesh" | "sfu";

@@ -34,7 +34,13 @@
  *   makes the first offer; the other side asks for it with a `signal` of kind
  *   "renegotiate" (data `{}`) when it starts media first. Mute, camera off and
  *   camera switch only swap the sender's track (`replaceTrack`), so they never
- *   need a new offer/answer.
+ *   need a new offer/answer. So does `shareScreen()`: the screen goes in the
+ *   camera's place and a `media` request with `screen_sharing: true` tells the
+ *   others (roster field `screen_sharing`) to show that video as a screen.
+ * - `join` / `joinWithToken` take `clientKey` (e.g. `tabKey()`): a page that
+ *   joins again with it (a reload) replaces the session it left behind, which
+ *   ends with reason "replaced"; so does a token's second use, and a user's
+ *   second tab.
  * - Lobby entries built from a live `participant_waiting` event carry
  *   `timeout_at: null` (the event does not say it); snapshots carry it.
  * - Mesh: at most MAX_PEERS (3) peer connections, i.e. 4 people with media. Anyone
@@ -48,7 +54,8 @@
  * contract: message tables, close and error codes, events, URL shapes),
  * errors.js, events.js (emitter), session.js (socket, auth, heartbeat, resume,
  * requests), meeting.js (the Meeting: state, roster, lobby, moderation), chat.js,
- * devices.js (local media), mesh.js (peer connections), join.js (ways in). The
+ * devices.js (local media), mesh.js (peer connections), screen.js (screen
+ * sharing), join.js (ways in). The
  * server serves each of them next to this one, with the same headers.
  *
  * Nothing here touches `window` or `document` at import time (Node can import it).

@@ -13,6 +13,7 @@ import { FrontdeskError } from "./errors.js";
 import { EventsMixin } from "./events.js";
 import { MeshMixin } from "./mesh.js";
 import { SfuMixin } from "./sfu.js";
+import { ScreenMixin } from "./screen.js";
 import { SessionMixin } from "./session.js";
 
 /** One participant session in a meeting. Get one from join / joinWithToken / joinAsUser. */
@@ -65,6 +66,7 @@ export class Meeting {
     this._lastFrameAt = 0;
     this._lastError = null;
     this._peers = new Map(); // pid -> peer record
+    this._screenTrack = null; // a shared screen, sent in the camera's place
     this._asked = new Set(); // peers asked to offer ("renegotiate")
     this._overCap = new Set(); // peers left chat-only by MAX_PEERS
     this._media = { audio: true, video: true, audioDeviceId: undefined, videoDeviceId: undefined };
@@ -266,7 +268,10 @@ export class Meeting {
       }
       case "media_changed": {
         const r = this.roster.get(d.participant_id);
-        const fields = { audio_muted: !!d.audio_muted, video_muted: !!d.video_muted, hand_raised: !!d.hand_raised };
+        const fields = {
+          audio_muted: !!d.audio_muted, video_muted: !!d.video_muted, hand_raised: !!d.hand_raised,
+          screen_sharing: !!d.screen_sharing, // its video is a shared screen
+        };
         if (r) Object.assign(r, fields);
         if (d.participant_id === this.participantId) {
           this.me = { ...(this.me || {}), ...fields };
@@ -415,7 +420,7 @@ function mixin(target, ...sources) {
   }
 }
 
-mixin(Meeting, EventsMixin, SessionMixin, ChatMixin, DevicesMixin, MeshMixin, SfuMixin);
+mixin(Meeting, EventsMixin, SessionMixin, ChatMixin, DevicesMixin, MeshMixin, SfuMixin, ScreenMixin);
 
 /** Also available as a static helper. */
 Meeting.listDevices = listDevices;

@@ -28,8 +28,9 @@ export class MeshMixin {
   _tracks() {
     const s = this.localStream;
     const audio = s && !this.audioMuted ? s.getAudioTracks()[0] || null : null;
-    const video = s && !this.videoMuted ? s.getVideoTracks()[0] || null : null;
-    return { audio, video };
+    const camera = s && !this.videoMuted ? s.getVideoTracks()[0] || null : null;
+    // a shared screen goes in the camera's place (screen.js)
+    return { audio, video: this._screenTrack || camera };
   }
 
   /** Put the current tracks on every peer's senders, and connect to new peers. */
@@ -53,7 +54,7 @@ export class MeshMixin {
   /** One connection per remote joined participant once either side has media. */
   _syncPeers() {
     if (this.mediaRoute === "sfu") return; // sfu.js: no new mesh connection on the SFU
-    if (!this.mediaEnabled || this.state !== "joined" || !this.localStream) return;
+    if (!this.mediaEnabled || this.state !== "joined" || !(this.localStream || this._screenTrack)) return;
     for (const p of this.roster.values()) {
       if (p.id === this.participantId || p.state !== "joined" || this._peers.has(p.id)) continue;
       if (p.supervisor === "monitor") continue; // watches unseen: no peer connection to it

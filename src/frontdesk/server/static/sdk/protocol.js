@@ -53,7 +53,8 @@ export const CLIENT_MESSAGES = freeze({
   "media": {
     "audio_muted": "bool?",
     "video_muted": "bool?",
-    "hand_raised": "bool?"
+    "hand_raised": "bool?",
+    "screen_sharing": "bool?"
   },
   "admit": {
     "participant_id": "str"
@@ -453,7 +454,8 @@ export const EVENT_SCHEMAS = freeze({
     "by": "str",
     "audio_muted": "bool",
     "video_muted": "bool",
-    "hand_raised": "bool"
+    "hand_raised": "bool",
+    "screen_sharing": "bool"
   },
   "chat_message": {
     "participant_id": "str",
@@ -503,7 +505,8 @@ export const VALUE_SCHEMAS = freeze({
     "left_reason": "str?",
     "reconnecting_since": "str?",
     "supervisor": "str?",
-    "visit_id": "str?"
+    "visit_id": "str?",
+    "screen_sharing": "bool"
   },
   "lobby_entry": {
     "participant_id": "str",
