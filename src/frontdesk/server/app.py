@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -35,12 +35,13 @@ from frontdesk.server.ratelimit import RateLimiter
 from frontdesk.server.retention import INTERVAL_S as RETENTION_INTERVAL_S
 from frontdesk.server.retention import RetentionRun
 from frontdesk.server.rtc import RtcEndpoint
-from frontdesk.server.sfu import SfuController
-from frontdesk.server.sfu.meetings import SfuMeetings
 from frontdesk.server.webhook_targets import TargetPolicy
 from frontdesk.server.webhooks import WebhookDispatcher, webhook_event_for
 from frontdesk.server.writer import EventWriter
 from frontdesk.store import Store, open_store
+
+if TYPE_CHECKING:  # the SFU is imported only when Janus is configured
+    from frontdesk.server.sfu.meetings import SfuMeetings as SfuMeetingsT
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -446,11 +447,15 @@ def _limits(settings: Settings) -> Limits:
     )
 
 
-async def _start_sfu(settings: Settings, live: LiveMeetings) -> SfuMeetings | None:
+async def _start_sfu(settings: Settings, live: LiveMeetings) -> SfuMeetingsT | None:
     """The SFU path when Janus is configured. A Janus that cannot be reached at
     start-up leaves the node mesh-only (said once in the log), not down."""
     if not (settings.janus_url and settings.janus_token_secret and settings.janus_admin_key):
         return None
+    # Imported only when Janus is configured: a mesh-only node loads no HTTP client.
+    from frontdesk.server.sfu import SfuController
+    from frontdesk.server.sfu.meetings import SfuMeetings
+
     controller = SfuController(
         settings.janus_url,
         token_secret=settings.janus_token_secret,

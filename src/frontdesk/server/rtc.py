@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -38,10 +38,12 @@ from frontdesk.server.direct_socket import DirectSocket, SocketGone, TurnWriter
 from frontdesk.server.live import LiveMeetings, LiveRoom, chat_tail, wire_snapshot
 from frontdesk.server.operations import Operations
 from frontdesk.server.ratelimit import TokenBucket
-from frontdesk.server.sfu.meetings import SfuMeetings
 from frontdesk.tokens import (
     issue_resume_token,
 )
+
+if TYPE_CHECKING:  # the SFU is imported only when Janus is configured
+    from frontdesk.server.sfu.meetings import SfuMeetings
 
 __all__ = ["RtcConnection", "install"]
 
