@@ -6,8 +6,9 @@ Run it with ``python -m harbor_bank`` from ``examples/`` (see README.md), or let
 
 from __future__ import annotations
 
+from . import brand
 from .accounts import Accounts, Customer
 from .app import create_app
 from .config import BankConfig
 
-__all__ = ["Accounts", "BankConfig", "Customer", "create_app"]
+__all__ = ["Accounts", "BankConfig", "Customer", "brand", "create_app"]

@@ -243,3 +243,18 @@ async def test_console_meeting_shows_the_default_brand(browser: Any, node: LiveS
         await expect_text(page, "#brand-name", "^Frontdesk$")
         assert await page.locator("#brand-logo").is_hidden()
         assert not errors
+
+
+async def test_meeting_ended_while_the_form_was_open(browser: Any, node: LiveServer) -> None:
+    app = await harbor_bank(node)
+    m = await meeting_of(node, app)
+    async with page_at(browser, 375) as (page, errors):
+        await page.goto(node.ops.meetings.join_url(m))
+        await expect_text(page, "#setup h1", "^Mortgage advice$")
+        await node.ops.meetings.end(m.id)
+        await page.get_by_label("Your name").fill(GUEST)
+        await page.get_by_role("button", name="Join").click()
+        await expect_text(page, "#end-title", "^This meeting has ended$")
+        await expect_text(page, "#end-text", r"^If you still need help, contact Harbor Bank\.$")
+        assert await page.locator("#join-error").is_hidden()
+        assert not errors

@@ -179,3 +179,36 @@ def test_the_story_says_where_the_offer_timeout_comes_from(
     assert demo._why(20.0) == f"this node's default; it does not read {demo.OFFER_TIMEOUT_ENV}=4"
     monkeypatch.setenv(demo.OFFER_TIMEOUT_ENV, "10")
     assert demo._why(9.8) == f"{demo.OFFER_TIMEOUT_ENV}=10"
+
+
+async def test_the_demo_brands_the_bank_and_its_visits_wear_the_brand(
+    demo_world: tuple[LiveServer, str],
+) -> None:
+    """The bank's application carries the bank's name, accent and logo (as
+    ``frontdesk apps brand`` sets them), and a visit the bank asks for shows
+    them to its customer: the discovery answer's meeting carries the brand,
+    and its logo URL serves the bank's PNG."""
+    node, bank_url = demo_world
+    [app] = [a for a in await node.ops.apps.all() if a.name == "Harbor Bank"]
+    stored = await node.ops.brands.of_app(app.client_id)
+    assert (stored.display_name, stored.accent) == ("Harbor Bank", harbor_bank.brand.ACCENT)
+    logo = harbor_bank.brand.LOGO.read_bytes()
+    assert logo.startswith(b"\x89PNG\r\n\x1a\n") and len(logo) < 256 * 1024
+    assert stored.logo_type == "image/png"
+
+    customer, _, password = demo.CUSTOMER
+    async with httpx.AsyncClient(base_url=bank_url, timeout=10) as bank:
+        r = await bank.post("/login", data={"username": customer, "password": password})
+        assert r.status_code == 303, r.text
+        body = {"mode": "video", "topic": "mortgage", "language": "en"}
+        material = (await bank.post("/api/advisor", json=body)).json()
+        found = await bank.get(
+            material["discovery_uri"], headers={"Authorization": f"Bearer {material['token']}"}
+        )
+        assert found.status_code == 200, found.text
+        brand = found.json()["meeting"]["brand"]
+        assert (brand["display_name"], brand["accent"]) == ("Harbor Bank", "#1b6ca8")
+        assert brand["accent_text"] == "#ffffff"
+        served = await bank.get(brand["logo_url"])
+        assert served.status_code == 200 and served.content == logo
+        assert served.headers["content-type"] == "image/png"

@@ -482,11 +482,15 @@ async def open_the_bank(
     *,
     advisors: tuple[tuple[str, str, str], ...] = ADVISORS,
 ) -> Any:
-    """What an operator does once: the bank's application, the advisors' accounts,
-    the queue ``advice`` they serve; then the bank's app (not yet serving), with
-    the customer's account."""
+    """What an operator does once: the bank's application with the bank's brand
+    (its name, accent and logo, as ``frontdesk apps brand`` sets them), the
+    advisors' accounts, the queue ``advice`` they serve; then the bank's app
+    (not yet serving), with the customer's account."""
     ops = node.state.ops
     creds = await ops.apps.create("Harbor Bank")
+    brand = bank.brand
+    await ops.brands.update(creds.client_id, display_name=brand.DISPLAY_NAME, accent=brand.ACCENT)
+    await ops.brands.set_logo(creds.client_id, brand.LOGO.read_bytes())
     for advisor in advisors:
         await ops.accounts.create(*advisor)
     async with ServiceClient(frontdesk_url, creds.client_id, creds.client_secret) as svc:

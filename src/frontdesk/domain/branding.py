@@ -20,6 +20,7 @@ in front of the public:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ def contrast_ratio(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
+@functools.lru_cache(maxsize=1024)
 def text_on(accent: str) -> str:
     """The text colour for ``accent``: black or white, whichever contrasts more
     (at least 4.58:1 for any accent, so WCAG AA for normal text)."""

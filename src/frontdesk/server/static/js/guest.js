@@ -191,7 +191,8 @@ async function onJoin(event) {
     joinBtn.disabled = false;
     joinBtn.textContent = "Join";
     if (err && FINAL.has(err.code)) {
-      showEnd(err.code);
+      // ended since the page was opened: the visitor was never in it
+      showEnd(err.code, err.code === "meeting_ended" ? "link_ended" : undefined);
       return;
     }
     joinError.textContent = describeError(err, { business: businessName() });
